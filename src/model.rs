@@ -1,0 +1,158 @@
+//! The behaviour model at scoring time: ONNX bytes in, the two heads out, run by
+//! tract-onnx on every platform. `P(buy | x, r) = sigmoid(a(x) - b(x) * (r - 1))` with
+//! `b(x) > 0`, so one run prices every candidate and demand always falls as price rises.
+//! Invariant: a loaded model takes exactly `width` f32 inputs and yields finite heads.
+
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+
+/// ONNX names of the graph's input and outputs (the export and the runtime share them).
+pub const INPUT_NAME: &str = "features";
+pub const OUTPUT_A: &str = "a";
+pub const OUTPUT_B: &str = "b";
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    /// The bytes are not an ONNX model tract can load and optimize.
+    #[error("model cannot be loaded: {0}")]
+    Invalid(String),
+    /// The model loads but its inputs or outputs are not what the feature schema says.
+    #[error("model does not match the feature schema: {0}")]
+    SchemaMismatch(String),
+    #[error("feature vector has {found} values, the model takes {expected}")]
+    WrongWidth { expected: usize, found: usize },
+    #[error("model run failed: {0}")]
+    Run(String),
+    #[error("model produced a non-finite output")]
+    NonFinite,
+}
+
+impl ModelError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ModelError::Invalid(_) => "model_invalid",
+            ModelError::SchemaMismatch(_) => "model_schema_mismatch",
+            ModelError::WrongWidth { .. } => "model_wrong_width",
+            ModelError::Run(_) => "model_run_failed",
+            ModelError::NonFinite => "model_non_finite",
+        }
+    }
+}
+
+/// Outputs of one model run for one session.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Heads {
+    /// Purchase logit at the list price.
+    pub a: f32,
+    /// Price sensitivity (> 0): logit lost per unit of price ratio.
+    pub b: f32,
+}
+
+impl Heads {
+    /// Purchase probability at price ratio `r = price / list_price`.
+    pub fn purchase_probability(&self, r: f64) -> f64 {
+        let z = self.a as f64 - self.b as f64 * (r - 1.0);
+        1.0 / (1.0 + (-z).exp())
+    }
+}
+
+/// A loaded, optimized model with batch size 1 (each session scored on its own, so a
+/// score never depends on other rows).
+#[derive(Clone)]
+pub struct BehaviourModel {
+    plan: Arc<TypedRunnableModel>,
+    width: usize,
+}
+
+impl std::fmt::Debug for BehaviourModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BehaviourModel").field("width", &self.width).finish()
+    }
+}
+
+fn invalid(e: impl std::fmt::Display) -> ModelError {
+    ModelError::Invalid(format!("{e:#}"))
+}
+
+impl BehaviourModel {
+    /// Loads ONNX bytes and checks them against the schema's input width.
+    pub fn load(onnx: &[u8], width: usize) -> Result<Self, ModelError> {
+        let mut reader = onnx;
+        let model = tract_onnx::onnx().model_for_read(&mut reader).map_err(invalid)?;
+        let inputs = model.input_outlets().map_err(invalid)?.len();
+        let outputs = model.output_outlets().map_err(invalid)?.len();
+        if inputs != 1 || outputs != 2 {
+            return Err(ModelError::SchemaMismatch(format!(
+                "expected 1 input and 2 outputs, found {inputs} and {outputs}"
+            )));
+        }
+        let names: Vec<String> = model
+            .output_outlets()
+            .map_err(invalid)?
+            .iter()
+            .map(|o| model.outlet_label(*o).unwrap_or(&model.node(o.node).name).to_string())
+            .collect();
+        if names != [OUTPUT_A, OUTPUT_B] {
+            return Err(ModelError::SchemaMismatch(format!("outputs are {names:?}, expected [a, b]")));
+        }
+        // Fixing the input to [1, width] makes any width mismatch fail shape inference here.
+        let typed = model
+            .with_input_fact(0, f32::fact([1, width]).into())
+            .and_then(|m| m.into_optimized())
+            .map_err(|e| ModelError::SchemaMismatch(format!("{e:#}")))?;
+        for output in typed.output_outlets().map_err(invalid)? {
+            let fact = typed.outlet_fact(*output).map_err(invalid)?;
+            let shape = fact.shape.as_concrete().map(|s| s.to_vec());
+            if fact.datum_type != f32::datum_type() || shape.as_deref() != Some(&[1, 1]) {
+                return Err(ModelError::SchemaMismatch(format!("output fact {fact:?}, expected f32 [1, 1]")));
+            }
+        }
+        let plan = typed.into_runnable().map_err(invalid)?;
+        Ok(Self { plan, width })
+    }
+
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Runs the model on one feature vector.
+    pub fn heads(&self, features: &[f32]) -> Result<Heads, ModelError> {
+        if features.len() != self.width {
+            return Err(ModelError::WrongWidth { expected: self.width, found: features.len() });
+        }
+        let input = Tensor::from_shape(&[1, self.width], features).map_err(|e| ModelError::Run(e.to_string()))?;
+        let out = self.plan.run(tvec!(input.into())).map_err(|e| ModelError::Run(e.to_string()))?;
+        let scalar = |i: usize| -> Result<f32, ModelError> {
+            let view = out
+                .get(i)
+                .ok_or_else(|| ModelError::Run(format!("missing output {i}")))?
+                .to_plain_array_view::<f32>()
+                .map_err(|e| ModelError::Run(e.to_string()))?;
+            view.iter().next().copied().ok_or_else(|| ModelError::Run(format!("empty output {i}")))
+        };
+        let heads = Heads { a: scalar(0)?, b: scalar(1)? };
+        if !(heads.a.is_finite() && heads.b.is_finite()) {
+            return Err(ModelError::NonFinite);
+        }
+        Ok(heads)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_rejected_with_a_code() {
+        assert_eq!(BehaviourModel::load(b"not an onnx model", 4).unwrap_err().code(), "model_invalid");
+        assert_eq!(BehaviourModel::load(&[], 4).unwrap_err().code(), "model_invalid");
+    }
+
+    #[test]
+    fn probability_is_monotone_in_price() {
+        let h = Heads { a: -1.0, b: 3.0 };
+        assert!((h.purchase_probability(1.0) - 1.0 / (1.0 + 1f64.exp())).abs() < 1e-12);
+        assert!(h.purchase_probability(0.8) > h.purchase_probability(0.9));
+    }
+}
