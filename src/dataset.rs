@@ -45,9 +45,7 @@ struct Layout {
 
 fn layout(header: &str) -> Result<Layout, DataError> {
     let names: Vec<&str> = header.split(',').map(str::trim).collect();
-    let find = |name: &'static str| {
-        names.iter().position(|n| *n == name).ok_or(DataError::MissingColumn(name))
-    };
+    let find = |name: &'static str| names.iter().position(|n| *n == name).ok_or(DataError::MissingColumn(name));
     let mut numeric = [0; 10];
     for column in Numeric::ALL {
         numeric[column as usize] = find(column.name())?;
@@ -56,13 +54,7 @@ fn layout(header: &str) -> Result<Layout, DataError> {
     for column in Categorical::ALL {
         categorical[column as usize] = find(column.name())?;
     }
-    Ok(Layout {
-        numeric,
-        categorical,
-        weekend: find("Weekend")?,
-        revenue: find("Revenue").ok(),
-        width: names.len(),
-    })
+    Ok(Layout { numeric, categorical, weekend: find("Weekend")?, revenue: find("Revenue").ok(), width: names.len() })
 }
 
 fn parse_bool(text: &str) -> Option<bool> {
@@ -93,9 +85,9 @@ pub fn parse(text: &str) -> Result<Vec<Row>, DataError> {
         let mut session = Session::default();
         for column in Numeric::ALL {
             let text = fields[layout.numeric[column as usize]];
-            let value: f64 = text.parse().map_err(|_| {
-                cell_error(line, column.name(), format!("expected a number, found {text:?}"))
-            })?;
+            let value: f64 = text
+                .parse()
+                .map_err(|_| cell_error(line, column.name(), format!("expected a number, found {text:?}")))?;
             if !value.is_finite() {
                 return Err(cell_error(line, column.name(), format!("{text:?} is not a finite number")));
             }
@@ -109,9 +101,8 @@ pub fn parse(text: &str) -> Result<Vec<Row>, DataError> {
             *session.category_mut(column) = text.to_string();
         }
         let weekend = fields[layout.weekend];
-        session.weekend = parse_bool(weekend).ok_or_else(|| {
-            cell_error(line, "Weekend", format!("expected TRUE or FALSE, found {weekend:?}"))
-        })?;
+        session.weekend = parse_bool(weekend)
+            .ok_or_else(|| cell_error(line, "Weekend", format!("expected TRUE or FALSE, found {weekend:?}")))?;
         let revenue = match layout.revenue {
             None => None,
             Some(at) => Some(parse_bool(fields[at]).ok_or_else(|| {

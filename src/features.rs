@@ -60,11 +60,7 @@ impl Input {
 
 /// Applies the cleaning rule documented on [`Input`].
 pub fn clean(value: f64, max: f64) -> f64 {
-    if !value.is_finite() || value < 0.0 {
-        0.0
-    } else {
-        value.min(max)
-    }
+    if !value.is_finite() || value < 0.0 { 0.0 } else { value.min(max) }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -127,9 +123,7 @@ impl FeatureSchema {
             return Err(SchemaError::NoData);
         }
         let mut inputs = Vec::new();
-        let max_of = |column: Numeric| {
-            sessions.iter().map(|s| clean(s.get(column), f64::MAX)).fold(0.0, f64::max)
-        };
+        let max_of = |column: Numeric| sessions.iter().map(|s| clean(s.get(column), f64::MAX)).fold(0.0, f64::max);
         for column in LOG1P {
             let max = max_of(column);
             let (mean, std) = mean_std(sessions.iter().map(|s| clean(s.get(column), max).ln_1p()));
@@ -168,10 +162,10 @@ impl FeatureSchema {
             });
         }
         for input in &schema.inputs {
-            if let Input::Log1p { max, mean, std, .. } | Input::Linear { max, mean, std, .. } = input {
-                if !(max.is_finite() && *max >= 0.0 && mean.is_finite() && std.is_finite() && *std > 0.0) {
-                    return Err(SchemaError::BadConstant(input.names().join(",")));
-                }
+            if let Input::Log1p { max, mean, std, .. } | Input::Linear { max, mean, std, .. } = input
+                && !(max.is_finite() && *max >= 0.0 && mean.is_finite() && std.is_finite() && *std > 0.0)
+            {
+                return Err(SchemaError::BadConstant(input.names().join(",")));
             }
         }
         Ok(schema)
@@ -230,14 +224,20 @@ mod tests {
     use super::*;
 
     fn session(pages: f64, month: &str) -> Session {
-        let mut s = Session { month: month.into(), visitor_type: "Returning_Visitor".into(), traffic_type: "2".into(), ..Default::default() };
+        let mut s = Session {
+            month: month.into(),
+            visitor_type: "Returning_Visitor".into(),
+            traffic_type: "2".into(),
+            ..Default::default()
+        };
         s.set(Numeric::ProductRelated, pages);
         s.set(Numeric::ExitRates, 0.05);
         s
     }
 
     fn fitted() -> FeatureSchema {
-        let sessions: Vec<Session> = (0..40).map(|i| session(i as f64, if i % 2 == 0 { "Nov" } else { "May" })).collect();
+        let sessions: Vec<Session> =
+            (0..40).map(|i| session(i as f64, if i % 2 == 0 { "Nov" } else { "May" })).collect();
         FeatureSchema::fit(&sessions.iter().collect::<Vec<_>>()).unwrap()
     }
 

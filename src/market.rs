@@ -132,10 +132,7 @@ impl LoggingPolicy {
     /// Probability of showing each rung (they sum to 1).
     pub fn propensities(&self) -> Vec<f64> {
         let uniform = (1.0 - self.list_share) / self.ladder.len() as f64;
-        self.ladder
-            .iter()
-            .map(|&r| if r == 1.0 { self.list_share + uniform } else { uniform })
-            .collect()
+        self.ladder.iter().map(|&r| if r == 1.0 { self.list_share + uniform } else { uniform }).collect()
     }
 
     /// Rung chosen for one visit, with its propensity.

@@ -61,12 +61,7 @@ pub fn expected_calibration_error(probs: &[f64], labels: &[bool], bins: usize) -
         count[b] += 1;
     }
     let n = probs.len() as f64;
-    Some(
-        (0..bins)
-            .filter(|&b| count[b] > 0)
-            .map(|b| (sum_p[b] - sum_y[b]).abs() / n)
-            .sum(),
-    )
+    Some((0..bins).filter(|&b| count[b] > 0).map(|b| (sum_p[b] - sum_y[b]).abs() / n).sum())
 }
 
 /// Mean and sample standard deviation.
@@ -76,11 +71,8 @@ pub fn mean_std(values: &[f64]) -> (f64, f64) {
         return (f64::NAN, f64::NAN);
     }
     let mean = values.iter().sum::<f64>() / n;
-    let var = if values.len() > 1 {
-        values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
+    let var =
+        if values.len() > 1 { values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0) } else { 0.0 };
     (mean, var.sqrt())
 }
 

@@ -56,7 +56,7 @@ impl SplitMix64 {
 
     /// Uniform index in 0..n (n > 0), by multiply-shift (no modulo bias worth naming here).
     pub fn next_index(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
 
     /// Fisher-Yates shuffle.

@@ -103,11 +103,7 @@ pub fn fit(data: &Examples, config: &MlpConfig, seed: u64, on_epoch: &mut dyn Fn
     // softplus(0.5413) = 1: price sensitivity starts at one logit per unit of price ratio.
     let lb = Layer::new(&mut rng, h2, 1, 0.5, 0.5413, &dev)?;
     let vars: Vec<Var> = [&l1, &l2, &la, &lb].iter().flat_map(|l| [l.w.clone(), l.b.clone()]).collect();
-    let params = ParamsAdamW {
-        lr: config.learning_rate,
-        weight_decay: config.weight_decay,
-        ..Default::default()
-    };
+    let params = ParamsAdamW { lr: config.learning_rate, weight_decay: config.weight_decay, ..Default::default() };
     let mut opt = AdamW::new(vars, params)?;
     let x_all = Tensor::from_slice(data.features, (n, data.width), &dev)?;
     let r_all = Tensor::from_slice(data.price_ratio, (n, 1), &dev)?;

@@ -9,7 +9,7 @@ pub mod report;
 
 use crate::dataset::Row;
 use crate::features::{FeatureSchema, SchemaError};
-use crate::market::{simulate_log, Impression, LoggingPolicy, Market};
+use crate::market::{Impression, LoggingPolicy, Market, simulate_log};
 use crate::model::{BehaviourModel, ModelError};
 use crate::rng::SplitMix64;
 use crate::session::Session;
@@ -104,7 +104,8 @@ fn fit_on(
         .collect();
     let refs: Vec<&Impression> = mine.iter().collect();
     let d = design(&schema, &sessions, &refs);
-    let examples = Examples { width: schema.width(), features: &d.features, price_ratio: &d.price_ratio, bought: &d.bought };
+    let examples =
+        Examples { width: schema.width(), features: &d.features, price_ratio: &d.price_ratio, bought: &d.bought };
     let mlp = mlp::fit(&examples, &config.mlp, seed, on_epoch)?;
     Ok((schema, mlp))
 }

@@ -6,9 +6,9 @@
 
 use prost::Message;
 use tract_onnx::pb::{
-    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto::dimension::Value as Dim,
-    tensor_shape_proto::Dimension, type_proto, AttributeProto, GraphProto, ModelProto, NodeProto,
-    OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto,
+    ValueInfoProto, attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto::Dimension,
+    tensor_shape_proto::dimension::Value as Dim, type_proto,
 };
 
 use super::mlp::{Dense, Mlp};
@@ -97,8 +97,15 @@ fn dense(graph: &mut GraphProto, prefix: &str, layer: &Dense, input: &str, outpu
             graph.initializer.push(i8_tensor(&wq, &dims, &q));
             graph.initializer.push(f32_tensor(&ws, &[layer.outputs], &scales));
             graph.initializer.push(i8_tensor(&wz, &[layer.outputs], &vec![0; layer.outputs]));
-            let axis = AttributeProto { name: "axis".into(), r#type: AttributeType::Int as i32, i: 1, ..Default::default() };
-            graph.node.push(node("DequantizeLinear", &format!("{prefix}.dequantize"), &[&wq, &ws, &wz], &w, vec![axis]));
+            let axis =
+                AttributeProto { name: "axis".into(), r#type: AttributeType::Int as i32, i: 1, ..Default::default() };
+            graph.node.push(node(
+                "DequantizeLinear",
+                &format!("{prefix}.dequantize"),
+                &[&wq, &ws, &wz],
+                &w,
+                vec![axis],
+            ));
         }
     }
     graph.initializer.push(f32_tensor(&b, &[layer.outputs], &layer.bias));

@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::TrainConfig;
-use crate::features::{FeatureSchema, FEATURE_TRANSFORM_VERSION};
-use crate::market::{Impression, Market, MARKET_VERSION};
+use crate::features::{FEATURE_TRANSFORM_VERSION, FeatureSchema};
+use crate::market::{Impression, MARKET_VERSION, Market};
 use crate::metrics::{auc, expected_calibration_error, log_loss, mean_std};
 use crate::model::Heads;
 use crate::rng::RNG_VERSION;
@@ -105,7 +105,10 @@ struct Segment {
     count: usize,
 }
 
-const SEGMENTS: [(&str, fn(&Session) -> bool); 6] = [
+/// A named subset of sessions.
+type SegmentRule = (&'static str, fn(&Session) -> bool);
+
+const SEGMENTS: [SegmentRule; 6] = [
     ("all", |_| true),
     ("VisitorType=Returning_Visitor", |s| s.visitor_type == "Returning_Visitor"),
     ("VisitorType=New_Visitor", |s| s.visitor_type == "New_Visitor"),
@@ -132,7 +135,13 @@ impl CrossValidation {
             p_int8: vec![f64::NAN; rows],
             segments: SEGMENTS
                 .iter()
-                .map(|&(name, member)| Segment { name, member, market: vec![0.0; ladder.len()], model: vec![0.0; ladder.len()], count: 0 })
+                .map(|&(name, member)| Segment {
+                    name,
+                    member,
+                    market: vec![0.0; ladder.len()],
+                    model: vec![0.0; ladder.len()],
+                    count: 0,
+                })
                 .collect(),
         }
     }
@@ -165,8 +174,14 @@ impl CrossValidation {
         let pick = |k: usize, v: &[f64]| -> (Vec<f64>, Vec<bool>) {
             (0..labels.len()).filter(|&i| self.fold[i] == k).map(|i| (v[i], labels[i])).unzip()
         };
-        let per_fold = |f: &dyn Fn(&[f64], &[bool]) -> Option<f64>, v: &[f64]| -> Vec<f64> {
-            (0..folds).map(|k| { let (p, y) = pick(k, v); f(&p, &y).unwrap_or(f64::NAN) }).collect()
+        type Score<'a> = &'a dyn Fn(&[f64], &[bool]) -> Option<f64>;
+        let per_fold = |f: Score, v: &[f64]| -> Vec<f64> {
+            (0..folds)
+                .map(|k| {
+                    let (p, y) = pick(k, v);
+                    f(&p, &y).unwrap_or(f64::NAN)
+                })
+                .collect()
         };
         let auc32 = per_fold(&auc, &self.p_fp32);
         let auc8 = per_fold(&auc, &self.p_int8);
@@ -194,7 +209,11 @@ impl CrossValidation {
             w * h1 + h1 + h1 * h2 + h2 + 2 * (h2 + 1)
         };
         Metrics {
-            versions: Versions { feature_transform: FEATURE_TRANSFORM_VERSION, market: MARKET_VERSION, rng: RNG_VERSION },
+            versions: Versions {
+                feature_transform: FEATURE_TRANSFORM_VERSION,
+                market: MARKET_VERSION,
+                rng: RNG_VERSION,
+            },
             config: config.clone(),
             data: DataSummary {
                 sessions: labels.len(),
