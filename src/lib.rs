@@ -1,16 +1,21 @@
 //! edgeprice: real-time personalized pricing at the edge.
 //!
-//! The core (`session`, `dataset`, `features`, `market`, `model`, `metrics`) is
-//! platform-free: bytes and values in, values out, no I/O, no clock, no panics on input.
-//! It builds for wasm32-unknown-unknown. `train` (feature `train`) is native only.
+//! The core (`session`, `tracker`, `dataset`, `features`, `market`, `model`, `metrics`,
+//! `pricing`, `bundle`, `engine`) is platform-free: bytes and values in, values out, no I/O,
+//! no clock, no panics on input. It builds for wasm32-unknown-unknown. `train` (feature
+//! `train`) is native only.
 
+pub mod bundle;
 pub mod dataset;
+pub mod engine;
 pub mod features;
 pub mod market;
 pub mod metrics;
 pub mod model;
+pub mod pricing;
 pub mod rng;
 pub mod session;
+pub mod tracker;
 
 #[cfg(feature = "train")]
 pub mod train;

@@ -6,7 +6,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use edgeprice::bundle::{self, BundleSigner, Manifest, PopulationCurve, TrustedKeys};
 use edgeprice::dataset::{self, Row};
+use edgeprice::engine::Engine;
+use edgeprice::pricing::rules::{parse_time, Rules};
 use edgeprice::features::FeatureSchema;
 use edgeprice::model::BehaviourModel;
 use edgeprice::train::{self, TrainConfig};
@@ -59,6 +62,71 @@ enum Command {
         model: PathBuf,
         #[arg(long)]
         data: PathBuf,
+    },
+    /// Make an Ed25519 signing key: writes the secret key file KEY (keep it private) and
+    /// KEY.pub.json, and prints the public key file.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+        /// Key id written into bundles (default: derived from the public key).
+        #[arg(long)]
+        key_id: Option<String>,
+    },
+    /// Build and sign a policy bundle from a model folder and a rules file.
+    Bundle {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        rules: PathBuf,
+        #[arg(long)]
+        policy_version: u64,
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Creation time, RFC 3339 UTC (default: now).
+        #[arg(long)]
+        created: Option<String>,
+        /// Days of validity after creation.
+        #[arg(long, default_value_t = 30)]
+        valid_days: u64,
+        /// Page value table, JSON object page id -> value (PageValues for page events).
+        #[arg(long)]
+        page_values: Option<PathBuf>,
+    },
+    /// Verify a bundle: exit 0 when valid, non-zero with the reason code otherwise.
+    Verify {
+        #[arg(long)]
+        bundle: PathBuf,
+        /// Public key file (default: the key of the built-in default bundle).
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+        /// Time to check validity at, RFC 3339 UTC (default: now).
+        #[arg(long)]
+        now: Option<String>,
+    },
+    /// Print a bundle's manifest and parsed rules as JSON (signature not checked).
+    Inspect {
+        #[arg(long)]
+        bundle: PathBuf,
+    },
+    /// Price sessions for a product: one decision JSON (or one per line with --sessions).
+    Price {
+        /// Bundle file (default: the built-in default bundle).
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+        #[arg(long, conflicts_with = "sessions")]
+        session: Option<PathBuf>,
+        /// NDJSON file, one session per line.
+        #[arg(long)]
+        sessions: Option<PathBuf>,
+        #[arg(long)]
+        product: PathBuf,
+        /// Decision time, RFC 3339 UTC (default: now).
+        #[arg(long)]
+        now: Option<String>,
     },
 }
 
@@ -150,6 +218,174 @@ fn run_features(dir: &Path, data: &Path) -> Result<()> {
     Ok(())
 }
 
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn now_or(text: Option<&str>) -> Result<i64> {
+    match text {
+        Some(t) => parse_time(t).with_context(|| format!("{t:?} is not an RFC 3339 UTC time (like 2026-11-28T12:00:00Z)")),
+        None => Ok(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64),
+    }
+}
+
+fn keys(public_key: Option<&Path>) -> Result<TrustedKeys> {
+    match public_key {
+        Some(p) => {
+            let mut k = TrustedKeys::default();
+            k.add_json(&read(p)?)?;
+            Ok(k)
+        }
+        None => Ok(bundle::default_keys()?),
+    }
+}
+
+fn run_keygen(out: &Path, key_id: Option<String>) -> Result<()> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
+    let probe = BundleSigner::from_secret("", &secret);
+    let id = key_id.unwrap_or_else(|| format!("ep-{}", &probe.public_file().public_key[..12]));
+    let signer = BundleSigner::from_secret(&id, &secret);
+    std::fs::write(out, signer.secret_json()).with_context(|| format!("writing {}", out.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(out, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let public = serde_json::to_string_pretty(&signer.public_file())?;
+    let mut pub_path = out.as_os_str().to_owned();
+    pub_path.push(".pub.json");
+    std::fs::write(&pub_path, format!("{public}\n"))?;
+    println!("{public}");
+    Ok(())
+}
+
+/// The model's mean purchase probability per ladder rung over held-out sessions, from
+/// metrics.json: the population demand curve that sets the uniform price.
+fn population_curve(metrics: &serde_json::Value) -> Result<PopulationCurve> {
+    let pr = &metrics["cross_validation"]["price_response"];
+    let floats = |v: &serde_json::Value| -> Option<Vec<f64>> { v.as_array()?.iter().map(|x| x.as_f64()).collect() };
+    let ratios = floats(&pr["ladder"]).context("metrics.json has no price_response.ladder")?;
+    let all = pr["segments"].as_array().and_then(|s| s.iter().find(|s| s["segment"] == "all"));
+    let probs = all.and_then(|s| floats(&s["model"])).context("metrics.json has no price_response segment \"all\"")?;
+    anyhow::ensure!(ratios.len() == probs.len(), "price_response ladder and curve differ in length");
+    Ok(PopulationCurve { ratios, purchase_probability: probs })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_bundle(
+    model: &Path,
+    rules: &Path,
+    policy_version: u64,
+    key: &Path,
+    out: &Path,
+    created: Option<String>,
+    valid_days: u64,
+    page_values: Option<PathBuf>,
+) -> Result<()> {
+    let schema = read_schema(model)?;
+    let onnx = read(&model.join("behaviour.int8.onnx"))?;
+    let metrics: serde_json::Value = serde_json::from_slice(&read(&model.join("metrics.json"))?)?;
+    let rules_toml = String::from_utf8(read(rules)?)?;
+    Rules::from_toml(&rules_toml).with_context(|| format!("in {}", rules.display()))?;
+    let created_at = now_or(created.as_deref())?;
+    let fmt = |t: i64| humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t as u64)).to_string();
+    let page_values = match page_values {
+        Some(p) => serde_json::from_slice(&read(&p)?).with_context(|| format!("in {}", p.display()))?,
+        None => Default::default(),
+    };
+    let manifest = Manifest {
+        policy_version,
+        key_id: String::new(),
+        created: fmt(created_at),
+        expires: fmt(created_at + valid_days as i64 * 86_400),
+        schema,
+        rules_toml,
+        page_values,
+        population_curve: population_curve(&metrics)?,
+        metrics: serde_json::json!({
+            "cross_validation": {
+                "auc_int8": metrics["cross_validation"]["auc_int8"]["mean"],
+                "log_loss_fp32": metrics["cross_validation"]["log_loss_fp32"]["mean"],
+                "ece_fp32": metrics["cross_validation"]["ece_fp32"]["mean"],
+                "price_response_mean_abs_error": metrics["cross_validation"]["price_response"]["mean_abs_error"],
+            },
+            "versions": metrics["versions"],
+        }),
+    };
+    let signer = BundleSigner::from_json(&read(key)?)?;
+    let bytes = signer.sign(&manifest, &onnx)?;
+    let mut trusted = TrustedKeys::default();
+    trusted.add_json(serde_json::to_string(&signer.public_file())?.as_bytes())?;
+    bundle::verify(&bytes, &trusted, created_at, None).context("the bundle just written does not verify")?;
+    std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!("wrote {} ({} bytes, policy version {policy_version}, key {})", out.display(), bytes.len(), signer.key_id);
+    Ok(())
+}
+
+fn run_verify(path: &Path, public_key: Option<PathBuf>, now: Option<String>) -> Result<()> {
+    let bytes = read(path)?;
+    match bundle::verify(&bytes, &keys(public_key.as_deref())?, now_or(now.as_deref())?, None) {
+        Ok(b) => {
+            println!("ok: policy version {}, key {}, expires {}", b.manifest.policy_version, b.manifest.key_id, b.manifest.expires);
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", e.code());
+            std::process::exit(2);
+        }
+    }
+}
+
+fn run_inspect(path: &Path) -> Result<()> {
+    let (manifest, model_bytes) = bundle::inspect_unverified(&read(path)?)?;
+    let rules = Rules::from_toml(&manifest.rules_toml).map(|r| serde_json::to_value(r).unwrap_or_default());
+    let out = serde_json::json!({
+        "signature_checked": false,
+        "manifest": manifest,
+        "model_bytes": model_bytes,
+        "rules": rules.unwrap_or_else(|e| serde_json::json!({"error": e.to_string()})),
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+fn run_price(
+    bundle_path: Option<PathBuf>,
+    public_key: Option<PathBuf>,
+    session: Option<PathBuf>,
+    sessions: Option<PathBuf>,
+    product: &Path,
+    now: Option<String>,
+) -> Result<()> {
+    let now = now_or(now.as_deref())?;
+    let engine = match bundle_path {
+        Some(p) => Engine::new(&read(&p)?, &keys(public_key.as_deref())?, now)?,
+        None => Engine::with_default(now)?,
+    };
+    let product: serde_json::Value = serde_json::from_slice(&read(product)?).context("product JSON")?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    match (session, sessions) {
+        (Some(p), None) => {
+            let s: serde_json::Value = serde_json::from_slice(&read(&p)?).context("session JSON")?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&engine.price(&s, &product, now)?)?)?;
+        }
+        (None, Some(p)) => {
+            let text = String::from_utf8(read(&p)?)?;
+            for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                // A line that is not JSON still gets a (fallback) decision, so output lines
+                // stay aligned with input lines.
+                let s = serde_json::from_str(line).unwrap_or(serde_json::Value::Null);
+                let d = engine.price(&s, &product, now).with_context(|| format!("line {}", i + 1))?;
+                writeln!(out, "{}", serde_json::to_string(&d)?)?;
+            }
+        }
+        _ => anyhow::bail!("give --session FILE or --sessions FILE"),
+    }
+    out.flush()?;
+    Ok(())
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Train { data, out, seed, epochs, weight_decay, learning_rate } => {
@@ -157,5 +393,14 @@ fn main() -> Result<()> {
         }
         Command::Score { model, data, int8, heads } => run_score(&model, &data, int8, heads),
         Command::Features { model, data } => run_features(&model, &data),
+        Command::Keygen { out, key_id } => run_keygen(&out, key_id),
+        Command::Bundle { model, rules, policy_version, key, out, created, valid_days, page_values } => {
+            run_bundle(&model, &rules, policy_version, &key, &out, created, valid_days, page_values)
+        }
+        Command::Verify { bundle, public_key, now } => run_verify(&bundle, public_key, now),
+        Command::Inspect { bundle } => run_inspect(&bundle),
+        Command::Price { bundle, public_key, session, sessions, product, now } => {
+            run_price(bundle, public_key, session, sessions, &product, now)
+        }
     }
 }

@@ -1,0 +1,324 @@
+//! The signed policy bundle: one binary file carrying the manifest (policy version, key id,
+//! validity window, feature schema, rules, page value table, population demand curve,
+//! model metrics) and the int8 ONNX model, signed with Ed25519 over all of it.
+//!
+//! Layout (integers little-endian):
+//! `"EPB1"` | format version u16 | key id length u8 | key id | manifest length u32 |
+//! manifest JSON | model length u32 | model bytes | Ed25519 signature (64 bytes).
+//! Invariant: nothing but the framing is read before the signature is checked.
+
+use std::collections::HashMap;
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use crate::features::FeatureSchema;
+use crate::model::BehaviourModel;
+use crate::pricing::rules::{parse_time, Rules};
+
+pub const MAGIC: &[u8; 4] = b"EPB1";
+pub const FORMAT_VERSION: u16 = 1;
+/// Largest bundle accepted (the shipped one is about 20 KB).
+pub const MAX_BUNDLE: usize = 8 << 20;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BundleError {
+    #[error("bundle is truncated")]
+    Truncated,
+    #[error("bundle is malformed: {0}")]
+    Malformed(String),
+    #[error("bundle format version {0} is not supported")]
+    FormatVersion(u16),
+    #[error("bundle is signed with unknown key {0:?}")]
+    UnknownKey(String),
+    #[error("bundle signature does not verify")]
+    BadSignature,
+    #[error("bundle expired at {0}")]
+    Expired(String),
+    #[error("bundle is not valid before {0}")]
+    NotYetValid(String),
+    #[error("bundle policy version {found} is not newer than the live version {live}")]
+    Downgrade { found: u64, live: u64 },
+    #[error("bundle model does not match its feature schema: {0}")]
+    ModelMismatch(String),
+    #[error("bundle rules are invalid: {0}")]
+    BadRules(String),
+}
+
+impl BundleError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            BundleError::Truncated => "bundle_truncated",
+            BundleError::Malformed(_) => "bundle_malformed",
+            BundleError::FormatVersion(_) => "bundle_format_version",
+            BundleError::UnknownKey(_) => "bundle_unknown_key",
+            BundleError::BadSignature => "bundle_bad_signature",
+            BundleError::Expired(_) => "bundle_expired",
+            BundleError::NotYetValid(_) => "bundle_not_yet_valid",
+            BundleError::Downgrade { .. } => "bundle_downgrade",
+            BundleError::ModelMismatch(_) => "bundle_model_mismatch",
+            BundleError::BadRules(_) => "bundle_bad_rules",
+        }
+    }
+}
+
+/// Mean purchase probability of the training population at each price ratio: the demand
+/// curve that sets the policy's uniform price.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PopulationCurve {
+    pub ratios: Vec<f64>,
+    pub purchase_probability: Vec<f64>,
+}
+
+impl PopulationCurve {
+    /// Linear interpolation; clamped at the ends.
+    pub fn at(&self, r: f64) -> f64 {
+        let pts: Vec<(f64, f64)> = {
+            let mut v: Vec<(f64, f64)> = self.ratios.iter().copied().zip(self.purchase_probability.iter().copied()).collect();
+            v.sort_by(|a, b| a.0.total_cmp(&b.0));
+            v
+        };
+        match pts.as_slice() {
+            [] => 0.0,
+            [(_, p)] => *p,
+            _ => {
+                if r <= pts[0].0 {
+                    return pts[0].1;
+                }
+                for w in pts.windows(2) {
+                    let ((r0, p0), (r1, p1)) = (w[0], w[1]);
+                    if r <= r1 {
+                        return if r1 > r0 { p0 + (p1 - p0) * (r - r0) / (r1 - r0) } else { p1 };
+                    }
+                }
+                pts[pts.len() - 1].1
+            }
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub policy_version: u64,
+    pub key_id: String,
+    /// RFC 3339 UTC.
+    pub created: String,
+    pub expires: String,
+    pub schema: FeatureSchema,
+    pub rules_toml: String,
+    #[serde(default)]
+    pub page_values: HashMap<String, f64>,
+    pub population_curve: PopulationCurve,
+    /// Model metrics from training (free-form JSON, shown by `inspect`).
+    #[serde(default)]
+    pub metrics: serde_json::Value,
+}
+
+/// A bundle that passed every check, ready to price with.
+#[derive(Clone, Debug)]
+pub struct VerifiedBundle {
+    pub manifest: Manifest,
+    pub rules: Rules,
+    pub model: BehaviourModel,
+    pub expires_at: i64,
+}
+
+/// Public keys trusted to sign bundles, by key id.
+#[derive(Clone, Debug, Default)]
+pub struct TrustedKeys {
+    keys: Vec<(String, VerifyingKey)>,
+}
+
+/// A public key file: `{"key_id": "...", "public_key": "<64 hex>"}`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PublicKeyFile {
+    pub key_id: String,
+    pub public_key: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let text = text.trim();
+    if text.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+impl TrustedKeys {
+    pub fn add(&mut self, key_id: &str, public_key: &[u8; 32]) -> Result<(), BundleError> {
+        let key = VerifyingKey::from_bytes(public_key).map_err(|_| BundleError::Malformed("invalid public key".into()))?;
+        self.keys.push((key_id.to_string(), key));
+        Ok(())
+    }
+
+    /// Adds a key from its JSON key file.
+    pub fn add_json(&mut self, json: &[u8]) -> Result<(), BundleError> {
+        let file: PublicKeyFile = serde_json::from_slice(json).map_err(|e| BundleError::Malformed(e.to_string()))?;
+        let bytes = unhex::<32>(&file.public_key).ok_or_else(|| BundleError::Malformed("public key is not 64 hex digits".into()))?;
+        self.add(&file.key_id, &bytes)
+    }
+
+    fn get(&self, key_id: &str) -> Option<&VerifyingKey> {
+        self.keys.iter().find(|(id, _)| id == key_id).map(|(_, k)| k)
+    }
+}
+
+/// A signing key: 32 secret bytes and the id it signs as.
+pub struct BundleSigner {
+    pub key_id: String,
+    key: SigningKey,
+}
+
+impl BundleSigner {
+    pub fn from_secret(key_id: &str, secret: &[u8; 32]) -> Self {
+        Self { key_id: key_id.to_string(), key: SigningKey::from_bytes(secret) }
+    }
+
+    /// Reads `{"key_id": "...", "secret_key": "<64 hex>"}`.
+    pub fn from_json(json: &[u8]) -> Result<Self, BundleError> {
+        #[derive(Deserialize)]
+        struct SecretFile {
+            key_id: String,
+            secret_key: String,
+        }
+        let file: SecretFile = serde_json::from_slice(json).map_err(|e| BundleError::Malformed(e.to_string()))?;
+        let secret = unhex::<32>(&file.secret_key).ok_or_else(|| BundleError::Malformed("secret key is not 64 hex digits".into()))?;
+        Ok(Self::from_secret(&file.key_id, &secret))
+    }
+
+    pub fn secret_json(&self) -> String {
+        format!("{{\"key_id\": \"{}\", \"secret_key\": \"{}\"}}\n", self.key_id, hex(&self.key.to_bytes()))
+    }
+
+    pub fn public_file(&self) -> PublicKeyFile {
+        PublicKeyFile { key_id: self.key_id.clone(), public_key: hex(self.key.verifying_key().as_bytes()) }
+    }
+
+    /// Writes and signs a bundle. The manifest's key id is set to the signer's.
+    pub fn sign(&self, manifest: &Manifest, model: &[u8]) -> Result<Vec<u8>, BundleError> {
+        let mut manifest = manifest.clone();
+        manifest.key_id = self.key_id.clone();
+        let json = serde_json::to_vec(&manifest).map_err(|e| BundleError::Malformed(e.to_string()))?;
+        let key_id = self.key_id.as_bytes();
+        let key_len = u8::try_from(key_id.len()).map_err(|_| BundleError::Malformed("key id too long".into()))?;
+        let mut out = Vec::with_capacity(json.len() + model.len() + 128);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.push(key_len);
+        out.extend_from_slice(key_id);
+        for part in [&json[..], model] {
+            let len = u32::try_from(part.len()).map_err(|_| BundleError::Malformed("part too large".into()))?;
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(part);
+        }
+        let signature = self.key.sign(&out);
+        out.extend_from_slice(&signature.to_bytes());
+        Ok(out)
+    }
+}
+
+/// Reads `n` bytes at `*at`, advancing it.
+fn take<'a>(bytes: &'a [u8], at: &mut usize, n: usize) -> Result<&'a [u8], BundleError> {
+    let end = at.checked_add(n).ok_or(BundleError::Truncated)?;
+    let part = bytes.get(*at..end).ok_or(BundleError::Truncated)?;
+    *at = end;
+    Ok(part)
+}
+
+fn take_u32(bytes: &[u8], at: &mut usize) -> Result<usize, BundleError> {
+    let b = take(bytes, at, 4)?;
+    Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+}
+
+/// Framing of a bundle, before any trust: key id, manifest bytes, model bytes, signature.
+struct Frame<'a> {
+    key_id: &'a str,
+    signed: &'a [u8],
+    manifest: &'a [u8],
+    model: &'a [u8],
+    signature: &'a [u8],
+}
+
+fn frame(bytes: &[u8]) -> Result<Frame<'_>, BundleError> {
+    if bytes.len() > MAX_BUNDLE {
+        return Err(BundleError::Malformed(format!("larger than {MAX_BUNDLE} bytes")));
+    }
+    let mut at = 0;
+    if take(bytes, &mut at, 4)? != MAGIC {
+        return Err(BundleError::Malformed("not an edgeprice bundle (bad magic)".into()));
+    }
+    let v = take(bytes, &mut at, 2)?;
+    let version = u16::from_le_bytes([v[0], v[1]]);
+    if version != FORMAT_VERSION {
+        return Err(BundleError::FormatVersion(version));
+    }
+    let key_len = take(bytes, &mut at, 1)?[0] as usize;
+    let key_id = std::str::from_utf8(take(bytes, &mut at, key_len)?).map_err(|_| BundleError::Malformed("key id is not UTF-8".into()))?;
+    let manifest_len = take_u32(bytes, &mut at)?;
+    let manifest = take(bytes, &mut at, manifest_len)?;
+    let model_len = take_u32(bytes, &mut at)?;
+    let model = take(bytes, &mut at, model_len)?;
+    let signed_len = at;
+    let signature = take(bytes, &mut at, 64)?;
+    if at != bytes.len() {
+        return Err(BundleError::Malformed(format!("{} trailing bytes", bytes.len() - at)));
+    }
+    Ok(Frame { key_id, signed: &bytes[..signed_len], manifest, model, signature })
+}
+
+/// Verifies a bundle: framing, key, signature, then manifest, validity window at `now`
+/// (Unix seconds), version against the live one, rules, and the model against the schema.
+pub fn verify(bytes: &[u8], keys: &TrustedKeys, now: i64, live_version: Option<u64>) -> Result<VerifiedBundle, BundleError> {
+    let f = frame(bytes)?;
+    let key = keys.get(f.key_id).ok_or_else(|| BundleError::UnknownKey(f.key_id.chars().take(64).collect()))?;
+    let sig_bytes: [u8; 64] = f.signature.try_into().map_err(|_| BundleError::Truncated)?;
+    key.verify(f.signed, &Signature::from_bytes(&sig_bytes)).map_err(|_| BundleError::BadSignature)?;
+    let manifest: Manifest = serde_json::from_slice(f.manifest).map_err(|e| BundleError::Malformed(e.to_string()))?;
+    if manifest.key_id != f.key_id {
+        return Err(BundleError::Malformed("manifest key id differs from the frame's".into()));
+    }
+    let created = parse_time(&manifest.created).ok_or_else(|| BundleError::Malformed("created is not RFC 3339".into()))?;
+    let expires = parse_time(&manifest.expires).ok_or_else(|| BundleError::Malformed("expires is not RFC 3339".into()))?;
+    if now >= expires {
+        return Err(BundleError::Expired(manifest.expires.clone()));
+    }
+    if now < created - 300 {
+        return Err(BundleError::NotYetValid(manifest.created.clone()));
+    }
+    if let Some(live) = live_version
+        && manifest.policy_version <= live
+    {
+        return Err(BundleError::Downgrade { found: manifest.policy_version, live });
+    }
+    let rules = Rules::from_toml(&manifest.rules_toml).map_err(|e| BundleError::BadRules(e.to_string()))?;
+    let model = BehaviourModel::load(f.model, manifest.schema.width()).map_err(|e| BundleError::ModelMismatch(e.to_string()))?;
+    Ok(VerifiedBundle { manifest, rules, model, expires_at: expires })
+}
+
+/// The manifest and sizes of a bundle whose signature is NOT checked (for `inspect`).
+pub fn inspect_unverified(bytes: &[u8]) -> Result<(Manifest, usize), BundleError> {
+    let f = frame(bytes)?;
+    let manifest: Manifest = serde_json::from_slice(f.manifest).map_err(|e| BundleError::Malformed(e.to_string()))?;
+    Ok((manifest, f.model.len()))
+}
+
+/// The bundle built from `models/`, compiled in so the first request needs no network.
+pub const DEFAULT_BUNDLE: &[u8] = include_bytes!("../models/default.epb");
+/// The public half of the key that signed it.
+pub const DEFAULT_PUBLIC_KEY: &str = include_str!("../models/default.pub.json");
+
+/// Trusted keys holding only the default bundle's key.
+pub fn default_keys() -> Result<TrustedKeys, BundleError> {
+    let mut keys = TrustedKeys::default();
+    keys.add_json(DEFAULT_PUBLIC_KEY.as_bytes())?;
+    Ok(keys)
+}
