@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::features::FeatureSchema;
 use crate::model::BehaviourModel;
-use crate::pricing::rules::{parse_time, Rules};
+use crate::pricing::rules::{Rules, parse_time};
 
 pub const MAGIC: &[u8; 4] = b"EPB1";
 pub const FORMAT_VERSION: u16 = 1;
@@ -74,7 +74,8 @@ impl PopulationCurve {
     /// Linear interpolation; clamped at the ends.
     pub fn at(&self, r: f64) -> f64 {
         let pts: Vec<(f64, f64)> = {
-            let mut v: Vec<(f64, f64)> = self.ratios.iter().copied().zip(self.purchase_probability.iter().copied()).collect();
+            let mut v: Vec<(f64, f64)> =
+                self.ratios.iter().copied().zip(self.purchase_probability.iter().copied()).collect();
             v.sort_by(|a, b| a.0.total_cmp(&b.0));
             v
         };
@@ -155,7 +156,8 @@ fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
 
 impl TrustedKeys {
     pub fn add(&mut self, key_id: &str, public_key: &[u8; 32]) -> Result<(), BundleError> {
-        let key = VerifyingKey::from_bytes(public_key).map_err(|_| BundleError::Malformed("invalid public key".into()))?;
+        let key =
+            VerifyingKey::from_bytes(public_key).map_err(|_| BundleError::Malformed("invalid public key".into()))?;
         self.keys.push((key_id.to_string(), key));
         Ok(())
     }
@@ -163,7 +165,8 @@ impl TrustedKeys {
     /// Adds a key from its JSON key file.
     pub fn add_json(&mut self, json: &[u8]) -> Result<(), BundleError> {
         let file: PublicKeyFile = serde_json::from_slice(json).map_err(|e| BundleError::Malformed(e.to_string()))?;
-        let bytes = unhex::<32>(&file.public_key).ok_or_else(|| BundleError::Malformed("public key is not 64 hex digits".into()))?;
+        let bytes = unhex::<32>(&file.public_key)
+            .ok_or_else(|| BundleError::Malformed("public key is not 64 hex digits".into()))?;
         self.add(&file.key_id, &bytes)
     }
 
@@ -191,7 +194,8 @@ impl BundleSigner {
             secret_key: String,
         }
         let file: SecretFile = serde_json::from_slice(json).map_err(|e| BundleError::Malformed(e.to_string()))?;
-        let secret = unhex::<32>(&file.secret_key).ok_or_else(|| BundleError::Malformed("secret key is not 64 hex digits".into()))?;
+        let secret = unhex::<32>(&file.secret_key)
+            .ok_or_else(|| BundleError::Malformed("secret key is not 64 hex digits".into()))?;
         Ok(Self::from_secret(&file.key_id, &secret))
     }
 
@@ -262,7 +266,8 @@ fn frame(bytes: &[u8]) -> Result<Frame<'_>, BundleError> {
         return Err(BundleError::FormatVersion(version));
     }
     let key_len = take(bytes, &mut at, 1)?[0] as usize;
-    let key_id = std::str::from_utf8(take(bytes, &mut at, key_len)?).map_err(|_| BundleError::Malformed("key id is not UTF-8".into()))?;
+    let key_id = std::str::from_utf8(take(bytes, &mut at, key_len)?)
+        .map_err(|_| BundleError::Malformed("key id is not UTF-8".into()))?;
     let manifest_len = take_u32(bytes, &mut at)?;
     let manifest = take(bytes, &mut at, manifest_len)?;
     let model_len = take_u32(bytes, &mut at)?;
@@ -277,7 +282,12 @@ fn frame(bytes: &[u8]) -> Result<Frame<'_>, BundleError> {
 
 /// Verifies a bundle: framing, key, signature, then manifest, validity window at `now`
 /// (Unix seconds), version against the live one, rules, and the model against the schema.
-pub fn verify(bytes: &[u8], keys: &TrustedKeys, now: i64, live_version: Option<u64>) -> Result<VerifiedBundle, BundleError> {
+pub fn verify(
+    bytes: &[u8],
+    keys: &TrustedKeys,
+    now: i64,
+    live_version: Option<u64>,
+) -> Result<VerifiedBundle, BundleError> {
     let f = frame(bytes)?;
     let key = keys.get(f.key_id).ok_or_else(|| BundleError::UnknownKey(f.key_id.chars().take(64).collect()))?;
     let sig_bytes: [u8; 64] = f.signature.try_into().map_err(|_| BundleError::Truncated)?;
@@ -286,8 +296,10 @@ pub fn verify(bytes: &[u8], keys: &TrustedKeys, now: i64, live_version: Option<u
     if manifest.key_id != f.key_id {
         return Err(BundleError::Malformed("manifest key id differs from the frame's".into()));
     }
-    let created = parse_time(&manifest.created).ok_or_else(|| BundleError::Malformed("created is not RFC 3339".into()))?;
-    let expires = parse_time(&manifest.expires).ok_or_else(|| BundleError::Malformed("expires is not RFC 3339".into()))?;
+    let created =
+        parse_time(&manifest.created).ok_or_else(|| BundleError::Malformed("created is not RFC 3339".into()))?;
+    let expires =
+        parse_time(&manifest.expires).ok_or_else(|| BundleError::Malformed("expires is not RFC 3339".into()))?;
     if now >= expires {
         return Err(BundleError::Expired(manifest.expires.clone()));
     }
@@ -300,7 +312,8 @@ pub fn verify(bytes: &[u8], keys: &TrustedKeys, now: i64, live_version: Option<u
         return Err(BundleError::Downgrade { found: manifest.policy_version, live });
     }
     let rules = Rules::from_toml(&manifest.rules_toml).map_err(|e| BundleError::BadRules(e.to_string()))?;
-    let model = BehaviourModel::load(f.model, manifest.schema.width()).map_err(|e| BundleError::ModelMismatch(e.to_string()))?;
+    let model = BehaviourModel::load(f.model, manifest.schema.width())
+        .map_err(|e| BundleError::ModelMismatch(e.to_string()))?;
     Ok(VerifiedBundle { manifest, rules, model, expires_at: expires })
 }
 

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::bundle::{self, BundleError, TrustedKeys, VerifiedBundle};
-use crate::pricing::decision::{decide, fallback, Decision, Inputs};
+use crate::pricing::decision::{Decision, Inputs, decide, fallback};
 use crate::pricing::product::{Product, ProductError};
 use crate::session::Session;
 use crate::tracker::parse_session;
@@ -59,7 +59,8 @@ impl Engine {
     /// Prices a session (JSON of either session form) for a product (JSON), at `now`.
     pub fn price(&self, session: &Value, product: &Value, now: i64) -> Result<Decision, PriceError> {
         let product = Product::from_value(product.clone())?;
-        let id_hint = session.get("session_id").and_then(Value::as_str).unwrap_or("").chars().take(128).collect::<String>();
+        let id_hint =
+            session.get("session_id").and_then(Value::as_str).unwrap_or("").chars().take(128).collect::<String>();
         match parse_session(session, now, &self.bundle.manifest.page_values) {
             Ok((id, s)) => Ok(self.price_session(&id, &s, &product, now)),
             Err(e) => Ok(fallback(&product, &id_hint, self.policy_version(), now, e.code())),

@@ -9,9 +9,9 @@ use clap::{Parser, Subcommand};
 use edgeprice::bundle::{self, BundleSigner, Manifest, PopulationCurve, TrustedKeys};
 use edgeprice::dataset::{self, Row};
 use edgeprice::engine::Engine;
-use edgeprice::pricing::rules::{parse_time, Rules};
 use edgeprice::features::FeatureSchema;
 use edgeprice::model::BehaviourModel;
+use edgeprice::pricing::rules::{Rules, parse_time};
 use edgeprice::train::{self, TrainConfig};
 
 #[derive(Parser)]
@@ -117,11 +117,15 @@ enum Command {
         bundle: Option<PathBuf>,
         #[arg(long)]
         public_key: Option<PathBuf>,
-        #[arg(long, conflicts_with = "sessions")]
+        #[arg(long, conflicts_with_all = ["sessions", "data"])]
         session: Option<PathBuf>,
         /// NDJSON file, one session per line.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "data")]
         sessions: Option<PathBuf>,
+        /// A data set CSV: every row is a session (id `row-N`); one decision per line, and a
+        /// summary on stderr.
+        #[arg(long)]
+        data: Option<PathBuf>,
         #[arg(long)]
         product: PathBuf,
         /// Decision time, RFC 3339 UTC (default: now).
@@ -224,7 +228,9 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 
 fn now_or(text: Option<&str>) -> Result<i64> {
     match text {
-        Some(t) => parse_time(t).with_context(|| format!("{t:?} is not an RFC 3339 UTC time (like 2026-11-28T12:00:00Z)")),
+        Some(t) => {
+            parse_time(t).with_context(|| format!("{t:?} is not an RFC 3339 UTC time (like 2026-11-28T12:00:00Z)"))
+        }
         None => Ok(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64),
     }
 }
@@ -289,7 +295,9 @@ fn run_bundle(
     let rules_toml = String::from_utf8(read(rules)?)?;
     Rules::from_toml(&rules_toml).with_context(|| format!("in {}", rules.display()))?;
     let created_at = now_or(created.as_deref())?;
-    let fmt = |t: i64| humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t as u64)).to_string();
+    let fmt = |t: i64| {
+        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t as u64)).to_string()
+    };
     let page_values = match page_values {
         Some(p) => serde_json::from_slice(&read(&p)?).with_context(|| format!("in {}", p.display()))?,
         None => Default::default(),
@@ -319,7 +327,12 @@ fn run_bundle(
     trusted.add_json(serde_json::to_string(&signer.public_file())?.as_bytes())?;
     bundle::verify(&bytes, &trusted, created_at, None).context("the bundle just written does not verify")?;
     std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
-    eprintln!("wrote {} ({} bytes, policy version {policy_version}, key {})", out.display(), bytes.len(), signer.key_id);
+    eprintln!(
+        "wrote {} ({} bytes, policy version {policy_version}, key {})",
+        out.display(),
+        bytes.len(),
+        signer.key_id
+    );
     Ok(())
 }
 
@@ -327,7 +340,10 @@ fn run_verify(path: &Path, public_key: Option<PathBuf>, now: Option<String>) -> 
     let bytes = read(path)?;
     match bundle::verify(&bytes, &keys(public_key.as_deref())?, now_or(now.as_deref())?, None) {
         Ok(b) => {
-            println!("ok: policy version {}, key {}, expires {}", b.manifest.policy_version, b.manifest.key_id, b.manifest.expires);
+            println!(
+                "ok: policy version {}, key {}, expires {}",
+                b.manifest.policy_version, b.manifest.key_id, b.manifest.expires
+            );
             Ok(())
         }
         Err(e) => {
@@ -350,11 +366,17 @@ fn run_inspect(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Where `price` reads sessions from.
+enum SessionSource {
+    One(PathBuf),
+    Ndjson(PathBuf),
+    Csv(PathBuf),
+}
+
 fn run_price(
     bundle_path: Option<PathBuf>,
     public_key: Option<PathBuf>,
-    session: Option<PathBuf>,
-    sessions: Option<PathBuf>,
+    source: SessionSource,
     product: &Path,
     now: Option<String>,
 ) -> Result<()> {
@@ -365,12 +387,12 @@ fn run_price(
     };
     let product: serde_json::Value = serde_json::from_slice(&read(product)?).context("product JSON")?;
     let mut out = BufWriter::new(std::io::stdout().lock());
-    match (session, sessions) {
-        (Some(p), None) => {
+    match source {
+        SessionSource::One(p) => {
             let s: serde_json::Value = serde_json::from_slice(&read(&p)?).context("session JSON")?;
             writeln!(out, "{}", serde_json::to_string_pretty(&engine.price(&s, &product, now)?)?)?;
         }
-        (None, Some(p)) => {
+        SessionSource::Ndjson(p) => {
             let text = String::from_utf8(read(&p)?)?;
             for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
                 // A line that is not JSON still gets a (fallback) decision, so output lines
@@ -380,7 +402,31 @@ fn run_price(
                 writeln!(out, "{}", serde_json::to_string(&d)?)?;
             }
         }
-        _ => anyhow::bail!("give --session FILE or --sessions FILE"),
+        SessionSource::Csv(p) => {
+            let parsed = edgeprice::pricing::product::Product::from_value(product.clone())?;
+            let mut arms: std::collections::BTreeMap<String, usize> = Default::default();
+            let (mut revenue, mut profit, mut discount) = (0.0, 0.0, 0.0);
+            let rows = read_rows(&p)?;
+            for (i, row) in rows.iter().enumerate() {
+                let d = engine.price_session(&format!("row-{}", i + 1), &row.session, &parsed, now);
+                *arms.entry(serde_json::to_value(d.arm)?.as_str().unwrap_or("?").to_string()).or_default() += 1;
+                let p_buy = d.purchase_probability.unwrap_or(0.0);
+                revenue += p_buy * d.price;
+                profit += d.expected_profit.unwrap_or(0.0);
+                discount += d.discount;
+                writeln!(out, "{}", serde_json::to_string(&d)?)?;
+            }
+            let n = rows.len().max(1) as f64;
+            eprintln!(
+                "{} sessions priced with policy {}: arms {arms:?}; mean discount {:.3}; model-expected revenue {:.2} and profit {:.2} per session ({})",
+                rows.len(),
+                engine.policy_version(),
+                discount / n,
+                revenue / n,
+                profit / n,
+                parsed.currency.code()
+            );
+        }
     }
     out.flush()?;
     Ok(())
@@ -399,8 +445,14 @@ fn main() -> Result<()> {
         }
         Command::Verify { bundle, public_key, now } => run_verify(&bundle, public_key, now),
         Command::Inspect { bundle } => run_inspect(&bundle),
-        Command::Price { bundle, public_key, session, sessions, product, now } => {
-            run_price(bundle, public_key, session, sessions, &product, now)
+        Command::Price { bundle, public_key, session, sessions, data, product, now } => {
+            let source = match (session, sessions, data) {
+                (Some(p), None, None) => SessionSource::One(p),
+                (None, Some(p), None) => SessionSource::Ndjson(p),
+                (None, None, Some(p)) => SessionSource::Csv(p),
+                _ => anyhow::bail!("give one of --session FILE, --sessions FILE or --data CSV"),
+            };
+            run_price(bundle, public_key, source, &product, now)
         }
     }
 }

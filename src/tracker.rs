@@ -135,7 +135,11 @@ fn category_text(v: &Value, name: &str) -> Result<String, SessionError> {
 }
 
 /// Parses session JSON of either form into (session id, aggregates).
-pub fn parse_session(value: &Value, now: i64, page_values: &HashMap<String, f64>) -> Result<(String, Session), SessionError> {
+pub fn parse_session(
+    value: &Value,
+    now: i64,
+    page_values: &HashMap<String, f64>,
+) -> Result<(String, Session), SessionError> {
     let obj = value.as_object().ok_or_else(|| SessionError::Malformed("not an object".into()))?;
     let id = obj.get("session_id").and_then(Value::as_str).ok_or(SessionError::BadId)?;
     if id.is_empty() || id.len() > MAX_SESSION_ID {
@@ -167,13 +171,17 @@ pub fn parse_session(value: &Value, now: i64, page_values: &HashMap<String, f64>
         }
         return Ok((id.to_string(), s));
     }
-    let events = obj.get("events").and_then(Value::as_array).ok_or_else(|| SessionError::Malformed("no features and no events".into()))?;
+    let events = obj
+        .get("events")
+        .and_then(Value::as_array)
+        .ok_or_else(|| SessionError::Malformed("no features and no events".into()))?;
     if events.len() > MAX_EVENTS {
         return Err(SessionError::TooManyEvents);
     }
     let mut tracker = SessionTracker::default();
     for e in events {
-        let event: PageEvent = serde_json::from_value(e.clone()).map_err(|err| SessionError::Malformed(err.to_string()))?;
+        let event: PageEvent =
+            serde_json::from_value(e.clone()).map_err(|err| SessionError::Malformed(err.to_string()))?;
         tracker.record(&event, page_values);
     }
     let text = |name: &str| category_text(obj.get(name).unwrap_or(&Value::Null), name);
@@ -219,9 +227,13 @@ mod tests {
         assert_eq!(code(serde_json::json!([1])), "session_malformed");
         assert_eq!(code(serde_json::json!({"features": {}})), "session_bad_id");
         assert_eq!(code(serde_json::json!({"session_id": "x".repeat(1 << 20), "features": {}})), "session_bad_id");
-        assert_eq!(code(serde_json::json!({"session_id": "s", "features": {"ExitRates": "high"}})), "session_wrong_type");
+        assert_eq!(
+            code(serde_json::json!({"session_id": "s", "features": {"ExitRates": "high"}})),
+            "session_wrong_type"
+        );
         assert_eq!(code(serde_json::json!({"session_id": "s"})), "session_malformed");
-        let (_, s) = parse_session(&serde_json::json!({"session_id": "s", "features": {"ExitRates": null}}), 0, &v).unwrap();
+        let (_, s) =
+            parse_session(&serde_json::json!({"session_id": "s", "features": {"ExitRates": null}}), 0, &v).unwrap();
         assert!(s.get(Numeric::ExitRates).is_nan());
     }
 }

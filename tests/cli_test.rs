@@ -64,3 +64,134 @@ fn features_match_the_schema() {
         assert_eq!(line.split(',').count(), header.len());
     }
 }
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("edgeprice-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn keygen_bundle_verify_inspect_price() {
+    let dir = temp_dir("bundle");
+    let key = dir.join("shop.key");
+    let out = edgeprice(&["keygen", "--out", key.to_str().unwrap(), "--key-id", "shop-1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let public: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(public["key_id"], "shop-1");
+    let pub_file = dir.join("shop.key.pub.json");
+    let bundle = dir.join("p7.epb");
+    let models = common::models();
+    let out = edgeprice(&[
+        "bundle",
+        "--model",
+        models.to_str().unwrap(),
+        "--rules",
+        models.join("rules.toml").to_str().unwrap(),
+        "--policy-version",
+        "7",
+        "--key",
+        key.to_str().unwrap(),
+        "--out",
+        bundle.to_str().unwrap(),
+        "--created",
+        "2026-11-01T00:00:00Z",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let verify = |pubkey: &std::path::Path| {
+        edgeprice(&[
+            "verify",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--public-key",
+            pubkey.to_str().unwrap(),
+            "--now",
+            "2026-11-28T12:00:00Z",
+        ])
+    };
+    assert!(verify(&pub_file).status.success());
+    // The default key does not know this bundle's key.
+    let out = edgeprice(&["verify", "--bundle", bundle.to_str().unwrap(), "--now", "2026-11-28T12:00:00Z"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("bundle_unknown_key"));
+    // A flipped byte: non-zero exit and the reason code.
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 1;
+    std::fs::write(&bundle, &bytes).unwrap();
+    let out = verify(&pub_file);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("bundle_bad_signature"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bytes[at] ^= 1;
+    std::fs::write(&bundle, &bytes).unwrap();
+
+    let out = edgeprice(&["inspect", "--bundle", bundle.to_str().unwrap()]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["manifest"]["policy_version"], 7);
+    assert_eq!(doc["rules"]["objective"], "profit");
+
+    let session = dir.join("s.json");
+    std::fs::write(
+        &session,
+        r#"{"session_id": "cli-1", "features": {"ProductRelated": 12, "PageValues": 8, "VisitorType": "New_Visitor"}}"#,
+    )
+    .unwrap();
+    let out = edgeprice(&[
+        "price",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--public-key",
+        pub_file.to_str().unwrap(),
+        "--session",
+        session.to_str().unwrap(),
+        "--product",
+        models.join("demo_product.json").to_str().unwrap(),
+        "--now",
+        "2026-11-28T12:00:00Z",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for field in [
+        "sku",
+        "price",
+        "list_price",
+        "currency",
+        "discount",
+        "arm",
+        "propensity",
+        "purchase_probability",
+        "expected_profit",
+        "policy_version",
+        "decision_id",
+        "reasons",
+        "personalized",
+    ] {
+        assert!(d.get(field).is_some(), "decision lacks {field}");
+    }
+    assert_eq!(d["policy_version"], 7);
+}
+
+#[test]
+fn price_every_session_of_the_data_set_with_the_default_bundle() {
+    let out = edgeprice(&[
+        "price",
+        "--data",
+        common::train_csv().to_str().unwrap(),
+        "--product",
+        common::models().join("demo_product.json").to_str().unwrap(),
+        "--now",
+        "2026-11-28T12:00:00Z",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let decisions: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(decisions.len(), common::read_rows().len());
+    assert!(decisions.iter().all(|d| d["price"].as_f64().unwrap() <= 49.99 && d["price"].as_f64().unwrap() >= 25.3));
+    let control = decisions.iter().filter(|d| d["arm"] == "control").count() as f64 / decisions.len() as f64;
+    assert!((0.08..0.12).contains(&control), "control share {control}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sessions priced with policy 1"));
+}

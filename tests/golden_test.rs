@@ -7,7 +7,7 @@
 
 use edgeprice::engine::Engine;
 use edgeprice::pricing::rules::parse_time;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const LOADED_AT: &str = "2026-11-28T00:00:00Z";
 

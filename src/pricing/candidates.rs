@@ -96,7 +96,7 @@ pub fn allowed(product: &Product, rules: &Rules, now: i64) -> Allowed {
             candidates.push(Candidate { price, ratio: price as f64 / list as f64 });
         }
     }
-    candidates.sort_by(|a, b| b.price.cmp(&a.price));
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.price));
     Allowed { candidates, floor, max_discount, reasons }
 }
 

@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
-use super::candidates::{allowed, Candidate};
-use super::hash::{hash_fields, uniform, HASH_VERSION};
+use super::candidates::{Candidate, allowed};
+use super::hash::{HASH_VERSION, hash_fields, uniform};
 use super::product::Product;
 use super::rules::{ExplorationMode, Objective, Rules};
 use crate::bundle::PopulationCurve;
@@ -59,7 +59,13 @@ pub struct Decision {
 pub fn decision_id(session_id: &str, sku: &str, policy_version: u64, now: i64) -> String {
     format!(
         "{:016x}",
-        hash_fields(&[b"decision", session_id.as_bytes(), sku.as_bytes(), &policy_version.to_le_bytes(), &now.to_le_bytes()])
+        hash_fields(&[
+            b"decision",
+            session_id.as_bytes(),
+            sku.as_bytes(),
+            &policy_version.to_le_bytes(),
+            &now.to_le_bytes()
+        ])
     )
 }
 

@@ -129,7 +129,10 @@ mod tests {
 
     #[test]
     fn parses_and_rejects() {
-        let p = Product::from_json(br#"{"sku":"A1","list_price":49.99,"cost":20,"currency":"USD","stock":3,"category":"shoes"}"#).unwrap();
+        let p = Product::from_json(
+            br#"{"sku":"A1","list_price":49.99,"cost":20,"currency":"USD","stock":3,"category":"shoes"}"#,
+        )
+        .unwrap();
         assert_eq!((p.list_price, p.cost, p.stock), (4999, 2000, Some(3)));
         let bad = |json: &str| Product::from_json(json.as_bytes()).unwrap_err().code();
         assert_eq!(bad(r#"{"sku":"A1","list_price":10,"cost":20,"currency":"USD"}"#), "product_cost_above_list");

@@ -158,10 +158,18 @@ impl Rules {
         check("ladder", self.ladder.iter().all(|r| r.is_finite() && *r > 0.0 && *r <= 2.0), &self.ladder)?;
         let g = &self.guardrails;
         check("guardrails.min_margin", g.min_margin.is_finite() && (0.0..=10.0).contains(&g.min_margin), g.min_margin)?;
-        check("guardrails.max_discount", g.max_discount.is_finite() && (0.0..0.95).contains(&g.max_discount), g.max_discount)?;
+        check(
+            "guardrails.max_discount",
+            g.max_discount.is_finite() && (0.0..0.95).contains(&g.max_discount),
+            g.max_discount,
+        )?;
         let below = self.ladder.iter().any(|&r| r <= 1.0 && 1.0 - r <= g.max_discount + 1e-9);
         check("ladder", below || g.allow_above_reference, "no rung within max_discount of the reference price")?;
-        check("inventory.overstock_extra_discount", unit(self.inventory.overstock_extra_discount), self.inventory.overstock_extra_discount)?;
+        check(
+            "inventory.overstock_extra_discount",
+            unit(self.inventory.overstock_extra_discount),
+            self.inventory.overstock_extra_discount,
+        )?;
         if let (Some(low), Some(over)) = (self.inventory.low_stock, self.inventory.overstock) {
             check("inventory", low < over, (low, over))?;
         }
@@ -189,7 +197,12 @@ impl Rules {
     }
 
     /// Promotions active at `now` for a product of this category and these tags.
-    pub fn active_promotions<'a>(&'a self, now: i64, category: &'a str, tags: &'a [String]) -> impl Iterator<Item = &'a Promotion> + 'a {
+    pub fn active_promotions<'a>(
+        &'a self,
+        now: i64,
+        category: &'a str,
+        tags: &'a [String],
+    ) -> impl Iterator<Item = &'a Promotion> + 'a {
         self.promotions.iter().filter(move |p| {
             let in_window = p.window.0 <= now && now < p.window.1;
             let everyone = p.categories.is_empty() && p.tags.is_empty();

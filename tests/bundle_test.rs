@@ -1,0 +1,124 @@
+//! Bundle verification: every single-byte change and every truncation of the shipped
+//! default bundle is rejected with a reason; so are downgrades, expired bundles, unknown
+//! keys, forged signatures, bad rules and a model that does not fit its schema. A rejected
+//! update leaves the live policy serving.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+
+use edgeprice::bundle::{self, BundleSigner, DEFAULT_BUNDLE, TrustedKeys, inspect_unverified, verify};
+use edgeprice::engine::Engine;
+use edgeprice::pricing::rules::parse_time;
+
+fn now() -> i64 {
+    parse_time("2026-11-28T12:00:00Z").unwrap()
+}
+
+fn test_signer(id: &str, seed: u8) -> (BundleSigner, TrustedKeys) {
+    let signer = BundleSigner::from_secret(id, &[seed; 32]);
+    let mut keys = TrustedKeys::default();
+    keys.add_json(serde_json::to_string(&signer.public_file()).unwrap().as_bytes()).unwrap();
+    (signer, keys)
+}
+
+fn default_model() -> Vec<u8> {
+    std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/behaviour.int8.onnx")).unwrap()
+}
+
+#[test]
+fn default_bundle_verifies() {
+    let b = verify(DEFAULT_BUNDLE, &bundle::default_keys().unwrap(), now(), None).unwrap();
+    assert_eq!(b.manifest.policy_version, 1);
+    assert_eq!(b.manifest.key_id, "edgeprice-default-2026");
+}
+
+#[test]
+fn every_single_byte_flip_is_rejected() {
+    let keys = bundle::default_keys().unwrap();
+    let mut codes: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut bytes = DEFAULT_BUNDLE.to_vec();
+    for i in 0..bytes.len() {
+        for mask in [0x01u8, 0xFF] {
+            bytes[i] ^= mask;
+            let err =
+                verify(&bytes, &keys, now(), None).err().unwrap_or_else(|| panic!("flip {mask:#x} at {i} accepted"));
+            *codes.entry(err.code()).or_default() += 1;
+            bytes[i] ^= mask;
+        }
+    }
+    println!("{} flips rejected: {codes:?}", 2 * bytes.len());
+    assert!(codes["bundle_bad_signature"] > bytes.len(), "most flips should fail the signature: {codes:?}");
+    assert!(codes.contains_key("bundle_malformed") && codes.contains_key("bundle_unknown_key"), "{codes:?}");
+}
+
+#[test]
+fn every_truncation_and_extension_is_rejected() {
+    let keys = bundle::default_keys().unwrap();
+    for cut in 0..DEFAULT_BUNDLE.len() {
+        let err =
+            verify(&DEFAULT_BUNDLE[..cut], &keys, now(), None).err().unwrap_or_else(|| panic!("cut at {cut} accepted"));
+        assert!(
+            ["bundle_truncated", "bundle_malformed", "bundle_bad_signature", "bundle_unknown_key"]
+                .contains(&err.code()),
+            "cut at {cut}: {err}"
+        );
+    }
+    let mut longer = DEFAULT_BUNDLE.to_vec();
+    longer.push(0);
+    assert_eq!(verify(&longer, &keys, now(), None).unwrap_err().code(), "bundle_malformed");
+    assert_eq!(verify(&vec![0u8; 9 << 20], &keys, now(), None).unwrap_err().code(), "bundle_malformed");
+}
+
+#[test]
+fn downgrade_expiry_and_keys() {
+    let keys = bundle::default_keys().unwrap();
+    assert_eq!(verify(DEFAULT_BUNDLE, &keys, now(), Some(1)).unwrap_err().code(), "bundle_downgrade");
+    assert_eq!(verify(DEFAULT_BUNDLE, &keys, now(), Some(7)).unwrap_err().code(), "bundle_downgrade");
+    let expires = parse_time("2035-12-30T00:00:00Z").unwrap();
+    assert!(verify(DEFAULT_BUNDLE, &keys, expires - 1, None).is_ok());
+    assert_eq!(verify(DEFAULT_BUNDLE, &keys, expires, None).unwrap_err().code(), "bundle_expired");
+    assert_eq!(verify(DEFAULT_BUNDLE, &TrustedKeys::default(), now(), None).unwrap_err().code(), "bundle_unknown_key");
+
+    // Re-signed by another key that claims the default key's id: the signature fails.
+    let (manifest, _) = inspect_unverified(DEFAULT_BUNDLE).unwrap();
+    let (forger, _) = test_signer("edgeprice-default-2026", 9);
+    let forged = forger.sign(&manifest, &default_model()).unwrap();
+    assert_eq!(verify(&forged, &keys, now(), None).unwrap_err().code(), "bundle_bad_signature");
+}
+
+#[test]
+fn bad_content_under_a_good_signature_is_rejected() {
+    let (signer, keys) = test_signer("test-key", 3);
+    let (manifest, _) = inspect_unverified(DEFAULT_BUNDLE).unwrap();
+    let mut narrow = manifest.clone();
+    narrow.schema.inputs.pop();
+    let err = verify(&signer.sign(&narrow, &default_model()).unwrap(), &keys, now(), None).unwrap_err();
+    assert_eq!(err.code(), "bundle_model_mismatch", "{err}");
+    let mut rules = manifest.clone();
+    rules.rules_toml = rules.rules_toml.replace("max_discount = 0.15", "max_discount = 3.0");
+    assert_eq!(
+        verify(&signer.sign(&rules, &default_model()).unwrap(), &keys, now(), None).unwrap_err().code(),
+        "bundle_bad_rules"
+    );
+    let err = verify(&signer.sign(&manifest, b"not onnx").unwrap(), &keys, now(), None).unwrap_err();
+    assert_eq!(err.code(), "bundle_model_mismatch");
+}
+
+#[test]
+fn rejected_update_keeps_the_live_policy() {
+    let (signer, keys) = test_signer("test-key", 4);
+    let (mut manifest, _) = inspect_unverified(DEFAULT_BUNDLE).unwrap();
+    manifest.policy_version = 5;
+    let v5 = signer.sign(&manifest, &default_model()).unwrap();
+    let mut engine = Engine::new(&v5, &keys, now()).unwrap();
+    assert_eq!(
+        engine.update(DEFAULT_BUNDLE, &bundle::default_keys().unwrap(), now()).unwrap_err().code(),
+        "bundle_downgrade"
+    );
+    assert_eq!(engine.update(&v5[..100], &keys, now()).unwrap_err().code(), "bundle_truncated");
+    assert_eq!(engine.policy_version(), 5);
+    manifest.policy_version = 6;
+    assert_eq!(engine.update(&signer.sign(&manifest, &default_model()).unwrap(), &keys, now()).unwrap(), 6);
+    assert_eq!(engine.policy_version(), 6);
+}
