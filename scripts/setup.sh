@@ -1,8 +1,27 @@
 #!/usr/bin/env bash
 # Installs what building and testing edgeprice needs on a fresh machine of this kind
-# (Rust toolchain present): the wasm target and the Python test packages. Idempotent.
+# (Rust toolchain, Node and Python present): the wasm target, wasm-bindgen-cli at the
+# version Cargo.lock pins, the npm tools (wasm-opt, playwright-core, tsc), Debian's
+# Chromium for the browser test, and the Python test packages. Idempotent and quick when
+# everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+pinned=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$pinned" ]; then
+  # Without --locked: a yanked transitive dependency once broke the locked install.
+  cargo install wasm-bindgen-cli --version "$pinned"
+fi
+
+if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -x node_modules/.bin/tsc ]; then
+  npm ci --no-audit --no-fund
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/requirements.txt

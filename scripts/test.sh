@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test suite: Rust unit and integration tests (native), the core built for
-# wasm32-unknown-unknown, and the onnxruntime cross-check of the shipped ONNX models.
+# wasm32-unknown-unknown, the onnxruntime cross-check of the shipped ONNX models, the wasm
+# packages (size budget enforced) with their Node tests and TypeScript check, and the
+# playground in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -9,6 +11,7 @@ bash scripts/setup.sh
 echo "== cargo fmt and clippy (unwrap and expect are denied outside tests)"
 cargo fmt --check
 cargo clippy --release --all-targets -- -D warnings
+cargo clippy --release --lib --no-default-features --features web --target wasm32-unknown-unknown -- -D warnings
 
 echo "== cargo test (native)"
 cargo test --release --all-targets 2>&1 | tee "${TMPDIR:-/tmp}/edgeprice-cargo-test.log"
@@ -19,3 +22,12 @@ cargo build --release --lib --no-default-features --target wasm32-unknown-unknow
 echo "== onnxruntime cross-check of models/"
 cargo build --release --bin edgeprice
 EDGEPRICE_BIN="$CARGO_TARGET_DIR/release/edgeprice" python3 -m pytest -q -s tests/onnx_crosscheck_test.py
+
+echo "== wasm packages (pkg/web, pkg/node) and their size"
+bash scripts/build-web.sh
+
+echo "== TypeScript declarations type a real use of the API"
+node_modules/.bin/tsc -p tests/node/tsconfig.json
+
+echo "== wasm under Node: golden vectors and the JS API; the playground in Chromium"
+node --test tests/node/ tests/browser/

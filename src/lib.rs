@@ -19,3 +19,6 @@ pub mod tracker;
 
 #[cfg(feature = "train")]
 pub mod train;
+
+#[cfg(feature = "web")]
+pub mod web;

@@ -1,0 +1,202 @@
+//! JavaScript API for browsers and Node (wasm-bindgen): a thin adapter over `engine`.
+//! Values cross as plain JS objects with the same snake_case fields as the CLI's JSON;
+//! errors are JS `Error`s with a stable `code` property. Times are Unix seconds; when a
+//! call omits `now`, the adapter reads the JS clock (the core never does).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use crate::bundle::{self, TrustedKeys};
+use crate::engine::Engine;
+use crate::tracker::{PageEvent, SessionTracker as Tracker, features_json};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Session aggregates named like the data set's columns, or page events. */
+export type Session =
+  | { session_id: string; features: Partial<Record<string, number | string | boolean | null>> }
+  | { session_id: string; events: PageEvent[]; visitor_type?: string; traffic_type?: string | number; special_day?: number };
+export interface PageEvent { page: string; seconds?: number; page_id?: string; bounce?: boolean; exit?: boolean }
+export interface Product {
+  sku: string; list_price: number; cost: number; currency: string;
+  stock?: number; category?: string; map_price?: number; promotion_tags?: string[];
+}
+export interface CandidateOutcome {
+  price: number; price_minor: number; purchase_probability: number | null;
+  expected_profit: number | null; propensity: number;
+}
+export interface Decision {
+  sku: string; price: number; price_minor: number; list_price: number; currency: string;
+  discount: number; arm: "model" | "explore" | "control" | "fallback"; propensity: number;
+  purchase_probability: number | null; expected_profit: number | null; uniform_price: number | null;
+  policy_version: number; decision_id: string; reasons: string[]; personalized: boolean;
+  hash_version: number; candidates: CandidateOutcome[];
+}
+export interface PublicKey { key_id: string; public_key: string }
+"#;
+
+fn js_error(code: &str, message: &str) -> JsValue {
+    let err = js_sys::Error::new(message);
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = js_sys::Reflect::set(&err, &"code".into(), &code.into());
+    err.into()
+}
+
+fn now_or(now: Option<f64>) -> i64 {
+    match now {
+        Some(t) if t.is_finite() => t as i64,
+        _ => (js_sys::Date::now() / 1000.0) as i64,
+    }
+}
+
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| js_error("serialize", &e.to_string()))
+}
+
+fn from_js(value: JsValue, what: &str) -> Result<serde_json::Value, JsValue> {
+    serde_wasm_bindgen::from_value(value).map_err(|e| js_error("bad_input", &format!("{what}: {e}")))
+}
+
+/// A verified policy bundle that prices sessions.
+#[wasm_bindgen]
+pub struct PricingEngine {
+    engine: Engine,
+    keys: TrustedKeys,
+}
+
+#[wasm_bindgen]
+impl PricingEngine {
+    /// Verifies `bundle` against `publicKeys` (an array of `{key_id, public_key}`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        bundle: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "PublicKey[]")] public_keys: JsValue,
+        now: Option<f64>,
+    ) -> Result<PricingEngine, JsValue> {
+        let list = from_js(public_keys, "publicKeys")?;
+        let mut keys = TrustedKeys::default();
+        for key in list.as_array().map(Vec::as_slice).unwrap_or_default() {
+            keys.add_json(key.to_string().as_bytes()).map_err(|e| js_error(e.code(), &e.to_string()))?;
+        }
+        let engine = Engine::new(bundle, &keys, now_or(now)).map_err(|e| js_error(e.code(), &e.to_string()))?;
+        Ok(PricingEngine { engine, keys })
+    }
+
+    /// The engine with the bundle built into this module (no network needed).
+    #[wasm_bindgen(js_name = withDefault)]
+    pub fn with_default(now: Option<f64>) -> Result<PricingEngine, JsValue> {
+        let keys = bundle::default_keys().map_err(|e| js_error(e.code(), &e.to_string()))?;
+        let engine =
+            Engine::new(bundle::DEFAULT_BUNDLE, &keys, now_or(now)).map_err(|e| js_error(e.code(), &e.to_string()))?;
+        Ok(PricingEngine { engine, keys })
+    }
+
+    /// Prices one session for one product. Throws only for a product it cannot read.
+    #[wasm_bindgen(unchecked_return_type = "Decision")]
+    pub fn price(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Session")] session: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Product")] product: JsValue,
+        now: Option<f64>,
+    ) -> Result<JsValue, JsValue> {
+        let session = from_js(session, "session").unwrap_or(serde_json::Value::Null);
+        let product = from_js(product, "product")?;
+        let d = self.engine.price(&session, &product, now_or(now)).map_err(|e| js_error(e.code(), &e.to_string()))?;
+        to_js(&d)
+    }
+
+    /// Prices many sessions for one product.
+    #[wasm_bindgen(js_name = priceMany, unchecked_return_type = "Decision[]")]
+    pub fn price_many(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Session[]")] sessions: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Product")] product: JsValue,
+        now: Option<f64>,
+    ) -> Result<JsValue, JsValue> {
+        let now = now_or(now);
+        let product = from_js(product, "product")?;
+        let sessions = from_js(sessions, "sessions")?;
+        let mut out = Vec::new();
+        for s in sessions.as_array().map(Vec::as_slice).unwrap_or_default() {
+            out.push(self.engine.price(s, &product, now).map_err(|e| js_error(e.code(), &e.to_string()))?);
+        }
+        to_js(&out)
+    }
+
+    /// Swaps in a newer bundle signed by a trusted key; on failure throws an Error with a
+    /// `code` (for example `bundle_bad_signature`) and keeps the current policy.
+    pub fn update(&mut self, bundle: &[u8], now: Option<f64>) -> Result<f64, JsValue> {
+        let v = self.engine.update(bundle, &self.keys, now_or(now)).map_err(|e| js_error(e.code(), &e.to_string()))?;
+        Ok(v as f64)
+    }
+
+    #[wasm_bindgen(getter, js_name = policyVersion)]
+    pub fn policy_version(&self) -> f64 {
+        self.engine.policy_version() as f64
+    }
+
+    /// The live bundle's rules (parsed), population curve and validity, for display.
+    #[wasm_bindgen(unchecked_return_type = "any")]
+    pub fn manifest(&self) -> Result<JsValue, JsValue> {
+        let b = self.engine.bundle();
+        to_js(&serde_json::json!({
+            "policy_version": b.manifest.policy_version,
+            "key_id": b.manifest.key_id,
+            "created": b.manifest.created,
+            "expires": b.manifest.expires,
+            "rules": b.rules,
+            "population_curve": b.manifest.population_curve,
+            "metrics": b.manifest.metrics,
+        }))
+    }
+
+    /// A session tracker that uses this bundle's page value table.
+    pub fn tracker(&self) -> SessionTracker {
+        SessionTracker { inner: Tracker::default(), page_values: self.engine.bundle().manifest.page_values.clone() }
+    }
+}
+
+/// Records page events in the browser and yields the session for `price`.
+#[wasm_bindgen]
+pub struct SessionTracker {
+    inner: Tracker,
+    page_values: HashMap<String, f64>,
+}
+
+#[wasm_bindgen]
+impl SessionTracker {
+    /// Records one page view `{page, seconds?, page_id?, bounce?, exit?}`.
+    pub fn record(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "PageEvent")] event: JsValue,
+    ) -> Result<(), JsValue> {
+        let event: PageEvent =
+            serde_wasm_bindgen::from_value(event).map_err(|e| js_error("bad_input", &e.to_string()))?;
+        self.inner.record(&event, &self.page_values);
+        Ok(())
+    }
+
+    /// Number of page views recorded.
+    #[wasm_bindgen(getter)]
+    pub fn pages(&self) -> f64 {
+        self.inner.pages
+    }
+
+    /// The session so far, in the `features` form.
+    #[wasm_bindgen(unchecked_return_type = "Session")]
+    pub fn session(
+        &self,
+        session_id: &str,
+        visitor_type: &str,
+        traffic_type: &str,
+        now: Option<f64>,
+    ) -> Result<JsValue, JsValue> {
+        let now = now_or(now);
+        let s = self.inner.session(now, visitor_type, traffic_type, 0.0);
+        to_js(&features_json(session_id, &s))
+    }
+}

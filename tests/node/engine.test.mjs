@@ -1,0 +1,94 @@
+// The wasm build under Node (pkg/node, made by scripts/build-web.sh): the golden decision
+// vectors must match the native decisions bit for bit in price, propensity and arm. Other
+// numbers come from the model's f32 arithmetic, which tract's wasm SIMD kernels sum in
+// another order than its native ones: they must agree within 1e-5 (relative), and the
+// largest difference is printed. The JS API must keep its error and update contract.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const root = new URL("../../", import.meta.url);
+const { PricingEngine } = require(new URL("pkg/node/edgeprice.js", root).pathname);
+const json = (path) => JSON.parse(readFileSync(new URL(path, root), "utf8"));
+const seconds = (rfc3339) => Date.parse(rfc3339) / 1000;
+
+const cases = json("tests/golden/cases.json").cases;
+const golden = json("tests/golden/decisions.json");
+const NOW = seconds("2026-11-28T12:00:00Z");
+const product = { sku: "sku-1001", list_price: 49.99, cost: 22, currency: "USD", stock: 120, category: "shoes" };
+
+let largest = 0;
+function same(got, want, path) {
+  if (typeof want === "number" && typeof got === "number") {
+    const rel = Math.abs(got - want) / Math.max(1, Math.abs(want));
+    largest = Math.max(largest, rel);
+    assert.ok(rel <= 1e-5, `${path}: ${got} != ${want}`);
+  } else if (Array.isArray(want)) {
+    assert.equal(got.length, want.length, `${path}: length`);
+    want.forEach((w, i) => same(got[i], w, `${path}[${i}]`));
+  } else if (want !== null && typeof want === "object") {
+    assert.deepEqual(Object.keys(got).sort(), Object.keys(want).sort(), `${path}: keys`);
+    for (const k of Object.keys(want)) same(got[k], want[k], `${path}.${k}`);
+  } else {
+    assert.equal(got, want, path);
+  }
+}
+
+test("golden vectors: wasm decisions equal the native ones", () => {
+  const engine = PricingEngine.withDefault(seconds(golden.loaded_at));
+  assert.equal(cases.length, golden.decisions.length);
+  cases.forEach((c, i) => {
+    const got = engine.price(c.session, c.product, seconds(c.now));
+    const want = golden.decisions[i].decision;
+    assert.equal(got.price_minor, want.price_minor, `${c.name}: price`);
+    assert.equal(got.price, want.price, `${c.name}: price`);
+    assert.equal(got.propensity, want.propensity, `${c.name}: propensity`);
+    assert.equal(got.arm, want.arm, `${c.name}: arm`);
+    same(got, want, c.name);
+  });
+  console.log(`wasm vs native: ${cases.length} golden cases, price and propensity identical, largest relative difference elsewhere ${largest.toExponential(2)}`);
+});
+
+test("a tampered update throws a coded Error and keeps the live policy", () => {
+  const engine = PricingEngine.withDefault(NOW);
+  const bytes = new Uint8Array(readFileSync(new URL("models/default.epb", root)));
+  bytes[bytes.length >> 1] ^= 1;
+  assert.throws(() => engine.update(bytes, NOW), (e) => e instanceof Error && e.code === "bundle_bad_signature");
+  assert.throws(() => engine.update(bytes.subarray(0, 100), NOW), (e) => e.code === "bundle_truncated");
+  bytes[bytes.length >> 1] ^= 1;
+  assert.throws(() => engine.update(bytes, NOW), (e) => e.code === "bundle_downgrade");
+  assert.equal(engine.policyVersion, 1);
+  assert.equal(engine.price({ session_id: "s", features: {} }, product, NOW).policy_version, 1);
+});
+
+test("unknown keys and bad products are coded errors", () => {
+  const bytes = readFileSync(new URL("models/default.epb", root));
+  assert.throws(() => new PricingEngine(bytes, [], NOW), (e) => e.code === "bundle_unknown_key");
+  const key = json("models/default.pub.json");
+  assert.equal(new PricingEngine(bytes, [key], NOW).policyVersion, 1);
+  const engine = PricingEngine.withDefault(NOW);
+  assert.throws(() => engine.price({ session_id: "s", features: {} }, { ...product, currency: "XXX" }, NOW),
+    (e) => e.code === "product_unknown_currency");
+  const d = engine.price("not a session", product, NOW);
+  assert.equal(d.arm, "fallback");
+  assert.deepEqual(d.reasons, ["fallback:session_malformed"]);
+});
+
+test("priceMany and the session tracker", () => {
+  const engine = PricingEngine.withDefault(NOW);
+  const sessions = Array.from({ length: 50 }, (_, i) => ({ session_id: `n-${i}`, features: { ProductRelated: i } }));
+  const many = engine.priceMany(sessions, product, NOW);
+  assert.equal(many.length, 50);
+  many.forEach((d, i) => assert.deepEqual(d, engine.price(sessions[i], product, NOW)));
+  const tracker = engine.tracker();
+  tracker.record({ page: "product", seconds: 95, page_id: "product/sku-1001" });
+  tracker.record({ page: "cart", seconds: 20, page_id: "checkout/cart" });
+  assert.equal(tracker.pages, 2);
+  const session = tracker.session("t-1", "New_Visitor", "2", NOW);
+  assert.equal(session.features.ProductRelated, 1);
+  assert.equal(session.features.PageValues, (42.5 + 95) / 2);
+  assert.equal(session.features.Month, "Nov");
+  assert.notEqual(engine.price(session, product, NOW).arm, "fallback");
+});

@@ -1,0 +1,24 @@
+// Compiled by `tsc --noEmit` in scripts/test.sh: the generated declarations must type a
+// real use of the API, and must reject a wrong one (the @ts-expect-error lines).
+import init, { PricingEngine, SessionTracker, type Decision, type Product, type Session } from "../../pkg/web/edgeprice.js";
+
+export async function example(): Promise<number> {
+  await init();
+  const now = Date.now() / 1000;
+  const engine: PricingEngine = PricingEngine.withDefault(now);
+  const product: Product = { sku: "sku-1", list_price: 49.99, cost: 20, currency: "USD", stock: 12, category: "shoes" };
+  const session: Session = { session_id: "ts-1", features: { ProductRelated: 3, VisitorType: "New_Visitor" } };
+  const decision: Decision = engine.price(session, product, now);
+  const arm: "model" | "explore" | "control" | "fallback" = decision.arm;
+  const many: Decision[] = engine.priceMany([session, session], product, now);
+  const tracker: SessionTracker = engine.tracker();
+  tracker.record({ page: "product", seconds: 30, page_id: "product/sku-1" });
+  const tracked: Session = tracker.session("ts-2", "Returning_Visitor", "2", now);
+  const version: number = engine.policyVersion;
+  // @ts-expect-error: a price is a number, not a string
+  const wrong: string = decision.price;
+  // @ts-expect-error: a product needs a currency
+  const noCurrency: Product = { sku: "x", list_price: 1, cost: 0 };
+  void [arm, many, tracked, wrong, noCurrency];
+  return decision.propensity + version;
+}
