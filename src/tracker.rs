@@ -189,6 +189,20 @@ pub fn parse_session(
     Ok((id.to_string(), tracker.session(now, &text("visitor_type")?, &text("traffic_type")?, special)))
 }
 
+/// A session's aggregates as the `features` form of session JSON (column names as keys).
+pub fn features_json(session_id: &str, s: &Session) -> Value {
+    let mut f = serde_json::Map::new();
+    for column in Numeric::ALL {
+        let v = s.get(column);
+        f.insert(column.name().into(), serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null));
+    }
+    for column in Categorical::ALL {
+        f.insert(column.name().into(), Value::String(s.category(column).to_string()));
+    }
+    f.insert("Weekend".into(), Value::Bool(s.weekend));
+    serde_json::json!({"session_id": session_id, "features": f})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,18 +250,4 @@ mod tests {
             parse_session(&serde_json::json!({"session_id": "s", "features": {"ExitRates": null}}), 0, &v).unwrap();
         assert!(s.get(Numeric::ExitRates).is_nan());
     }
-}
-
-/// A session's aggregates as the `features` form of session JSON (column names as keys).
-pub fn features_json(session_id: &str, s: &Session) -> Value {
-    let mut f = serde_json::Map::new();
-    for column in Numeric::ALL {
-        let v = s.get(column);
-        f.insert(column.name().into(), serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null));
-    }
-    for column in Categorical::ALL {
-        f.insert(column.name().into(), Value::String(s.category(column).to_string()));
-    }
-    f.insert("Weekend".into(), Value::Bool(s.weekend));
-    serde_json::json!({"session_id": session_id, "features": f})
 }
