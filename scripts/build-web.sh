@@ -17,6 +17,9 @@ cargo rustc --lib --crate-type cdylib --profile wasm --target wasm32-unknown-unk
   --no-default-features --features web
 raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/edgeprice.wasm"
 
+# Where the bytes go, by crate (from the name section, before wasm-bindgen strips it).
+python3 scripts/wasm-size-by-crate.py "$raw" 12
+
 rm -rf pkg/web pkg/node
 wasm-bindgen --target web --out-dir pkg/web "$raw"
 wasm-bindgen --target nodejs --out-dir pkg/node "$raw"
