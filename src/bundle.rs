@@ -7,7 +7,7 @@
 //! manifest JSON | model length u32 | model bytes | Ed25519 signature (64 bytes).
 //! Invariant: nothing but the framing is read before the signature is checked.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -109,7 +109,8 @@ pub struct Manifest {
     pub schema: FeatureSchema,
     pub rules_toml: String,
     #[serde(default)]
-    pub page_values: HashMap<String, f64>,
+    /// Ordered, so that the same manifest always serializes (and signs) to the same bytes.
+    pub page_values: BTreeMap<String, f64>,
     pub population_curve: PopulationCurve,
     /// Model metrics from training (free-form JSON, shown by `inspect`).
     #[serde(default)]

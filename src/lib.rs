@@ -17,6 +17,8 @@ pub mod rng;
 pub mod session;
 pub mod tracker;
 
+#[cfg(feature = "origin")]
+pub mod origin;
 #[cfg(feature = "train")]
 pub mod train;
 

@@ -110,6 +110,18 @@ enum Command {
         #[arg(long)]
         bundle: PathBuf,
     },
+    /// Run the origin service: publish and serve bundles, store feedback. Tokens come from
+    /// the environment: EDGEPRICE_ADMIN_TOKEN and EDGEPRICE_EDGE_TOKEN.
+    Serve {
+        /// Database URL: `sqlite://origin.db?mode=rwc` (default) or `postgres://...`.
+        #[arg(long, default_value = "sqlite://origin.db?mode=rwc")]
+        db: String,
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: String,
+        /// Public key files trusted to sign bundles (default: the built-in default key).
+        #[arg(long)]
+        trusted_key: Vec<PathBuf>,
+    },
     /// Price sessions for a product: one decision JSON (or one per line with --sessions).
     Price {
         /// Bundle file (default: the built-in default bundle).
@@ -432,6 +444,39 @@ fn run_price(
     Ok(())
 }
 
+fn run_serve(db: &str, listen: &str, trusted: &[PathBuf]) -> Result<()> {
+    let token = |name: &str| -> Result<String> {
+        let t = std::env::var(name).with_context(|| format!("{name} is not set"))?;
+        anyhow::ensure!(t.len() >= 16, "{name} must be at least 16 characters");
+        Ok(t)
+    };
+    let mut keys = TrustedKeys::default();
+    if trusted.is_empty() {
+        keys = bundle::default_keys()?;
+    }
+    for path in trusted {
+        keys.add_json(&read(path)?)?;
+    }
+    let (admin_token, edge_token) = (token("EDGEPRICE_ADMIN_TOKEN")?, token("EDGEPRICE_EDGE_TOKEN")?);
+    anyhow::ensure!(admin_token != edge_token, "the admin and edge tokens must differ");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let store = edgeprice::origin::store::Store::connect(db).await?;
+        let clock =
+            || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let state =
+            edgeprice::origin::AppState { store, keys, admin_token, edge_token, clock, metrics: Default::default() };
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+        eprintln!("edgeprice origin listening on http://{}", listener.local_addr()?);
+        axum::serve(listener, edgeprice::origin::app(state))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        Ok(())
+    })
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Train { data, out, seed, epochs, weight_decay, learning_rate } => {
@@ -445,6 +490,7 @@ fn main() -> Result<()> {
         }
         Command::Verify { bundle, public_key, now } => run_verify(&bundle, public_key, now),
         Command::Inspect { bundle } => run_inspect(&bundle),
+        Command::Serve { db, listen, trusted_key } => run_serve(&db, &listen, &trusted_key),
         Command::Price { bundle, public_key, session, sessions, data, product, now } => {
             let source = match (session, sessions, data) {
                 (Some(p), None, None) => SessionSource::One(p),

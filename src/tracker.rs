@@ -3,7 +3,7 @@
 //! a missing or null numeric column is NaN (the feature schema cleans it to 0); a value of
 //! the wrong JSON type is an error; event durations outside [0, 1 day] are clamped.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -85,7 +85,7 @@ pub fn calendar(now: i64) -> (&'static str, bool) {
 }
 
 impl SessionTracker {
-    pub fn record(&mut self, event: &PageEvent, page_values: &HashMap<String, f64>) {
+    pub fn record(&mut self, event: &PageEvent, page_values: &BTreeMap<String, f64>) {
         let kind = match event.page.as_str() {
             "administrative" | "account" | "cart" | "help" => 0,
             "informational" | "about" | "shipping" => 1,
@@ -138,7 +138,7 @@ fn category_text(v: &Value, name: &str) -> Result<String, SessionError> {
 pub fn parse_session(
     value: &Value,
     now: i64,
-    page_values: &HashMap<String, f64>,
+    page_values: &BTreeMap<String, f64>,
 ) -> Result<(String, Session), SessionError> {
     let obj = value.as_object().ok_or_else(|| SessionError::Malformed("not an object".into()))?;
     let id = obj.get("session_id").and_then(Value::as_str).ok_or(SessionError::BadId)?;
@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn events_fold_into_aggregates() {
-        let values: HashMap<String, f64> = [("p1".to_string(), 30.0)].into();
+        let values: BTreeMap<String, f64> = [("p1".to_string(), 30.0)].into();
         let json = serde_json::json!({"session_id": "s", "visitor_type": "New_Visitor", "traffic_type": 2, "events": [
             {"page": "product", "seconds": 20, "page_id": "p1"},
             {"page": "product", "seconds": -5, "page_id": "unknown"},
@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn bad_sessions_are_errors() {
-        let v = HashMap::new();
+        let v = BTreeMap::new();
         let code = |j: Value| parse_session(&j, 0, &v).unwrap_err().code();
         assert_eq!(code(serde_json::json!([1])), "session_malformed");
         assert_eq!(code(serde_json::json!({"features": {}})), "session_bad_id");

@@ -3,7 +3,7 @@
 //! errors are JS `Error`s with a stable `code` property. Times are Unix seconds; when a
 //! call omits `now`, the adapter reads the JS clock (the core never does).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -164,7 +164,7 @@ impl PricingEngine {
 #[wasm_bindgen]
 pub struct SessionTracker {
     inner: Tracker,
-    page_values: HashMap<String, f64>,
+    page_values: BTreeMap<String, f64>,
 }
 
 #[wasm_bindgen]

@@ -122,3 +122,13 @@ fn rejected_update_keeps_the_live_policy() {
     assert_eq!(engine.update(&signer.sign(&manifest, &default_model()).unwrap(), &keys, now()).unwrap(), 6);
     assert_eq!(engine.policy_version(), 6);
 }
+
+#[test]
+fn signing_is_deterministic() {
+    let (signer, _) = test_signer("test-key", 6);
+    let (manifest, _) = inspect_unverified(DEFAULT_BUNDLE).unwrap();
+    assert!(!manifest.page_values.is_empty());
+    let a = signer.sign(&manifest, &default_model()).unwrap();
+    let b = signer.sign(&manifest, &default_model()).unwrap();
+    assert!(a == b, "the same manifest signed twice gave different bytes");
+}

@@ -1,0 +1,187 @@
+//! Feedback batches from the edge: decision events (what was shown, with its propensity)
+//! and outcome events (whether the session bought). Text in, validated events out; each
+//! malformed event is reported by its index and reason and the valid rest is kept
+//! (per-event results, never all-or-nothing).
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Largest feedback body accepted (413 beyond).
+pub const MAX_BODY: usize = 1 << 20;
+const MAX_ID: usize = 128;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Decision,
+    Outcome,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Decision => "decision",
+            Kind::Outcome => "outcome",
+        }
+    }
+}
+
+/// A validated event, ready to store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedbackEvent {
+    pub event_id: String,
+    pub kind: Kind,
+    pub decision_id: String,
+    pub session_id: Option<String>,
+    pub sku: Option<String>,
+    pub policy_version: Option<u64>,
+    pub arm: Option<String>,
+    pub price: Option<f64>,
+    pub propensity: Option<f64>,
+    pub features: Option<Value>,
+    pub purchased: Option<bool>,
+    pub revenue: Option<f64>,
+    /// Unix seconds when it happened at the edge.
+    pub time: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    event_id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    decision_id: String,
+    session_id: Option<String>,
+    sku: Option<String>,
+    policy_version: Option<u64>,
+    arm: Option<String>,
+    price: Option<f64>,
+    propensity: Option<f64>,
+    features: Option<Value>,
+    purchased: Option<bool>,
+    revenue: Option<f64>,
+    time: f64,
+}
+
+/// One rejected event of a batch.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Rejected {
+    pub index: usize,
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn id_ok(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_ID
+}
+
+fn validate(value: Value) -> Result<FeedbackEvent, (&'static str, String)> {
+    let raw: Raw = serde_json::from_value(value).map_err(|e| ("event_malformed", e.to_string()))?;
+    let bad = |code: &'static str, m: &str| Err((code, m.to_string()));
+    if !id_ok(&raw.event_id) || !id_ok(&raw.decision_id) {
+        return bad("event_bad_id", "event_id and decision_id must be 1 to 128 bytes");
+    }
+    if !raw.time.is_finite() || raw.time < 0.0 {
+        return bad("event_bad_time", "time must be Unix seconds");
+    }
+    let kind = match raw.kind.as_str() {
+        "decision" => Kind::Decision,
+        "outcome" => Kind::Outcome,
+        _ => return bad("event_bad_type", "type must be decision or outcome"),
+    };
+    match kind {
+        Kind::Decision => {
+            if !raw.session_id.as_deref().is_some_and(id_ok)
+                || !raw.sku.as_deref().is_some_and(|s| !s.is_empty() && s.len() <= 256)
+            {
+                return bad("event_bad_id", "a decision needs session_id and sku");
+            }
+            if raw.policy_version.is_none() {
+                return bad("event_missing_field", "a decision needs policy_version");
+            }
+            if !matches!(raw.arm.as_deref(), Some("model" | "explore" | "control" | "fallback")) {
+                return bad("event_bad_arm", "arm must be model, explore, control or fallback");
+            }
+            if !raw.price.is_some_and(|p| p.is_finite() && p >= 0.0) {
+                return bad("event_bad_price", "price must be a finite amount >= 0");
+            }
+            if !raw.propensity.is_some_and(|p| p > 0.0 && p <= 1.0) {
+                return bad("event_bad_propensity", "propensity must be in (0, 1]");
+            }
+            if raw.features.as_ref().is_some_and(|f| f.to_string().len() > 16 * 1024) {
+                return bad("event_too_large", "features take more than 16 KiB");
+            }
+        }
+        Kind::Outcome => {
+            if raw.purchased.is_none() {
+                return bad("event_missing_field", "an outcome needs purchased");
+            }
+            if raw.revenue.is_some_and(|r| !r.is_finite() || r < 0.0) {
+                return bad("event_bad_price", "revenue must be a finite amount >= 0");
+            }
+        }
+    }
+    Ok(FeedbackEvent {
+        event_id: raw.event_id,
+        kind,
+        decision_id: raw.decision_id,
+        session_id: raw.session_id,
+        sku: raw.sku,
+        policy_version: raw.policy_version,
+        arm: raw.arm,
+        price: raw.price,
+        propensity: raw.propensity,
+        features: raw.features,
+        purchased: raw.purchased,
+        revenue: raw.revenue,
+        time: raw.time as i64,
+    })
+}
+
+/// Parses a batch (a JSON array, or NDJSON: one event per line). `Err` when the body as
+/// a whole cannot be read (not UTF-8, or not a JSON array while starting with `[`).
+pub fn parse_batch(body: &[u8]) -> Result<(Vec<FeedbackEvent>, Vec<Rejected>), String> {
+    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_string())?;
+    let items: Vec<Result<Value, String>> = if text.trim_start().starts_with('[') {
+        let array: Vec<Value> = serde_json::from_str(text).map_err(|e| format!("body is not a JSON array: {e}"))?;
+        array.into_iter().map(Ok).collect()
+    } else {
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).map_err(|e| e.to_string()))
+            .collect()
+    };
+    let mut events = Vec::new();
+    let mut rejected = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        match item.map_err(|m| ("event_malformed", m)).and_then(validate) {
+            Ok(e) => events.push(e),
+            Err((code, message)) => rejected.push(Rejected { index, code, message }),
+        }
+    }
+    Ok((events, rejected))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_keeps_valid_events_and_names_bad_ones() {
+        let body = br#"{"event_id":"e1","type":"decision","decision_id":"d1","session_id":"s","sku":"k","policy_version":1,"arm":"model","price":9.99,"propensity":0.9,"time":1}
+{"event_id":"e2","type":"outcome","decision_id":"d1","purchased":true,"revenue":9.99,"time":2}
+not json
+{"event_id":"e3","type":"decision","decision_id":"d2","session_id":"s","sku":"k","policy_version":1,"arm":"model","price":9.99,"propensity":0,"time":1}
+"#;
+        let (events, rejected) = parse_batch(body).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(
+            rejected.iter().map(|r| (r.index, r.code)).collect::<Vec<_>>(),
+            [(2, "event_malformed"), (3, "event_bad_propensity")]
+        );
+        assert!(parse_batch(b"[1, 2").is_err());
+        assert!(parse_batch(&[0xff, 0xfe]).is_err());
+        let (events, rejected) = parse_batch(b"[]").unwrap();
+        assert!(events.is_empty() && rejected.is_empty());
+    }
+}

@@ -1,0 +1,258 @@
+//! The HTTP API under /v1 (JSON errors `{"error": code, "message": ...}` with stable codes;
+//! database detail never reaches the client, it is logged instead).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::feedback::{MAX_BODY, parse_batch};
+use super::store::{Store, StoreError};
+use crate::bundle::{self, MAX_BUNDLE, TrustedKeys};
+
+/// Counters behind `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    requests: AtomicU64,
+    feedback_accepted: AtomicU64,
+    feedback_duplicates: AtomicU64,
+    feedback_rejected: AtomicU64,
+    publish_accepted: AtomicU64,
+    publish_rejected: AtomicU64,
+}
+
+pub struct AppState {
+    pub store: Store,
+    pub keys: TrustedKeys,
+    pub admin_token: String,
+    pub edge_token: String,
+    /// Unix seconds; a function so that tests can fix the time.
+    pub clock: fn() -> i64,
+    pub metrics: Metrics,
+}
+
+type Shared = Arc<AppState>;
+
+fn error(status: StatusCode, code: &str, message: impl std::fmt::Display) -> Response {
+    (status, Json(json!({"error": code, "message": message.to_string()}))).into_response()
+}
+
+fn internal(e: StoreError) -> Response {
+    eprintln!("origin: store error: {e}");
+    error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+}
+
+/// Compares secrets without an early exit on the first differing byte.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(PartialEq)]
+enum Role {
+    Admin,
+    Edge,
+}
+
+/// Why a request may not proceed (401 without a known token, 403 with the wrong one).
+enum Denied {
+    NoToken,
+    UnknownToken,
+    WrongRole,
+}
+
+impl IntoResponse for Denied {
+    fn into_response(self) -> Response {
+        match self {
+            Denied::NoToken => error(StatusCode::UNAUTHORIZED, "unauthorized", "a bearer token is required"),
+            Denied::UnknownToken => error(StatusCode::UNAUTHORIZED, "unauthorized", "unknown token"),
+            Denied::WrongRole => error(StatusCode::FORBIDDEN, "forbidden", "this token may not do that"),
+        }
+    }
+}
+
+fn role(state: &AppState, headers: &HeaderMap) -> Result<Role, Denied> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(Denied::NoToken)?;
+    if same_secret(token.as_bytes(), state.admin_token.as_bytes()) {
+        Ok(Role::Admin)
+    } else if same_secret(token.as_bytes(), state.edge_token.as_bytes()) {
+        Ok(Role::Edge)
+    } else {
+        Err(Denied::UnknownToken)
+    }
+}
+
+fn need(state: &AppState, headers: &HeaderMap, wanted: Role) -> Result<(), Denied> {
+    if role(state, headers)? == wanted { Ok(()) } else { Err(Denied::WrongRole) }
+}
+
+fn bundle_response(version: u64, bytes: Vec<u8>, headers: &HeaderMap) -> Response {
+    let etag = format!("\"{version}\"");
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut resp = if matches { StatusCode::NOT_MODIFIED.into_response() } else { bytes.into_response() };
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.edgeprice.bundle"));
+    // Edges poll; a minute of caching keeps a fleet from stampeding the origin.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60, stale-if-error=86400"));
+    resp
+}
+
+async fn latest(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    match s.store.live().await {
+        Ok(Some(b)) => bundle_response(b.version, b.bytes, &headers),
+        Ok(None) => error(StatusCode::NOT_FOUND, "no_policy", "no policy has been published"),
+        Err(e) => internal(e),
+    }
+}
+
+async fn by_version(State(s): State<Shared>, Path(version): Path<u64>, headers: HeaderMap) -> Response {
+    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    match s.store.bundle(version).await {
+        Ok(Some(b)) => bundle_response(b.version, b.bytes, &headers),
+        Ok(None) => error(StatusCode::NOT_FOUND, "unknown_version", format!("policy version {version} does not exist")),
+        Err(e) => internal(e),
+    }
+}
+
+async fn publish(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    if let Err(denied) = need(&s, &headers, Role::Admin) {
+        return denied.into_response();
+    }
+    let now = (s.clock)();
+    let live = match s.store.max_version().await {
+        Ok(v) => v,
+        Err(e) => return internal(e),
+    };
+    let verified = match bundle::verify(&body, &s.keys, now, live) {
+        Ok(b) => b,
+        Err(e) => {
+            s.metrics.publish_rejected.fetch_add(1, Ordering::Relaxed);
+            let status = if e.code() == "bundle_downgrade" { StatusCode::CONFLICT } else { StatusCode::BAD_REQUEST };
+            return error(status, e.code(), e);
+        }
+    };
+    let m = &verified.manifest;
+    match s.store.publish(m.policy_version, &m.key_id, &m.created, &body, now).await {
+        Ok(()) => {
+            s.metrics.publish_accepted.fetch_add(1, Ordering::Relaxed);
+            (StatusCode::CREATED, Json(json!({"policy_version": m.policy_version, "live": true}))).into_response()
+        }
+        Err(StoreError::NotNewer(v)) => {
+            s.metrics.publish_rejected.fetch_add(1, Ordering::Relaxed);
+            error(
+                StatusCode::CONFLICT,
+                "bundle_downgrade",
+                format!("policy version {v} is not newer than the published ones"),
+            )
+        }
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct RollbackBody {
+    version: u64,
+}
+
+async fn rollback(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    if let Err(denied) = need(&s, &headers, Role::Admin) {
+        return denied.into_response();
+    }
+    let Ok(req) = serde_json::from_slice::<RollbackBody>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "bad_request", "body must be {\"version\": N}");
+    };
+    match s.store.rollback(req.version, (s.clock)()).await {
+        Ok(()) => Json(json!({"policy_version": req.version, "live": true})).into_response(),
+        Err(StoreError::UnknownVersion(v)) => {
+            error(StatusCode::NOT_FOUND, "unknown_version", format!("policy version {v} was never published"))
+        }
+        Err(e) => internal(e),
+    }
+}
+
+async fn feedback(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    if let Err(denied) = need(&s, &headers, Role::Edge) {
+        return denied.into_response();
+    }
+    let (events, rejected) = match parse_batch(&body) {
+        Ok(parsed) => parsed,
+        Err(m) => return error(StatusCode::BAD_REQUEST, "batch_malformed", m),
+    };
+    match s.store.insert_feedback(&events, (s.clock)()).await {
+        Ok((accepted, duplicates)) => {
+            s.metrics.feedback_accepted.fetch_add(accepted as u64, Ordering::Relaxed);
+            s.metrics.feedback_duplicates.fetch_add(duplicates as u64, Ordering::Relaxed);
+            s.metrics.feedback_rejected.fetch_add(rejected.len() as u64, Ordering::Relaxed);
+            Json(json!({"accepted": accepted, "duplicates": duplicates, "rejected": rejected})).into_response()
+        }
+        Err(e) => internal(e),
+    }
+}
+
+async fn healthz(State(s): State<Shared>) -> Response {
+    match s.store.max_version().await {
+        Ok(v) => Json(json!({"status": "ok", "max_policy_version": v})).into_response(),
+        Err(e) => {
+            eprintln!("origin: health check failed: {e}");
+            error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "database unreachable")
+        }
+    }
+}
+
+async fn metrics(State(s): State<Shared>) -> Response {
+    let m = &s.metrics;
+    let live = s.store.live().await.ok().flatten().map_or(0, |b| b.version);
+    let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let text = format!(
+        "# TYPE edgeprice_http_requests_total counter\nedgeprice_http_requests_total {}\n\
+         # TYPE edgeprice_feedback_events_total counter\n\
+         edgeprice_feedback_events_total{{result=\"accepted\"}} {}\n\
+         edgeprice_feedback_events_total{{result=\"duplicate\"}} {}\n\
+         edgeprice_feedback_events_total{{result=\"rejected\"}} {}\n\
+         # TYPE edgeprice_policy_publish_total counter\n\
+         edgeprice_policy_publish_total{{result=\"accepted\"}} {}\n\
+         edgeprice_policy_publish_total{{result=\"rejected\"}} {}\n\
+         # TYPE edgeprice_policy_live_version gauge\nedgeprice_policy_live_version {live}\n",
+        get(&m.requests),
+        get(&m.feedback_accepted),
+        get(&m.feedback_duplicates),
+        get(&m.feedback_rejected),
+        get(&m.publish_accepted),
+        get(&m.publish_rejected),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// The whole API; serve it with `axum::serve`, test it with `tower::ServiceExt::oneshot`.
+pub fn app(state: AppState) -> Router {
+    let shared = Arc::new(state);
+    Router::new()
+        .route("/v1/policy/latest", get(latest))
+        .route("/v1/policy/{version}", get(by_version))
+        .route("/v1/policy", axum::routing::put(publish).layer(DefaultBodyLimit::max(MAX_BUNDLE)))
+        .route("/v1/policy/rollback", post(rollback))
+        .route("/v1/feedback", post(feedback).layer(DefaultBodyLimit::max(MAX_BODY)))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .with_state(shared)
+}

@@ -1,0 +1,186 @@
+//! The origin's database: SQLite (file, WAL, synchronous FULL) by default, PostgreSQL for
+//! scale, one code path through sqlx's `Any` driver (queries use `$n` placeholders, which
+//! both accept). Invariant: a write returns only after its transaction committed.
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+use super::feedback::FeedbackEvent;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("policy version {0} is not newer than the published ones")]
+    NotNewer(u64),
+    #[error("policy version {0} was never published")]
+    UnknownVersion(u64),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+/// A stored bundle.
+pub struct StoredBundle {
+    pub version: u64,
+    pub bytes: Vec<u8>,
+}
+
+impl Store {
+    /// Connects (`sqlite://path?mode=rwc` or `postgres://...`) and applies the migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 1 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        if sqlite {
+            sqlx::migrate!("src/origin/migrations/sqlite").run(&pool).await?;
+        } else {
+            sqlx::migrate!("src/origin/migrations/postgres").run(&pool).await?;
+        }
+        Ok(Self { pool })
+    }
+
+    /// Stores a verified bundle and makes it live, if its version is above every published
+    /// one (checked in the same statement as the insert).
+    pub async fn publish(
+        &self,
+        version: u64,
+        key_id: &str,
+        created: &str,
+        bytes: &[u8],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO bundles (version, key_id, created, bytes, published_at) \
+             SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM bundles WHERE version >= $1)",
+        )
+        .bind(version as i64)
+        .bind(key_id)
+        .bind(created)
+        .bind(bytes)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(StoreError::NotNewer(version));
+        }
+        sqlx::query("INSERT INTO policy_events (kind, version, at) VALUES ('publish', $1, $2)")
+            .bind(version as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Makes an earlier version live again, recorded as a new event.
+    pub async fn rollback(&self, version: u64, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT version FROM bundles WHERE version = $1")
+            .bind(version as i64)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !exists {
+            return Err(StoreError::UnknownVersion(version));
+        }
+        sqlx::query("INSERT INTO policy_events (kind, version, at) VALUES ('rollback', $1, $2)")
+            .bind(version as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn bundle_of(row: AnyRow) -> Result<StoredBundle, StoreError> {
+        let version: i64 = row.try_get("version")?;
+        Ok(StoredBundle { version: version as u64, bytes: row.try_get("bytes")? })
+    }
+
+    /// The live bundle: the version of the latest publish or rollback event.
+    pub async fn live(&self) -> Result<Option<StoredBundle>, StoreError> {
+        let row = sqlx::query(
+            "SELECT b.version AS version, b.bytes AS bytes FROM bundles b \
+             WHERE b.version = (SELECT version FROM policy_events ORDER BY id DESC LIMIT 1)",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Self::bundle_of).transpose()
+    }
+
+    pub async fn bundle(&self, version: u64) -> Result<Option<StoredBundle>, StoreError> {
+        let row = sqlx::query("SELECT version, bytes FROM bundles WHERE version = $1")
+            .bind(version as i64)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(Self::bundle_of).transpose()
+    }
+
+    /// Highest published version (the floor for the next publish).
+    pub async fn max_version(&self) -> Result<Option<u64>, StoreError> {
+        let row = sqlx::query("SELECT MAX(version) AS v FROM bundles").fetch_one(&self.pool).await?;
+        let v: Option<i64> = row.try_get("v")?;
+        Ok(v.map(|v| v as u64))
+    }
+
+    /// Stores events in one transaction; an event id seen before is counted as duplicate.
+    /// Returns (accepted, duplicates) after the commit.
+    pub async fn insert_feedback(&self, events: &[FeedbackEvent], now: i64) -> Result<(usize, usize), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut accepted = 0;
+        for e in events {
+            let n = sqlx::query(
+                "INSERT INTO feedback (event_id, kind, decision_id, session_id, sku, policy_version, arm, price, \
+                 propensity, features, purchased, revenue, at, received_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (event_id) DO NOTHING",
+            )
+            .bind(&e.event_id)
+            .bind(e.kind.as_str())
+            .bind(&e.decision_id)
+            .bind(e.session_id.as_deref())
+            .bind(e.sku.as_deref())
+            .bind(e.policy_version.map(|v| v as i64))
+            .bind(e.arm.as_deref())
+            .bind(e.price)
+            .bind(e.propensity)
+            .bind(e.features.as_ref().map(|f| f.to_string()))
+            .bind(e.purchased.map(i64::from))
+            .bind(e.revenue)
+            .bind(e.time)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            accepted += n as usize;
+        }
+        tx.commit().await?;
+        Ok((accepted, events.len() - accepted))
+    }
+
+    /// Number of stored feedback events (for tests and metrics).
+    pub async fn feedback_count(&self) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM feedback").fetch_one(&self.pool).await?;
+        let n: i64 = row.try_get("n")?;
+        Ok(n as u64)
+    }
+}

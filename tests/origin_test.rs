@@ -1,0 +1,180 @@
+//! The origin's HTTP API on a real SQLite file, driven through the router without a socket:
+//! publish (auth, verification, version order), latest with ETag/304, rollback as a new
+//! event, feedback idempotency, per-event rejection, body limit, health and metrics.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode, header};
+use edgeprice::bundle::{BundleSigner, DEFAULT_BUNDLE, TrustedKeys, inspect_unverified};
+use edgeprice::origin::store::Store;
+use edgeprice::origin::{AppState, app};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const ADMIN: &str = "admin-token-0123456789";
+const EDGE: &str = "edge-token-0123456789";
+
+fn fixed_now() -> i64 {
+    edgeprice::pricing::rules::parse_time("2026-11-28T12:00:00Z").unwrap()
+}
+
+fn signer() -> (BundleSigner, TrustedKeys) {
+    let s = BundleSigner::from_secret("origin-test", &[5; 32]);
+    let mut keys = edgeprice::bundle::default_keys().unwrap();
+    keys.add_json(serde_json::to_string(&s.public_file()).unwrap().as_bytes()).unwrap();
+    (s, keys)
+}
+
+fn bundle_v(version: u64) -> Vec<u8> {
+    let (signer, _) = signer();
+    let (mut manifest, _) = inspect_unverified(DEFAULT_BUNDLE).unwrap();
+    manifest.policy_version = version;
+    let model =
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/behaviour.int8.onnx")).unwrap();
+    signer.sign(&manifest, &model).unwrap()
+}
+
+async fn setup(name: &str) -> (Router, Store) {
+    let path = std::env::temp_dir().join(format!("edgeprice-origin-{name}-{}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let store = Store::connect(&format!("sqlite://{}?mode=rwc", path.display())).await.unwrap();
+    let (_, keys) = signer();
+    let state = AppState {
+        store: store.clone(),
+        keys,
+        admin_token: ADMIN.into(),
+        edge_token: EDGE.into(),
+        clock: fixed_now,
+        metrics: Default::default(),
+    };
+    (app(state), store)
+}
+
+async fn call(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+    extra: &[(&str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    for (k, v) in extra {
+        req = req.header(*k, *v);
+    }
+    let resp = app.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    (parts.status, parts.headers, to_bytes(body, usize::MAX).await.unwrap().to_vec())
+}
+
+fn json_of(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).unwrap()
+}
+
+#[tokio::test]
+async fn publish_serve_and_roll_back() {
+    let (app, _) = setup("policy").await;
+    let (status, _, body) = call(&app, "GET", "/v1/policy/latest", None, vec![], &[]).await;
+    assert_eq!((status, json_of(&body)["error"].as_str()), (StatusCode::NOT_FOUND, Some("no_policy")));
+
+    assert_eq!(call(&app, "PUT", "/v1/policy", None, bundle_v(2), &[]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&app, "PUT", "/v1/policy", Some("wrong-token-000000000"), bundle_v(2), &[]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(call(&app, "PUT", "/v1/policy", Some(EDGE), bundle_v(2), &[]).await.0, StatusCode::FORBIDDEN);
+    let mut tampered = bundle_v(2);
+    let mid = tampered.len() / 2;
+    tampered[mid] ^= 1;
+    let (status, _, body) = call(&app, "PUT", "/v1/policy", Some(ADMIN), tampered, &[]).await;
+    assert_eq!((status, json_of(&body)["error"].as_str()), (StatusCode::BAD_REQUEST, Some("bundle_bad_signature")));
+    assert_eq!(call(&app, "PUT", "/v1/policy", Some(ADMIN), bundle_v(2), &[]).await.0, StatusCode::CREATED);
+    let (status, _, body) = call(&app, "PUT", "/v1/policy", Some(ADMIN), bundle_v(2), &[]).await;
+    assert_eq!((status, json_of(&body)["error"].as_str()), (StatusCode::CONFLICT, Some("bundle_downgrade")));
+    assert_eq!(
+        call(&app, "PUT", "/v1/policy", Some(ADMIN), DEFAULT_BUNDLE.to_vec(), &[]).await.0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(call(&app, "PUT", "/v1/policy", Some(ADMIN), bundle_v(3), &[]).await.0, StatusCode::CREATED);
+
+    let (status, headers, body) = call(&app, "GET", "/v1/policy/latest", None, vec![], &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::ETAG], "\"3\"");
+    assert!(headers[header::CACHE_CONTROL].to_str().unwrap().contains("max-age=60"));
+    assert!(body == bundle_v(3), "latest is not bundle 3");
+    let (status, _, body) = call(&app, "GET", "/v1/policy/latest", None, vec![], &[("if-none-match", "\"3\"")]).await;
+    assert_eq!((status, body.len()), (StatusCode::NOT_MODIFIED, 0));
+    assert!(call(&app, "GET", "/v1/policy/2", None, vec![], &[]).await.2 == bundle_v(2));
+    assert_eq!(call(&app, "GET", "/v1/policy/9", None, vec![], &[]).await.0, StatusCode::NOT_FOUND);
+
+    let rb = serde_json::to_vec(&json!({"version": 2})).unwrap();
+    assert_eq!(call(&app, "POST", "/v1/policy/rollback", Some(EDGE), rb.clone(), &[]).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(call(&app, "POST", "/v1/policy/rollback", Some(ADMIN), rb, &[]).await.0, StatusCode::OK);
+    assert_eq!(call(&app, "GET", "/v1/policy/latest", None, vec![], &[]).await.1[header::ETAG], "\"2\"");
+    let missing = serde_json::to_vec(&json!({"version": 7})).unwrap();
+    assert_eq!(call(&app, "POST", "/v1/policy/rollback", Some(ADMIN), missing, &[]).await.0, StatusCode::NOT_FOUND);
+    // After a rollback the next publish must still be above every published version.
+    assert_eq!(call(&app, "PUT", "/v1/policy", Some(ADMIN), bundle_v(3), &[]).await.0, StatusCode::CONFLICT);
+    assert_eq!(call(&app, "PUT", "/v1/policy", Some(ADMIN), bundle_v(4), &[]).await.0, StatusCode::CREATED);
+
+    let (_, _, body) = call(&app, "GET", "/metrics", None, vec![], &[]).await;
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains("edgeprice_policy_live_version 4"), "{text}");
+    assert!(text.contains("edgeprice_policy_publish_total{result=\"accepted\"} 3"), "{text}");
+    assert!(!text.contains(ADMIN) && !text.contains(EDGE));
+}
+
+fn decision(i: usize) -> Value {
+    json!({"event_id": format!("d-{i}"), "type": "decision", "decision_id": format!("dec-{i}"), "session_id": "s",
+        "sku": "sku-1", "policy_version": 1, "arm": "model", "price": 44.99, "propensity": 0.87, "features": [0.1, 2.0], "time": 1_795_867_200})
+}
+
+#[tokio::test]
+async fn feedback_is_idempotent_and_keeps_the_valid_rest() {
+    let (app, store) = setup("feedback").await;
+    let batch: Vec<Value> = (0..50).map(decision).collect();
+    let body = serde_json::to_vec(&batch).unwrap();
+    assert_eq!(call(&app, "POST", "/v1/feedback", Some(ADMIN), body.clone(), &[]).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(call(&app, "POST", "/v1/feedback", None, body.clone(), &[]).await.0, StatusCode::UNAUTHORIZED);
+    let (status, _, resp) = call(&app, "POST", "/v1/feedback", Some(EDGE), body.clone(), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json_of(&resp), json!({"accepted": 50, "duplicates": 0, "rejected": []}));
+    // Re-sent: counted once.
+    let r = json_of(&call(&app, "POST", "/v1/feedback", Some(EDGE), body, &[]).await.2);
+    assert_eq!((r["accepted"].as_u64(), r["duplicates"].as_u64()), (Some(0), Some(50)));
+    assert_eq!(store.feedback_count().await.unwrap(), 50);
+
+    // NDJSON with an outcome, a malformed line and an invalid event: the valid ones stay.
+    let ndjson = format!(
+        "{}\n{{not json\n{}\n{}\n",
+        json!({"event_id": "o-1", "type": "outcome", "decision_id": "dec-1", "purchased": true, "revenue": 44.99, "time": 1_795_867_300}),
+        json!({"event_id": "bad-1", "type": "decision", "decision_id": "x", "session_id": "s", "sku": "k", "policy_version": 1, "arm": "model", "price": -1, "propensity": 0.5, "time": 1}),
+        decision(99),
+    );
+    let r = json_of(&call(&app, "POST", "/v1/feedback", Some(EDGE), ndjson.into_bytes(), &[]).await.2);
+    assert_eq!((r["accepted"].as_u64(), r["duplicates"].as_u64()), (Some(2), Some(0)));
+    let rejected: Vec<(u64, &str)> = r["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["index"].as_u64().unwrap(), x["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(rejected, [(1, "event_malformed"), (2, "event_bad_price")]);
+    assert_eq!(store.feedback_count().await.unwrap(), 52);
+
+    let (status, _, resp) = call(&app, "POST", "/v1/feedback", Some(EDGE), b"[{\"broken\"".to_vec(), &[]).await;
+    assert_eq!((status, json_of(&resp)["error"].as_str()), (StatusCode::BAD_REQUEST, Some("batch_malformed")));
+    let huge = vec![b' '; (1 << 20) + 1];
+    assert_eq!(call(&app, "POST", "/v1/feedback", Some(EDGE), huge, &[]).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(store.feedback_count().await.unwrap(), 52);
+
+    let (status, _, body) = call(&app, "GET", "/healthz", None, vec![], &[]).await;
+    assert_eq!((status, json_of(&body)["status"].as_str()), (StatusCode::OK, Some("ok")));
+}
