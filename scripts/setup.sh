@@ -2,8 +2,8 @@
 # Installs what building and testing edgeprice needs on a fresh machine of this kind
 # (Rust toolchain, Node and Python present): the wasm target, wasm-bindgen-cli at the
 # version Cargo.lock pins, the npm tools (wasm-opt, playwright-core, tsc), Debian's
-# Chromium for the browser test, and the Python test packages. Idempotent and quick when
-# everything is there.
+# Chromium (browser test) and PostgreSQL (origin tests), and the Python test packages.
+# Idempotent and quick when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,9 +19,12 @@ if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] 
   npm ci --no-audit --no-fund
 fi
 
-if [ ! -x /usr/bin/chromium ]; then
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/requirements.txt

@@ -13,15 +13,22 @@ cargo fmt --check
 cargo clippy --release --all-targets -- -D warnings
 cargo clippy --release --lib --no-default-features --features web --target wasm32-unknown-unknown -- -D warnings
 
+echo "== PostgreSQL for the origin tests (SQLite needs no server)"
+service postgresql start >/dev/null
+for _ in $(seq 1 30); do su postgres -c "pg_isready -q" && break; sleep 1; done
+su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'edgeprice-test'\"" >/dev/null
+export EDGEPRICE_TEST_POSTGRES="postgres://postgres:edgeprice-test@127.0.0.1:5432" EDGEPRICE_REQUIRE_POSTGRES=1
+
 echo "== cargo test (native)"
 cargo test --release --all-targets 2>&1 | tee "${TMPDIR:-/tmp}/edgeprice-cargo-test.log"
 
 echo "== core for wasm32-unknown-unknown"
 cargo build --release --lib --no-default-features --target wasm32-unknown-unknown
 
-echo "== onnxruntime cross-check of models/"
+echo "== onnxruntime cross-check of models/,"
 cargo build --release --bin edgeprice
-EDGEPRICE_BIN="$CARGO_TARGET_DIR/release/edgeprice" python3 -m pytest -q -s tests/onnx_crosscheck_test.py
+echo "   and the origin's crash test (SIGKILL while feedback streams in)"
+EDGEPRICE_BIN="$CARGO_TARGET_DIR/release/edgeprice" python3 -m pytest -q -s tests/onnx_crosscheck_test.py tests/origin_crash_test.py
 
 echo "== wasm packages (pkg/web, pkg/node) and their size"
 bash scripts/build-web.sh

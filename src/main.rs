@@ -113,14 +113,15 @@ enum Command {
     /// Run the origin service: publish and serve bundles, store feedback. Tokens come from
     /// the environment: EDGEPRICE_ADMIN_TOKEN and EDGEPRICE_EDGE_TOKEN.
     Serve {
-        /// Database URL: `sqlite://origin.db?mode=rwc` (default) or `postgres://...`.
-        #[arg(long, default_value = "sqlite://origin.db?mode=rwc")]
+        /// Database URL: `sqlite://PATH?mode=rwc` or `postgres://...`.
+        #[arg(long, env = "EDGEPRICE_DATABASE_URL", default_value = "sqlite://data/origin.db?mode=rwc")]
         db: String,
-        #[arg(long, default_value = "127.0.0.1:8787")]
+        #[arg(long, env = "EDGEPRICE_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
-        /// Public key files trusted to sign bundles (default: the built-in default key).
-        #[arg(long)]
-        trusted_key: Vec<PathBuf>,
+        /// Keys trusted to sign bundles, comma-separated: public key files, or `KEY_ID:HEX`
+        /// (default: the key of the built-in default bundle).
+        #[arg(long, env = "EDGEPRICE_TRUSTED_KEYS", value_delimiter = ',')]
+        trusted_key: Vec<String>,
     },
     /// Price sessions for a product: one decision JSON (or one per line with --sessions).
     Price {
@@ -444,7 +445,7 @@ fn run_price(
     Ok(())
 }
 
-fn run_serve(db: &str, listen: &str, trusted: &[PathBuf]) -> Result<()> {
+fn run_serve(db: &str, listen: &str, trusted: &[String]) -> Result<()> {
     let token = |name: &str| -> Result<String> {
         let t = std::env::var(name).with_context(|| format!("{name} is not set"))?;
         anyhow::ensure!(t.len() >= 16, "{name} must be at least 16 characters");
@@ -454,8 +455,20 @@ fn run_serve(db: &str, listen: &str, trusted: &[PathBuf]) -> Result<()> {
     if trusted.is_empty() {
         keys = bundle::default_keys()?;
     }
-    for path in trusted {
-        keys.add_json(&read(path)?)?;
+    for entry in trusted.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        match entry.split_once(':') {
+            Some((id, hex)) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                let json = serde_json::json!({"key_id": id, "public_key": hex}).to_string();
+                keys.add_json(json.as_bytes())?;
+            }
+            _ => keys.add_json(&read(Path::new(entry))?)?,
+        }
+    }
+    // A SQLite file under a folder that does not exist yet (the default `data/`).
+    if let Some(path) = db.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p))
+        && let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let (admin_token, edge_token) = (token("EDGEPRICE_ADMIN_TOKEN")?, token("EDGEPRICE_EDGE_TOKEN")?);
     anyhow::ensure!(admin_token != edge_token, "the admin and edge tokens must differ");

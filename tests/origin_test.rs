@@ -1,6 +1,10 @@
-//! The origin's HTTP API on a real SQLite file, driven through the router without a socket:
+//! The origin's HTTP API on a real database, driven through the router without a socket:
 //! publish (auth, verification, version order), latest with ETag/304, rollback as a new
 //! event, feedback idempotency, per-event rejection, body limit, health and metrics.
+//! Every test runs on a SQLite file and on PostgreSQL: `EDGEPRICE_TEST_POSTGRES` names a
+//! server (`postgres://user:pass@127.0.0.1:5432`); each test makes its own database there.
+//! Without it the PostgreSQL runs say so and pass, unless `EDGEPRICE_REQUIRE_POSTGRES` is
+//! set (CI sets it), which makes them fail.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -36,12 +40,43 @@ fn bundle_v(version: u64) -> Vec<u8> {
     signer.sign(&manifest, &model).unwrap()
 }
 
-async fn setup(name: &str) -> (Router, Store) {
-    let path = std::env::temp_dir().join(format!("edgeprice-origin-{name}-{}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database of the backend, or `None` when PostgreSQL is not available (allowed
+/// only outside CI).
+async fn database_url(name: &str, backend: Backend) -> Option<String> {
+    let unique = format!("edgeprice_{name}_{}", std::process::id());
+    match backend {
+        Backend::Sqlite => {
+            let path = std::env::temp_dir().join(format!("{unique}.db"));
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+            Some(format!("sqlite://{}?mode=rwc", path.display()))
+        }
+        Backend::Postgres => {
+            let Ok(server) = std::env::var("EDGEPRICE_TEST_POSTGRES") else {
+                assert!(std::env::var_os("EDGEPRICE_REQUIRE_POSTGRES").is_none(), "EDGEPRICE_TEST_POSTGRES is not set");
+                println!("skipped on PostgreSQL: EDGEPRICE_TEST_POSTGRES is not set");
+                return None;
+            };
+            sqlx::any::install_default_drivers();
+            let mut admin =
+                <sqlx::AnyConnection as sqlx::Connection>::connect(&format!("{server}/postgres")).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {unique}")).execute(&mut admin).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {unique}")).execute(&mut admin).await.unwrap();
+            Some(format!("{server}/{unique}"))
+        }
     }
-    let store = Store::connect(&format!("sqlite://{}?mode=rwc", path.display())).await.unwrap();
+}
+
+async fn setup(name: &str, backend: Backend) -> Option<(Router, Store)> {
+    let url = database_url(name, backend).await?;
+    let store = Store::connect(&url).await.unwrap();
     let (_, keys) = signer();
     let state = AppState {
         store: store.clone(),
@@ -51,7 +86,7 @@ async fn setup(name: &str) -> (Router, Store) {
         clock: fixed_now,
         metrics: Default::default(),
     };
-    (app(state), store)
+    Some((app(state), store))
 }
 
 async fn call(
@@ -79,10 +114,22 @@ fn json_of(bytes: &[u8]) -> Value {
 }
 
 #[tokio::test]
-async fn publish_serve_and_roll_back() {
-    let (app, _) = setup("policy").await;
-    let (status, _, body) = call(&app, "GET", "/v1/policy/latest", None, vec![], &[]).await;
-    assert_eq!((status, json_of(&body)["error"].as_str()), (StatusCode::NOT_FOUND, Some("no_policy")));
+async fn publish_serve_and_roll_back_sqlite() {
+    publish_serve_and_roll_back(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn publish_serve_and_roll_back_postgres() {
+    publish_serve_and_roll_back(Backend::Postgres).await;
+}
+
+async fn publish_serve_and_roll_back(backend: Backend) {
+    let Some((app, _)) = setup("policy", backend).await else { return };
+    // Nothing published yet: the built-in default bundle is served.
+    let (status, headers, body) = call(&app, "GET", "/v1/policy/latest", None, vec![], &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::ETAG], "\"1\"");
+    assert!(body == DEFAULT_BUNDLE, "not the default bundle");
 
     assert_eq!(call(&app, "PUT", "/v1/policy", None, bundle_v(2), &[]).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -137,8 +184,17 @@ fn decision(i: usize) -> Value {
 }
 
 #[tokio::test]
-async fn feedback_is_idempotent_and_keeps_the_valid_rest() {
-    let (app, store) = setup("feedback").await;
+async fn feedback_is_idempotent_and_keeps_the_valid_rest_sqlite() {
+    feedback_is_idempotent_and_keeps_the_valid_rest(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn feedback_is_idempotent_and_keeps_the_valid_rest_postgres() {
+    feedback_is_idempotent_and_keeps_the_valid_rest(Backend::Postgres).await;
+}
+
+async fn feedback_is_idempotent_and_keeps_the_valid_rest(backend: Backend) {
+    let Some((app, store)) = setup("feedback", backend).await else { return };
     let batch: Vec<Value> = (0..50).map(decision).collect();
     let body = serde_json::to_vec(&batch).unwrap();
     assert_eq!(call(&app, "POST", "/v1/feedback", Some(ADMIN), body.clone(), &[]).await.0, StatusCode::FORBIDDEN);

@@ -116,7 +116,11 @@ async fn latest(State(s): State<Shared>, headers: HeaderMap) -> Response {
     s.metrics.requests.fetch_add(1, Ordering::Relaxed);
     match s.store.live().await {
         Ok(Some(b)) => bundle_response(b.version, b.bytes, &headers),
-        Ok(None) => error(StatusCode::NOT_FOUND, "no_policy", "no policy has been published"),
+        // Before the first publish the edge gets the bundle built into this binary.
+        Ok(None) => match bundle::inspect_unverified(bundle::DEFAULT_BUNDLE) {
+            Ok((manifest, _)) => bundle_response(manifest.policy_version, bundle::DEFAULT_BUNDLE.to_vec(), &headers),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e),
+        },
         Err(e) => internal(e),
     }
 }

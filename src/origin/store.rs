@@ -154,6 +154,11 @@ impl Store {
                  propensity, features, purchased, revenue, at, received_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (event_id) DO NOTHING",
             )
+            // Not a cached prepared statement: through the Any driver a NULL is bound with a
+            // type of its own, and PostgreSQL would keep the first execution's parameter
+            // types for the rest ("incorrect binary data format" when a later event has a
+            // value where the first had NULL).
+            .persistent(false)
             .bind(&e.event_id)
             .bind(e.kind.as_str())
             .bind(&e.decision_id)
