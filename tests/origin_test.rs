@@ -234,3 +234,65 @@ async fn feedback_is_idempotent_and_keeps_the_valid_rest(backend: Backend) {
     let (status, _, body) = call(&app, "GET", "/healthz", None, vec![], &[]).await;
     assert_eq!((status, json_of(&body)["status"].as_str()), (StatusCode::OK, Some("ok")));
 }
+
+#[tokio::test]
+async fn summary_report_sqlite() {
+    summary_report(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn summary_report_postgres() {
+    summary_report(Backend::Postgres).await;
+}
+
+/// 10 model decisions at 40.0 (cost 25), 4 bought; 10 control decisions at 50.0, 2 bought,
+/// one of them at a revenue of 45 (a coupon). Policy 2 has one model decision.
+async fn summary_report(backend: Backend) {
+    let Some((app, _)) = setup("report", backend).await else { return };
+    let mut events = Vec::new();
+    for i in 0..20 {
+        let (arm, price) = if i < 10 { ("model", 40.0) } else { ("control", 50.0) };
+        events.push(json!({"event_id": format!("d{i}"), "type": "decision", "decision_id": format!("x{i}"), "session_id": format!("s{i}"),
+            "sku": "k", "policy_version": 1, "arm": arm, "price": price, "cost": 25.0, "propensity": 0.5, "time": 1}));
+    }
+    for i in [0, 1, 2, 3, 10, 11] {
+        let mut o = json!({"event_id": format!("o{i}"), "type": "outcome", "decision_id": format!("x{i}"), "purchased": true, "time": 2});
+        if i == 11 {
+            o["revenue"] = json!(45.0);
+        }
+        events.push(o);
+    }
+    events.push(json!({"event_id": "o5", "type": "outcome", "decision_id": "x5", "purchased": false, "time": 2}));
+    events.push(json!({"event_id": "p2", "type": "decision", "decision_id": "y", "session_id": "s", "sku": "k", "policy_version": 2,
+        "arm": "model", "price": 10.0, "propensity": 1.0, "time": 3}));
+    let r = json_of(&call(&app, "POST", "/v1/feedback", Some(EDGE), serde_json::to_vec(&events).unwrap(), &[]).await.2);
+    assert_eq!(r["accepted"], 28);
+
+    assert_eq!(call(&app, "GET", "/v1/reports/summary", Some(EDGE), vec![], &[]).await.0, StatusCode::FORBIDDEN);
+    let (status, _, body) = call(&app, "GET", "/v1/reports/summary?policy_version=1", Some(ADMIN), vec![], &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let report = json_of(&body);
+    let arms = report["arms"].as_array().unwrap();
+    assert_eq!(arms.len(), 2, "{report}");
+    let control = &arms[0];
+    let model = &arms[1];
+    assert_eq!(
+        (control["arm"].as_str(), control["decisions"].as_u64(), control["purchases"].as_u64()),
+        (Some("control"), Some(10), Some(2))
+    );
+    assert_eq!(
+        (model["arm"].as_str(), model["decisions"].as_u64(), model["purchases"].as_u64()),
+        (Some("model"), Some(10), Some(4))
+    );
+    let close = |v: &Value, x: f64| assert!((v.as_f64().unwrap() - x).abs() < 1e-9, "{v} != {x}");
+    close(&model["conversion"]["mean"], 0.4);
+    close(&model["revenue_per_decision"]["mean"], 16.0);
+    close(&model["profit_per_decision"]["mean"], 6.0);
+    close(&control["revenue_per_decision"]["mean"], 9.5);
+    close(&control["profit_per_decision"]["mean"], 4.5);
+    let ab = &report["ab"][0];
+    close(&ab["profit_per_decision"]["mean"], 1.5);
+    assert!(ab["profit_per_decision"]["ci_low"].as_f64().unwrap() < 1.5);
+    let all = json_of(&call(&app, "GET", "/v1/reports/summary", Some(ADMIN), vec![], &[]).await.2);
+    assert_eq!(all["arms"].as_array().unwrap().len(), 3);
+}

@@ -36,6 +36,8 @@ pub struct FeedbackEvent {
     pub policy_version: Option<u64>,
     pub arm: Option<String>,
     pub price: Option<f64>,
+    /// Unit cost at decision time (optional; reports count profit as revenue - cost).
+    pub cost: Option<f64>,
     pub propensity: Option<f64>,
     pub features: Option<Value>,
     pub purchased: Option<bool>,
@@ -56,6 +58,7 @@ struct Raw {
     policy_version: Option<u64>,
     arm: Option<String>,
     price: Option<f64>,
+    cost: Option<f64>,
     propensity: Option<f64>,
     features: Option<Value>,
     purchased: Option<bool>,
@@ -105,6 +108,9 @@ fn validate(value: Value) -> Result<FeedbackEvent, (&'static str, String)> {
             if !raw.price.is_some_and(|p| p.is_finite() && p >= 0.0) {
                 return bad("event_bad_price", "price must be a finite amount >= 0");
             }
+            if raw.cost.is_some_and(|c| !c.is_finite() || c < 0.0) {
+                return bad("event_bad_price", "cost must be a finite amount >= 0");
+            }
             if !raw.propensity.is_some_and(|p| p > 0.0 && p <= 1.0) {
                 return bad("event_bad_propensity", "propensity must be in (0, 1]");
             }
@@ -130,6 +136,7 @@ fn validate(value: Value) -> Result<FeedbackEvent, (&'static str, String)> {
         policy_version: raw.policy_version,
         arm: raw.arm,
         price: raw.price,
+        cost: raw.cost,
         propensity: raw.propensity,
         features: raw.features,
         purchased: raw.purchased,

@@ -212,6 +212,26 @@ async fn feedback(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     }
 }
 
+#[derive(serde::Deserialize)]
+struct ReportQuery {
+    policy_version: Option<u64>,
+}
+
+async fn summary(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<ReportQuery>,
+) -> Response {
+    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    if let Err(denied) = need(&s, &headers, Role::Admin) {
+        return denied.into_response();
+    }
+    match s.store.arm_sums(q.policy_version).await {
+        Ok(sums) => Json(super::report::summarize(&sums)).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
 async fn healthz(State(s): State<Shared>) -> Response {
     match s.store.max_version().await {
         Ok(v) => Json(json!({"status": "ok", "max_policy_version": v})).into_response(),
@@ -255,6 +275,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/policy", axum::routing::put(publish).layer(DefaultBodyLimit::max(MAX_BUNDLE)))
         .route("/v1/policy/rollback", post(rollback))
         .route("/v1/feedback", post(feedback).layer(DefaultBodyLimit::max(MAX_BODY)))
+        .route("/v1/reports/summary", get(summary))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(64 * 1024))

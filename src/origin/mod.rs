@@ -4,6 +4,7 @@
 
 pub mod feedback;
 pub mod http;
+pub mod report;
 pub mod store;
 
 pub use http::{AppState, app};

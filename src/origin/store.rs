@@ -24,6 +24,19 @@ pub struct Store {
     pool: AnyPool,
 }
 
+/// Sums over the decisions of one (policy version, arm).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArmSums {
+    pub policy_version: u64,
+    pub arm: String,
+    pub decisions: u64,
+    pub purchases: u64,
+    pub revenue: f64,
+    pub revenue_sq: f64,
+    pub profit: f64,
+    pub profit_sq: f64,
+}
+
 /// A stored bundle.
 pub struct StoredBundle {
     pub version: u64,
@@ -151,8 +164,8 @@ impl Store {
         for e in events {
             let n = sqlx::query(
                 "INSERT INTO feedback (event_id, kind, decision_id, session_id, sku, policy_version, arm, price, \
-                 propensity, features, purchased, revenue, at, received_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (event_id) DO NOTHING",
+                 propensity, features, purchased, revenue, at, received_at, cost) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (event_id) DO NOTHING",
             )
             // Not a cached prepared statement: through the Any driver a NULL is bound with a
             // type of its own, and PostgreSQL would keep the first execution's parameter
@@ -173,6 +186,7 @@ impl Store {
             .bind(e.revenue)
             .bind(e.time)
             .bind(now)
+            .bind(e.cost)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -180,6 +194,43 @@ impl Store {
         }
         tx.commit().await?;
         Ok((accepted, events.len() - accepted))
+    }
+
+    /// Per (policy version, arm): decisions, purchases, and sums and sums of squares of
+    /// revenue and profit per decision (one outcome per decision counts).
+    pub async fn arm_sums(&self, policy_version: Option<u64>) -> Result<Vec<ArmSums>, StoreError> {
+        let filter = if policy_version.is_some() { "AND d.policy_version = $1" } else { "" };
+        let sql = format!(
+            "SELECT d.policy_version AS pv, d.arm AS arm, COUNT(*) AS n, \
+             CAST(SUM(CASE WHEN o.purchased = 1 THEN 1 ELSE 0 END) AS BIGINT) AS buys, \
+             SUM(CASE WHEN o.purchased = 1 THEN COALESCE(o.revenue, d.price) ELSE 0.0 END) AS rev, \
+             SUM(CASE WHEN o.purchased = 1 THEN COALESCE(o.revenue, d.price) * COALESCE(o.revenue, d.price) ELSE 0.0 END) AS rev2, \
+             SUM(CASE WHEN o.purchased = 1 THEN COALESCE(o.revenue, d.price) - COALESCE(d.cost, 0.0) ELSE 0.0 END) AS prof, \
+             SUM(CASE WHEN o.purchased = 1 THEN (COALESCE(o.revenue, d.price) - COALESCE(d.cost, 0.0)) \
+                 * (COALESCE(o.revenue, d.price) - COALESCE(d.cost, 0.0)) ELSE 0.0 END) AS prof2 \
+             FROM feedback d LEFT JOIN (SELECT decision_id, MAX(purchased) AS purchased, MAX(revenue) AS revenue \
+                 FROM feedback WHERE kind = 'outcome' GROUP BY decision_id) o ON o.decision_id = d.decision_id \
+             WHERE d.kind = 'decision' {filter} GROUP BY d.policy_version, d.arm ORDER BY d.policy_version, d.arm"
+        );
+        let mut q = sqlx::query(&sql).persistent(false);
+        if let Some(v) = policy_version {
+            q = q.bind(v as i64);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ArmSums {
+                    policy_version: r.try_get::<i64, _>("pv")? as u64,
+                    arm: r.try_get("arm")?,
+                    decisions: r.try_get::<i64, _>("n")? as u64,
+                    purchases: r.try_get::<i64, _>("buys")? as u64,
+                    revenue: r.try_get("rev")?,
+                    revenue_sq: r.try_get("rev2")?,
+                    profit: r.try_get("prof")?,
+                    profit_sq: r.try_get("prof2")?,
+                })
+            })
+            .collect()
     }
 
     /// Number of stored feedback events (for tests and metrics).
