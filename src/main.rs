@@ -122,6 +122,9 @@ enum Command {
         /// (default: the key of the built-in default bundle).
         #[arg(long, env = "EDGEPRICE_TRUSTED_KEYS", value_delimiter = ',')]
         trusted_key: Vec<String>,
+        /// Demo catalog for /v1/catalog/{sku} and /products/{sku}.
+        #[arg(long, env = "EDGEPRICE_CATALOG", default_value = "www/catalog.json")]
+        catalog: PathBuf,
     },
     /// Price sessions for a product: one decision JSON (or one per line with --sessions).
     Price {
@@ -445,7 +448,8 @@ fn run_price(
     Ok(())
 }
 
-fn run_serve(db: &str, listen: &str, trusted: &[String]) -> Result<()> {
+fn run_serve(db: &str, listen: &str, trusted: &[String], catalog: &Path) -> Result<()> {
+    let catalog = edgeprice::origin::load_catalog(&read(catalog)?).map_err(|e| anyhow::anyhow!(e))?;
     let token = |name: &str| -> Result<String> {
         let t = std::env::var(name).with_context(|| format!("{name} is not set"))?;
         anyhow::ensure!(t.len() >= 16, "{name} must be at least 16 characters");
@@ -477,8 +481,15 @@ fn run_serve(db: &str, listen: &str, trusted: &[String]) -> Result<()> {
         let store = edgeprice::origin::store::Store::connect(db).await?;
         let clock =
             || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        let state =
-            edgeprice::origin::AppState { store, keys, admin_token, edge_token, clock, metrics: Default::default() };
+        let state = edgeprice::origin::AppState {
+            store,
+            catalog,
+            keys,
+            admin_token,
+            edge_token,
+            clock,
+            metrics: Default::default(),
+        };
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         eprintln!("edgeprice origin listening on http://{}", listener.local_addr()?);
         axum::serve(listener, edgeprice::origin::app(state))
@@ -503,7 +514,7 @@ fn main() -> Result<()> {
         }
         Command::Verify { bundle, public_key, now } => run_verify(&bundle, public_key, now),
         Command::Inspect { bundle } => run_inspect(&bundle),
-        Command::Serve { db, listen, trusted_key } => run_serve(&db, &listen, &trusted_key),
+        Command::Serve { db, listen, trusted_key, catalog } => run_serve(&db, &listen, &trusted_key, &catalog),
         Command::Price { bundle, public_key, session, sessions, data, product, now } => {
             let source = match (session, sessions, data) {
                 (Some(p), None, None) => SessionSource::One(p),

@@ -78,8 +78,11 @@ async fn setup(name: &str, backend: Backend) -> Option<(Router, Store)> {
     let url = database_url(name, backend).await?;
     let store = Store::connect(&url).await.unwrap();
     let (_, keys) = signer();
+    let catalog_file =
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("www/catalog.json")).unwrap();
     let state = AppState {
         store: store.clone(),
+        catalog: edgeprice::origin::load_catalog(&catalog_file).unwrap(),
         keys,
         admin_token: ADMIN.into(),
         edge_token: EDGE.into(),
@@ -295,4 +298,44 @@ async fn summary_report(backend: Backend) {
     assert!(ab["profit_per_decision"]["ci_low"].as_f64().unwrap() < 1.5);
     let all = json_of(&call(&app, "GET", "/v1/reports/summary", Some(ADMIN), vec![], &[]).await.2);
     assert_eq!(all["arms"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn catalog_and_product_page() {
+    let Some((app, _)) = setup("catalog", Backend::Sqlite).await else { return };
+    let (status, _, body) = call(&app, "GET", "/v1/catalog/sku-1001", None, vec![], &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let product = json_of(&body);
+    assert_eq!(product["sku"], "sku-1001");
+    // The catalog entry is a valid engine input.
+    let engine = edgeprice::engine::Engine::with_default(fixed_now()).unwrap();
+    let d = engine.price(&json!({"session_id": "c", "features": {}}), &product, fixed_now()).unwrap();
+    assert_ne!(d.arm, edgeprice::pricing::decision::Arm::Fallback);
+    assert_eq!(call(&app, "GET", "/v1/catalog/nope", None, vec![], &[]).await.0, StatusCode::NOT_FOUND);
+    let (status, headers, body) = call(&app, "GET", "/products/sku-1001", None, vec![], &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    let html = String::from_utf8(body).unwrap();
+    assert!(html.contains("data-edgeprice-sku=\"sku-1001\""), "{html}");
+    assert_eq!(call(&app, "GET", "/products/%3Cscript%3E", None, vec![], &[]).await.0, StatusCode::NOT_FOUND);
+    assert!(
+        edgeprice::origin::load_catalog(br#"[{"sku": "x", "list_price": 1, "cost": 5, "currency": "USD"}]"#).is_err()
+    );
+}
+
+#[tokio::test]
+async fn openapi_lists_every_route() {
+    let Some((app, _)) = setup("openapi", Backend::Sqlite).await else { return };
+    let (status, _, body) = call(&app, "GET", "/v1/openapi.yaml", None, vec![], &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let spec = String::from_utf8(body).unwrap();
+    let routes =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/origin/http.rs")).unwrap();
+    let mut n = 0;
+    for line in routes.lines().filter_map(|l| l.trim().strip_prefix(".route(\"")) {
+        let path = line.split('"').next().unwrap();
+        assert!(spec.contains(&format!("  {path}:")), "route {path} is not in openapi.yaml");
+        n += 1;
+    }
+    assert!(n >= 10, "found only {n} routes");
 }

@@ -16,6 +16,9 @@ use super::feedback::{MAX_BODY, parse_batch};
 use super::store::{Store, StoreError};
 use crate::bundle::{self, MAX_BUNDLE, TrustedKeys};
 
+/// The API description, served at /v1/openapi.yaml.
+pub const OPENAPI: &str = include_str!("openapi.yaml");
+
 /// Counters behind `/metrics`.
 #[derive(Default)]
 pub struct Metrics {
@@ -29,6 +32,8 @@ pub struct Metrics {
 
 pub struct AppState {
     pub store: Store,
+    /// Demo catalog: product JSON (the engine's product input) by SKU.
+    pub catalog: std::collections::BTreeMap<String, serde_json::Value>,
     pub keys: TrustedKeys,
     pub admin_token: String,
     pub edge_token: String,
@@ -212,6 +217,39 @@ async fn feedback(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     }
 }
 
+async fn catalog(State(s): State<Shared>, Path(sku): Path<String>) -> Response {
+    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    match s.catalog.get(&sku) {
+        Some(p) => Json(p.clone()).into_response(),
+        None => error(StatusCode::NOT_FOUND, "unknown_sku", "no such product"),
+    }
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A plain product page whose price element the edge worker personalizes.
+async fn product_page(State(s): State<Shared>, Path(sku): Path<String>) -> Response {
+    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let Some(p) = s.catalog.get(&sku) else {
+        return (StatusCode::NOT_FOUND, axum::response::Html("<h1>No such product</h1>".to_string())).into_response();
+    };
+    let text = |k: &str| escape_html(p.get(k).and_then(|v| v.as_str()).unwrap_or(""));
+    let price = p.get("list_price").and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{name}</title></head>\n<body>\n\
+         <h1>{name}</h1>\n<p class=\"category\">{category}</p>\n\
+         <p>Price: <span class=\"price\" data-edgeprice-sku=\"{sku}\">{price:.2} {currency}</span></p>\n\
+         <p class=\"edgeprice-disclosure\" hidden></p>\n</body></html>\n",
+        name = text("name"),
+        category = text("category"),
+        sku = escape_html(&sku),
+        currency = text("currency"),
+    );
+    axum::response::Html(html).into_response()
+}
+
 #[derive(serde::Deserialize)]
 struct ReportQuery {
     policy_version: Option<u64>,
@@ -276,6 +314,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/policy/rollback", post(rollback))
         .route("/v1/feedback", post(feedback).layer(DefaultBodyLimit::max(MAX_BODY)))
         .route("/v1/reports/summary", get(summary))
+        .route("/v1/catalog/{sku}", get(catalog))
+        .route("/products/{sku}", get(product_page))
+        .route("/v1/openapi.yaml", get(|| async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI) }))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(64 * 1024))

@@ -8,3 +8,17 @@ pub mod report;
 pub mod store;
 
 pub use http::{AppState, app};
+
+/// Reads a catalog file (`{"products": [...]}` or a bare array) into product JSON by SKU;
+/// every product must be a valid engine product input.
+pub fn load_catalog(json: &[u8]) -> Result<std::collections::BTreeMap<String, serde_json::Value>, String> {
+    let doc: serde_json::Value = serde_json::from_slice(json).map_err(|e| format!("catalog is not JSON: {e}"))?;
+    let list = doc.get("products").unwrap_or(&doc).as_array().ok_or("catalog has no product array")?;
+    let mut out = std::collections::BTreeMap::new();
+    for (i, p) in list.iter().enumerate() {
+        let product =
+            crate::pricing::product::Product::from_value(p.clone()).map_err(|e| format!("catalog product {i}: {e}"))?;
+        out.insert(product.sku, p.clone());
+    }
+    Ok(out)
+}

@@ -69,6 +69,10 @@ struct RawProduct {
     map_price: Option<f64>,
     #[serde(default)]
     promotion_tags: Vec<String>,
+    /// Display name (catalogs carry it; pricing ignores it).
+    #[serde(default)]
+    #[allow(dead_code)]
+    name: Option<String>,
 }
 
 fn name_ok(s: &str, allow_empty: bool) -> bool {
