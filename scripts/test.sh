@@ -28,7 +28,7 @@ cargo build --release --lib --no-default-features --target wasm32-unknown-unknow
 echo "== onnxruntime cross-check of models/,"
 cargo build --release --bin edgeprice
 echo "   and the origin's crash test (SIGKILL while feedback streams in)"
-EDGEPRICE_BIN="$CARGO_TARGET_DIR/release/edgeprice" python3 -m pytest -q -s tests/onnx_crosscheck_test.py tests/origin_crash_test.py tests/openapi_test.py
+EDGEPRICE_BIN="$CARGO_TARGET_DIR/release/edgeprice" python3 -m pytest -q -s tests/onnx_crosscheck_test.py tests/origin_crash_test.py tests/origin_e2e_test.py tests/openapi_test.py
 
 echo "== wasm packages (pkg/web, pkg/node) and their size"
 bash scripts/build-web.sh

@@ -126,6 +126,20 @@ enum Command {
         #[arg(long, env = "EDGEPRICE_CATALOG", default_value = "www/catalog.json")]
         catalog: PathBuf,
     },
+    /// Publish a bundle to an origin (admin token from EDGEPRICE_ADMIN_TOKEN).
+    Publish {
+        #[arg(long, env = "EDGEPRICE_ORIGIN")]
+        origin: String,
+        #[arg(long)]
+        bundle: PathBuf,
+    },
+    /// Make an earlier policy version live again at an origin (admin token from the environment).
+    Rollback {
+        #[arg(long, env = "EDGEPRICE_ORIGIN")]
+        origin: String,
+        #[arg(long)]
+        to: u64,
+    },
     /// Price sessions for a product: one decision JSON (or one per line with --sessions).
     Price {
         /// Bundle file (default: the built-in default bundle).
@@ -501,6 +515,23 @@ fn run_serve(db: &str, listen: &str, trusted: &[String], catalog: &Path) -> Resu
     })
 }
 
+/// Sends an admin request to the origin; prints the answer, fails on a non-2xx status.
+fn admin_request(method: &str, url: &str, content_type: &str, body: &[u8]) -> Result<()> {
+    let token = std::env::var("EDGEPRICE_ADMIN_TOKEN").context("EDGEPRICE_ADMIN_TOKEN is not set")?;
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let auth = format!("Bearer {token}");
+    let mut resp = match method {
+        "PUT" => agent.put(url).header("Authorization", &auth).header("Content-Type", content_type).send(body),
+        _ => agent.post(url).header("Authorization", &auth).header("Content-Type", content_type).send(body),
+    }
+    .with_context(|| format!("{method} {url}"))?;
+    let status = resp.status();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    println!("{text}");
+    anyhow::ensure!(status.is_success(), "{method} {url}: {status}");
+    Ok(())
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Train { data, out, seed, epochs, weight_decay, learning_rate } => {
@@ -514,6 +545,21 @@ fn main() -> Result<()> {
         }
         Command::Verify { bundle, public_key, now } => run_verify(&bundle, public_key, now),
         Command::Inspect { bundle } => run_inspect(&bundle),
+        Command::Publish { origin, bundle } => admin_request(
+            "PUT",
+            &format!("{}/v1/policy", origin.trim_end_matches('/')),
+            "application/octet-stream",
+            &read(&bundle)?,
+        ),
+        Command::Rollback { origin, to } => {
+            let body = serde_json::json!({ "version": to }).to_string();
+            admin_request(
+                "POST",
+                &format!("{}/v1/policy/rollback", origin.trim_end_matches('/')),
+                "application/json",
+                body.as_bytes(),
+            )
+        }
         Command::Serve { db, listen, trusted_key, catalog } => run_serve(&db, &listen, &trusted_key, &catalog),
         Command::Price { bundle, public_key, session, sessions, data, product, now } => {
             let source = match (session, sessions, data) {
