@@ -22,6 +22,8 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// PostgreSQL fixes a prepared statement's parameter types at its first execution.
+    postgres: bool,
 }
 
 /// Sums over the decisions of one (policy version, arm).
@@ -67,7 +69,7 @@ impl Store {
         } else {
             sqlx::migrate!("src/origin/migrations/postgres").run(&pool).await?;
         }
-        Ok(Self { pool })
+        Ok(Self { pool, postgres: !sqlite })
     }
 
     /// Stores a verified bundle and makes it live, if its version is above every published
@@ -157,40 +159,59 @@ impl Store {
     }
 
     /// Stores events in one transaction; an event id seen before is counted as duplicate.
-    /// Returns (accepted, duplicates) after the commit.
+    /// Returns (accepted, duplicates) after the commit. Rows go in multi-row INSERTs of
+    /// `ROWS_PER_INSERT` (15 parameters each, under both databases' parameter limits).
     pub async fn insert_feedback(&self, events: &[FeedbackEvent], now: i64) -> Result<(usize, usize), StoreError> {
+        const ROWS_PER_INSERT: usize = 500;
+        const COLUMNS: usize = 15;
         let mut tx = self.pool.begin().await?;
         let mut accepted = 0;
-        for e in events {
-            let n = sqlx::query(
+        for chunk in events.chunks(ROWS_PER_INSERT) {
+            let mut sql = String::from(
                 "INSERT INTO feedback (event_id, kind, decision_id, session_id, sku, policy_version, arm, price, \
-                 propensity, features, purchased, revenue, at, received_at, cost) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (event_id) DO NOTHING",
-            )
-            // Not a cached prepared statement: through the Any driver a NULL is bound with a
-            // type of its own, and PostgreSQL would keep the first execution's parameter
-            // types for the rest ("incorrect binary data format" when a later event has a
-            // value where the first had NULL).
-            .persistent(false)
-            .bind(&e.event_id)
-            .bind(e.kind.as_str())
-            .bind(&e.decision_id)
-            .bind(e.session_id.as_deref())
-            .bind(e.sku.as_deref())
-            .bind(e.policy_version.map(|v| v as i64))
-            .bind(e.arm.as_deref())
-            .bind(e.price)
-            .bind(e.propensity)
-            .bind(e.features.as_ref().map(|f| f.to_string()))
-            .bind(e.purchased.map(i64::from))
-            .bind(e.revenue)
-            .bind(e.time)
-            .bind(now)
-            .bind(e.cost)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            accepted += n as usize;
+                 propensity, features, purchased, revenue, at, received_at, cost) VALUES ",
+            );
+            for row in 0..chunk.len() {
+                sql.push_str(if row == 0 { "(" } else { ", (" });
+                for col in 0..COLUMNS {
+                    if col > 0 {
+                        sql.push_str(", ");
+                    }
+                    // SQLite binds plain `?` by position; `$n` would make it look up every
+                    // parameter by name (quadratic in a 7,500-parameter statement).
+                    if self.postgres {
+                        sql.push_str(&format!("${}", row * COLUMNS + col + 1));
+                    } else {
+                        sql.push('?');
+                    }
+                }
+                sql.push(')');
+            }
+            sql.push_str(" ON CONFLICT (event_id) DO NOTHING");
+            // On PostgreSQL not a cached prepared statement: through the Any driver a NULL is
+            // bound with a type of its own, and PostgreSQL would keep the first execution's
+            // parameter types ("incorrect binary data format" when a later event has a value
+            // where the first had NULL). SQLite has no such types and keeps the cache.
+            let mut q = sqlx::query(&sql).persistent(!self.postgres);
+            for e in chunk {
+                q = q
+                    .bind(e.event_id.as_str())
+                    .bind(e.kind.as_str())
+                    .bind(e.decision_id.as_str())
+                    .bind(e.session_id.as_deref())
+                    .bind(e.sku.as_deref())
+                    .bind(e.policy_version.map(|v| v as i64))
+                    .bind(e.arm.as_deref())
+                    .bind(e.price)
+                    .bind(e.propensity)
+                    .bind(e.features.as_ref().map(|f| f.to_string()))
+                    .bind(e.purchased.map(i64::from))
+                    .bind(e.revenue)
+                    .bind(e.time)
+                    .bind(now)
+                    .bind(e.cost);
+            }
+            accepted += q.execute(&mut *tx).await?.rows_affected() as usize;
         }
         tx.commit().await?;
         Ok((accepted, events.len() - accepted))
