@@ -490,6 +490,15 @@ fn run_serve(db: &str, listen: &str, trusted: &[String], catalog: &Path) -> Resu
     }
     let (admin_token, edge_token) = (token("EDGEPRICE_ADMIN_TOKEN")?, token("EDGEPRICE_EDGE_TOKEN")?);
     anyhow::ensure!(admin_token != edge_token, "the admin and edge tokens must differ");
+    // JSON log lines on stderr; RUST_LOG filters (default: info).
+    tracing_subscriber::fmt()
+        .json()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let store = edgeprice::origin::store::Store::connect(db).await?;
@@ -505,7 +514,7 @@ fn run_serve(db: &str, listen: &str, trusted: &[String], catalog: &Path) -> Resu
             metrics: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
-        eprintln!("edgeprice origin listening on http://{}", listener.local_addr()?);
+        tracing::info!(address = %listener.local_addr()?, database = db.split(':').next().unwrap_or(""), "edgeprice origin listening");
         axum::serve(listener, edgeprice::origin::app(state))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;

@@ -32,10 +32,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(db, port):
+def start(db, port, log=None):
     env = dict(os.environ, EDGEPRICE_ADMIN_TOKEN=ADMIN, EDGEPRICE_EDGE_TOKEN=EDGE)
     proc = subprocess.Popen([BIN, "serve", "--db", f"sqlite://{db}?mode=rwc", "--listen", f"127.0.0.1:{port}"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=env, stdout=subprocess.DEVNULL, stderr=log or subprocess.DEVNULL)
     deadline = time.time() + 20
     while time.time() < deadline:
         try:

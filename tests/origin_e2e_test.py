@@ -11,7 +11,9 @@ import tempfile
 import urllib.error
 import urllib.request
 
-from origin_crash_test import ADMIN, BIN, free_port, start
+import json
+
+from origin_crash_test import ADMIN, BIN, EDGE, free_port, start
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -31,8 +33,11 @@ def get(url, headers=None):
 
 def test_publish_poll_and_roll_back_on_a_real_port():
     port = free_port()
-    db = os.path.join(tempfile.mkdtemp(prefix="edgeprice-e2e-"), "origin.db")
-    proc = start(db, port)
+    workdir = tempfile.mkdtemp(prefix="edgeprice-e2e-")
+    db = os.path.join(workdir, "origin.db")
+    log_path = os.path.join(workdir, "serve.log")
+    log = open(log_path, "w")
+    proc = start(db, port, log)
     base = f"http://127.0.0.1:{port}"
     try:
         # Before anything is published the edge gets the built-in default bundle.
@@ -56,6 +61,16 @@ def test_publish_poll_and_roll_back_on_a_real_port():
 
         status, headers, body = get(f"{base}/products/sku-1001")
         assert status == 200 and b'data-edgeprice-sku="sku-1001"' in body
+        feedback = urllib.request.Request(f"{base}/v1/feedback", data=b"[]", method="POST",
+                                          headers={"Authorization": f"Bearer {EDGE}"})
+        assert urllib.request.urlopen(feedback, timeout=5).status == 200
     finally:
         proc.kill()
         proc.wait()
+        log.close()
+    # Structured logs: one JSON object per line, a line per request, and no secret anywhere.
+    text = open(log_path).read()
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    requests = [l for l in lines if l.get("fields", {}).get("message") == "request"]
+    assert any(l["fields"]["path"] == "/v1/policy" and l["fields"]["status"] == 201 for l in requests), lines[:5]
+    assert ADMIN not in text and EDGE not in text

@@ -49,7 +49,7 @@ fn error(status: StatusCode, code: &str, message: impl std::fmt::Display) -> Res
 }
 
 fn internal(e: StoreError) -> Response {
-    eprintln!("origin: store error: {e}");
+    tracing::error!(error = %e, "store error");
     error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
 }
 
@@ -274,7 +274,7 @@ async fn healthz(State(s): State<Shared>) -> Response {
     match s.store.max_version().await {
         Ok(v) => Json(json!({"status": "ok", "max_policy_version": v})).into_response(),
         Err(e) => {
-            eprintln!("origin: health check failed: {e}");
+            tracing::error!(error = %e, "health check failed");
             error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "database unreachable")
         }
     }
@@ -304,6 +304,16 @@ async fn metrics(State(s): State<Shared>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
+/// One log line per request: method, path, status, milliseconds. Never headers or bodies
+/// (they carry tokens and shoppers' data).
+async fn log_request(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    tracing::info!(%method, path, status = resp.status().as_u16(), ms = started.elapsed().as_secs_f64() * 1e3, "request");
+    resp
+}
+
 /// The whole API; serve it with `axum::serve`, test it with `tower::ServiceExt::oneshot`.
 pub fn app(state: AppState) -> Router {
     let shared = Arc::new(state);
@@ -320,5 +330,6 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(shared)
 }
