@@ -98,13 +98,7 @@ impl Store {
         if inserted == 0 {
             return Err(StoreError::NotNewer(version));
         }
-        sqlx::query("INSERT INTO policy_events (kind, version, at) VALUES ('publish', $1, $2)")
-            .bind(version as i64)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        Self::make_live(tx, "publish", version, now).await
     }
 
     /// Makes an earlier version live again, recorded as a new event.
@@ -118,7 +112,18 @@ impl Store {
         if !exists {
             return Err(StoreError::UnknownVersion(version));
         }
-        sqlx::query("INSERT INTO policy_events (kind, version, at) VALUES ('rollback', $1, $2)")
+        Self::make_live(tx, "rollback", version, now).await
+    }
+
+    /// Records the event that makes `version` live, and commits the transaction.
+    async fn make_live(
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        kind: &str,
+        version: u64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO policy_events (kind, version, at) VALUES ($1, $2, $3)")
+            .bind(kind)
             .bind(version as i64)
             .bind(now)
             .execute(&mut *tx)
