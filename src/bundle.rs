@@ -71,30 +71,37 @@ pub struct PopulationCurve {
 }
 
 impl PopulationCurve {
-    /// Linear interpolation; clamped at the ends.
+    /// Sorts the points by ratio and drops unpaired or non-finite ones; `verify` does this
+    /// once, so that `at` (on the pricing path) need not.
+    pub fn normalize(&mut self) {
+        let mut pts: Vec<(f64, f64)> = self
+            .ratios
+            .iter()
+            .copied()
+            .zip(self.purchase_probability.iter().copied())
+            .filter(|(r, p)| r.is_finite() && p.is_finite())
+            .collect();
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        (self.ratios, self.purchase_probability) = pts.into_iter().unzip();
+    }
+
+    /// Linear interpolation, clamped at the ends. Expects a normalized curve.
     pub fn at(&self, r: f64) -> f64 {
-        let pts: Vec<(f64, f64)> = {
-            let mut v: Vec<(f64, f64)> =
-                self.ratios.iter().copied().zip(self.purchase_probability.iter().copied()).collect();
-            v.sort_by(|a, b| a.0.total_cmp(&b.0));
-            v
-        };
-        match pts.as_slice() {
-            [] => 0.0,
-            [(_, p)] => *p,
-            _ => {
-                if r <= pts[0].0 {
-                    return pts[0].1;
-                }
-                for w in pts.windows(2) {
-                    let ((r0, p0), (r1, p1)) = (w[0], w[1]);
-                    if r <= r1 {
-                        return if r1 > r0 { p0 + (p1 - p0) * (r - r0) / (r1 - r0) } else { p1 };
-                    }
-                }
-                pts[pts.len() - 1].1
+        let (xs, ys) = (&self.ratios, &self.purchase_probability);
+        let n = xs.len().min(ys.len());
+        if n == 0 {
+            return 0.0;
+        }
+        if r <= xs[0] {
+            return ys[0];
+        }
+        for i in 1..n {
+            if r <= xs[i] {
+                let (x0, x1) = (xs[i - 1], xs[i]);
+                return if x1 > x0 { ys[i - 1] + (ys[i] - ys[i - 1]) * (r - x0) / (x1 - x0) } else { ys[i] };
             }
         }
+        ys[n - 1]
     }
 }
 
@@ -293,7 +300,9 @@ pub fn verify(
     let key = keys.get(f.key_id).ok_or_else(|| BundleError::UnknownKey(f.key_id.chars().take(64).collect()))?;
     let sig_bytes: [u8; 64] = f.signature.try_into().map_err(|_| BundleError::Truncated)?;
     key.verify(f.signed, &Signature::from_bytes(&sig_bytes)).map_err(|_| BundleError::BadSignature)?;
-    let manifest: Manifest = serde_json::from_slice(f.manifest).map_err(|e| BundleError::Malformed(e.to_string()))?;
+    let mut manifest: Manifest =
+        serde_json::from_slice(f.manifest).map_err(|e| BundleError::Malformed(e.to_string()))?;
+    manifest.population_curve.normalize();
     if manifest.key_id != f.key_id {
         return Err(BundleError::Malformed("manifest key id differs from the frame's".into()));
     }
@@ -335,4 +344,21 @@ pub fn default_keys() -> Result<TrustedKeys, BundleError> {
     let mut keys = TrustedKeys::default();
     keys.add_json(DEFAULT_PUBLIC_KEY.as_bytes())?;
     Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn population_curve_interpolates_after_normalizing() {
+        let mut c =
+            PopulationCurve { ratios: vec![1.0, 0.8, f64::NAN, 0.9], purchase_probability: vec![0.1, 0.3, 0.5, 0.2] };
+        c.normalize();
+        assert_eq!(c.ratios, [0.8, 0.9, 1.0]);
+        assert_eq!(c.at(0.5), 0.3);
+        assert!((c.at(0.85) - 0.25).abs() < 1e-12);
+        assert_eq!(c.at(1.2), 0.1);
+        assert_eq!(PopulationCurve { ratios: vec![], purchase_probability: vec![] }.at(0.9), 0.0);
+    }
 }
