@@ -59,11 +59,14 @@ impl Engine {
     /// Prices a session (JSON of either session form) for a product (JSON), at `now`.
     pub fn price(&self, session: &Value, product: &Value, now: i64) -> Result<Decision, PriceError> {
         let product = Product::from_value(product.clone())?;
-        let id_hint =
-            session.get("session_id").and_then(Value::as_str).unwrap_or("").chars().take(128).collect::<String>();
         match parse_session(session, now, &self.bundle.manifest.page_values) {
             Ok((id, s)) => Ok(self.price_session(&id, &s, &product, now)),
-            Err(e) => Ok(fallback(&product, &id_hint, self.policy_version(), now, e.code())),
+            Err(e) => {
+                // The id as given, bounded, so that even a rejected session's decision can be joined.
+                let id: String =
+                    session.get("session_id").and_then(Value::as_str).unwrap_or("").chars().take(128).collect();
+                Ok(fallback(&product, &id, self.policy_version(), now, e.code()))
+            }
         }
     }
 

@@ -58,6 +58,8 @@ pub fn allowed(product: &Product, rules: &Rules, now: i64) -> Allowed {
     let margin_floor = (product.cost as f64 * (1.0 + g.min_margin)).ceil() as i64;
     let map_floor = product.map_price.unwrap_or(0);
     let floor = margin_floor.max(map_floor);
+    // Integer comparison: price >= list * (1 - max_discount), rounded up to a minor unit.
+    let lowest = (list as f64 * (1.0 - max_discount) - 1e-6).ceil() as i64;
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut note = |code: &str| {
         if !reasons.iter().any(|r| r == code) {
@@ -82,8 +84,6 @@ pub fn allowed(product: &Product, rules: &Rules, now: i64) -> Allowed {
             note("above_reference_blocked");
             continue;
         }
-        // Integer comparison: price >= list * (1 - max_discount), rounded up to a minor unit.
-        let lowest = (list as f64 * (1.0 - max_discount) - 1e-6).ceil() as i64;
         if price < lowest {
             note(if low { "low_stock_no_discount" } else { "max_discount" });
             continue;

@@ -31,6 +31,20 @@ pub struct CandidateOutcome {
     pub propensity: f64,
 }
 
+impl CandidateOutcome {
+    /// A price the model scored: expected profit is `P(buy) * (price - cost)`, in major units.
+    fn predicted(product: &Product, price: i64, p: f64, propensity: f64) -> Self {
+        let c = product.currency;
+        CandidateOutcome {
+            price: c.to_major(price),
+            price_minor: price,
+            purchase_probability: Some(p),
+            expected_profit: Some(c.to_major(1) * p * (price - product.cost) as f64),
+            propensity,
+        }
+    }
+}
+
 #[derive(Serialize, Clone, Debug, PartialEq)]
 pub struct Decision {
     pub sku: String,
@@ -212,26 +226,18 @@ pub fn decide(inp: &Inputs) -> Result<Decision, &'static str> {
         .iter()
         .zip(&probs)
         .zip(&pi)
-        .map(|((k, p), q)| CandidateOutcome {
-            price: c.to_major(k.price),
-            price_minor: k.price,
-            purchase_probability: Some(*p),
-            expected_profit: Some(c.to_major(1) * p * (k.price - product.cost) as f64),
-            propensity: (1.0 - share) * q + if k.price == list { share } else { 0.0 },
+        .map(|((k, p), q)| {
+            CandidateOutcome::predicted(
+                product,
+                k.price,
+                *p,
+                (1.0 - share) * q + if k.price == list { share } else { 0.0 },
+            )
         })
         .collect();
     if share > 0.0 && !personal.iter().any(|k| k.price == list) {
         let p = inp.heads.purchase_probability(1.0);
-        outcomes.insert(
-            0,
-            CandidateOutcome {
-                price: c.to_major(list),
-                price_minor: list,
-                purchase_probability: Some(p),
-                expected_profit: Some(c.to_major(1) * p * (list - product.cost) as f64),
-                propensity: share,
-            },
-        );
+        outcomes.insert(0, CandidateOutcome::predicted(product, list, p, share));
     }
     let shown = outcomes.iter().find(|o| o.price_minor == chosen_price).cloned().ok_or("internal_no_candidate")?;
     Ok(Decision {
