@@ -1,12 +1,14 @@
 //! edgeprice: real-time personalized pricing at the edge.
 //!
 //! The core (`session`, `tracker`, `dataset`, `features`, `market`, `model`, `metrics`,
-//! `pricing`, `bundle`, `engine`) is platform-free: bytes and values in, values out, no I/O,
+//! `pricing`, `bundle`, `engine`, and `edge`: the worker's cookie, policy cache and feedback
+//! outbox) is platform-free: bytes and values in, values out, no I/O,
 //! no clock, no panics on input. It builds for wasm32-unknown-unknown. `train` (feature
 //! `train`) is native only.
 
 pub mod bundle;
 pub mod dataset;
+pub mod edge;
 pub mod engine;
 pub mod features;
 pub mod market;
