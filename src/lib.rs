@@ -26,3 +26,9 @@ pub mod train;
 
 #[cfg(feature = "web")]
 pub mod web;
+#[cfg(feature = "worker")]
+pub mod worker;
+
+// Static constructors on wasm (see the module); only the wasm adapters need them.
+#[cfg(all(target_arch = "wasm32", any(feature = "web", feature = "worker")))]
+mod ctors;

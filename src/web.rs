@@ -37,21 +37,11 @@ export interface Decision {
 export interface PublicKey { key_id: string; public_key: string }
 "#;
 
-// tract registers its operators with static constructors (the `inventory` crate). When a
-// module never calls `__wasm_call_ctors` itself, wasm-ld runs the constructors again at the
-// top of EVERY exported function (measured: 1.3 us per call for a getter, most of a
-// decision's time). Calling it once at instantiation turns that wrapping off.
-#[cfg(target_arch = "wasm32")]
-unsafe extern "C" {
-    fn __wasm_call_ctors();
-}
-
+// Static constructors once per instance, before anything loads a model (src/ctors.rs).
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen(start)]
 fn run_static_constructors_once() {
-    // SAFETY: wasm-ld synthesizes this function; it runs each static constructor, and this
-    // start function is the only caller, once per instance.
-    unsafe { __wasm_call_ctors() }
+    crate::ctors::run_once();
 }
 
 fn js_error(code: &str, message: &str) -> JsValue {

@@ -6,3 +6,8 @@
 pub mod outbox;
 pub mod policy;
 pub mod visit;
+
+/// Compares secrets (tokens) without an early exit on the first differing byte.
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

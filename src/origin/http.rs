@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::feedback::{MAX_BODY, parse_batch};
 use super::store::{Store, StoreError};
+use crate::edge::same_secret;
 use crate::bundle::{self, MAX_BUNDLE, TrustedKeys};
 
 /// The API description, served at /v1/openapi.yaml.
@@ -51,11 +52,6 @@ fn error(status: StatusCode, code: &str, message: impl std::fmt::Display) -> Res
 fn internal(e: StoreError) -> Response {
     tracing::error!(error = %e, "store error");
     error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
-}
-
-/// Compares secrets without an early exit on the first differing byte.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[derive(PartialEq)]

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds the Cloudflare Worker into build/worker/: the Rust adapter (feature `worker`) with
+# the size profile, wasm-bindgen --target web (the CLI version Cargo.lock pins), wasm-opt -Oz
+# (npm binaryen), and the ES module entry. wrangler.toml runs this as its build command.
+# Prints raw and gzip sizes and fails when the wasm alone is past the worker budget
+# (scripts/worker-size.sh measures the whole upload with wrangler).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+BUDGET_GZIP=$((3 * 1024 * 1024))   # Cloudflare's free plan: 3 MiB gzip per worker upload
+WASM_OPT=node_modules/.bin/wasm-opt
+FEATURES="--enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue"
+
+cargo rustc --lib --crate-type cdylib --profile wasm --target wasm32-unknown-unknown \
+  --no-default-features --features worker
+raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/edgeprice.wasm"
+
+out=build/worker
+rm -rf "$out"
+wasm-bindgen --target web --out-dir "$out" "$raw"
+$WASM_OPT -Oz $FEATURES "$out/edgeprice_bg.wasm" -o "$out/edgeprice_bg.opt.wasm"
+before=$(stat -c %s "$out/edgeprice_bg.wasm")
+mv "$out/edgeprice_bg.opt.wasm" "$out/edgeprice_bg.wasm"
+cp src/worker/entry.mjs "$out/entry.mjs"
+
+size=$(stat -c %s "$out/edgeprice_bg.wasm")
+gz=$(gzip -9 -c "$out/edgeprice_bg.wasm" | wc -c)
+echo "worker wasm: after wasm-bindgen ${before} B; after wasm-opt -Oz ${size} B raw, ${gz} B gzip -9 (budget ${BUDGET_GZIP} B gzip)"
+if [ "$gz" -gt "$BUDGET_GZIP" ]; then
+  echo "worker wasm over budget: ${gz} > ${BUDGET_GZIP} bytes gzip" >&2
+  exit 1
+fi
