@@ -17,11 +17,19 @@ cargo rustc --lib --crate-type cdylib --profile wasm --target wasm32-unknown-unk
 raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/edgeprice.wasm"
 
 out=build/worker
-rm -rf "$out"
-wasm-bindgen --target web --out-dir "$out" "$raw"
-$WASM_OPT -Oz $FEATURES "$out/edgeprice_bg.wasm" -o "$out/edgeprice_bg.opt.wasm"
-before=$(stat -c %s "$out/edgeprice_bg.wasm")
-mv "$out/edgeprice_bg.opt.wasm" "$out/edgeprice_bg.wasm"
+# wrangler runs this before every dev/deploy: skip wasm-bindgen and wasm-opt (about a
+# minute) when cargo's output is the one already processed.
+stamp="$(sha256sum "$raw" | cut -d' ' -f1) $(wasm-bindgen --version)"
+if [ -f "$out/.source" ] && [ "$(cat "$out/.source")" = "$stamp" ] && [ -f "$out/edgeprice_bg.wasm" ]; then
+  before="(unchanged)"
+else
+  rm -rf "$out"
+  wasm-bindgen --target web --out-dir "$out" "$raw"
+  $WASM_OPT -Oz $FEATURES "$out/edgeprice_bg.wasm" -o "$out/edgeprice_bg.opt.wasm"
+  before=$(stat -c %s "$out/edgeprice_bg.wasm")
+  mv "$out/edgeprice_bg.opt.wasm" "$out/edgeprice_bg.wasm"
+  echo "$stamp" > "$out/.source"
+fi
 cp src/worker/entry.mjs "$out/entry.mjs"
 
 size=$(stat -c %s "$out/edgeprice_bg.wasm")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing edgeprice needs on a fresh machine of this kind
 # (Rust toolchain, Node and Python present): the wasm target, wasm-bindgen-cli at the
-# version Cargo.lock pins, the npm tools (wasm-opt, playwright-core, tsc), Debian's
-# Chromium (browser test) and PostgreSQL (origin tests), and the Python test packages.
+# version Cargo.lock pins, the npm tools (wasm-opt, playwright-core, tsc, wrangler
+# and miniflare with workerd), Debian's Chromium (browser test), PostgreSQL (origin tests)
+# and wrk (load runs), and the Python test packages.
 # Idempotent and quick when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,13 +16,17 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$pinned" ]; 
   cargo install wasm-bindgen-cli --version "$pinned"
 fi
 
-if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -x node_modules/.bin/tsc ]; then
+# npm packages exactly as package-lock.json pins them; reinstalled when the lock changes.
+lock=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat node_modules/.edgeprice-lock 2>/dev/null)" != "$lock" ]; then
   npm ci --no-audit --no-fund
+  echo "$lock" > node_modules/.edgeprice-lock
 fi
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
+command -v wrk >/dev/null || missing+=(wrk)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -2,7 +2,8 @@
 # The test suite: Rust unit and integration tests (native), the core built for
 # wasm32-unknown-unknown, the onnxruntime cross-check of the shipped ONNX models, the wasm
 # packages (size budget enforced) with their Node tests and TypeScript check, and the
-# playground in headless Chromium.
+# playground in headless Chromium, and the edge worker on workerd (miniflare) with its upload
+# size checked by wrangler.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -12,6 +13,7 @@ echo "== cargo fmt and clippy (unwrap and expect are denied outside tests)"
 cargo fmt --check
 cargo clippy --release --all-targets -- -D warnings
 cargo clippy --release --lib --no-default-features --features web --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --release --lib --no-default-features --features worker --target wasm32-unknown-unknown -- -D warnings
 
 echo "== PostgreSQL for the origin tests (SQLite needs no server)"
 service postgresql start >/dev/null
@@ -38,3 +40,8 @@ node_modules/.bin/tsc -p tests/node/tsconfig.json
 
 echo "== wasm under Node: golden vectors and the JS API; the playground in Chromium"
 node --test tests/node/ tests/browser/
+
+echo "== the edge worker: build, upload size (wrangler), tests on workerd against the origin binary"
+bash scripts/build-worker.sh
+bash scripts/worker-size.sh
+node --test tests/worker/

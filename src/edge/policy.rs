@@ -34,7 +34,10 @@ pub enum Fetched<'a> {
 #[derive(Debug, PartialEq)]
 pub enum Refresh {
     Unchanged,
-    Updated { from: u64, to: u64 },
+    Updated {
+        from: u64,
+        to: u64,
+    },
     /// The origin answered with a bundle the edge refuses (bad signature, older version...).
     Rejected(BundleError),
     /// The origin could not be asked.

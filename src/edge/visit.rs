@@ -153,7 +153,8 @@ mod tests {
 
     fn visit() -> Visit {
         let mut v = Visit::new("8b0c7a8e-5f0e-4a43-9d55-1f2d1c3b4a59", 1_000, false);
-        let event = PageEvent { page: "product".into(), seconds: Some(42.0), page_id: None, bounce: false, exit: false };
+        let event =
+            PageEvent { page: "product".into(), seconds: Some(42.0), page_id: None, bounce: false, exit: false };
         v.tracker.record(&event, &Default::default());
         v
     }

@@ -14,8 +14,8 @@ use serde_json::json;
 
 use super::feedback::{MAX_BODY, parse_batch};
 use super::store::{Store, StoreError};
-use crate::edge::same_secret;
 use crate::bundle::{self, MAX_BUNDLE, TrustedKeys};
+use crate::edge::same_secret;
 
 /// The API description, served at /v1/openapi.yaml.
 pub const OPENAPI: &str = include_str!("openapi.yaml");

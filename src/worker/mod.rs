@@ -192,7 +192,8 @@ async fn events_route(mut req: Request, cfg: &Config, now: i64) -> worker::Resul
     let Ok(events) = events else {
         return error(400, "event_malformed", "events are {page, seconds?, page_id?, bounce?, exit?}", &headers);
     };
-    if let Some(t) = body.get("traffic_type").and_then(|t| t.as_u64().map(|n| n.to_string()).or(t.as_str().map(String::from)))
+    if let Some(t) =
+        body.get("traffic_type").and_then(|t| t.as_u64().map(|n| n.to_string()).or(t.as_str().map(String::from)))
         && t.len() <= 16
     {
         visit.traffic_type = t;
@@ -209,7 +210,9 @@ async fn purchase_route(mut req: Request, cfg: &Config, now: i64) -> worker::Res
     let (visit, headers) = visit_of(&req, cfg, now);
     let body = match body_json(&mut req).await {
         Ok(b) => b,
-        Err(code) => return error(if code == "body_too_large" { 413 } else { 400 }, code, "bad purchase body", &headers),
+        Err(code) => {
+            return error(if code == "body_too_large" { 413 } else { 400 }, code, "bad purchase body", &headers);
+        }
     };
     let decision_id = body.get("decision_id").and_then(Value::as_str).unwrap_or("");
     let revenue = body.get("revenue").and_then(Value::as_f64);
@@ -242,7 +245,9 @@ async fn api_price_route(mut req: Request, cfg: &Config, now: i64) -> worker::Re
     }
     let body = match body_json(&mut req).await {
         Ok(b) => b,
-        Err(code) => return error(if code == "body_too_large" { 413 } else { 400 }, code, "bad pricing body", &headers),
+        Err(code) => {
+            return error(if code == "body_too_large" { 413 } else { 400 }, code, "bad pricing body", &headers);
+        }
     };
     // The caller may price at another time (replays, tests); staleness is the isolate's own.
     let at = body.get("now").and_then(Value::as_i64).unwrap_or(now);

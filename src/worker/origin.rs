@@ -11,7 +11,13 @@ use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestIni
 pub type Answer = Result<Response, String>;
 
 /// Sends a request with a deadline; `Err` on network failure or timeout.
-pub async fn send(url: &str, method: Method, headers: &[(&str, &str)], body: Option<String>, timeout_ms: u64) -> Answer {
+pub async fn send(
+    url: &str,
+    method: Method,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+    timeout_ms: u64,
+) -> Answer {
     let h = Headers::new();
     for (k, v) in headers {
         h.set(k, v).map_err(|e| format!("header {k}: {e}"))?;

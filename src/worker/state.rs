@@ -10,9 +10,9 @@ use worker::{Env, Method};
 
 use super::config::Config;
 use super::{log, now_secs, origin};
-use crate::engine::Engine;
 use crate::edge::outbox::{Outbox, Sent};
 use crate::edge::policy::{Fetched, PolicyCache, Refresh, Source};
+use crate::engine::Engine;
 use crate::pricing::product::Product;
 
 /// KV key of the policy bundle the scheduled handler keeps (binding `POLICY`).
@@ -244,7 +244,8 @@ pub async fn product(env: &Env, cfg: &Config, sku: &str, now: i64) -> Result<Pro
         Err(_) if cfg.origin.is_empty() => Err("no ORIGIN and no CATALOG namespace".into()),
         Err(_) => {
             let url = format!("{}/v1/catalog/{sku}", cfg.origin);
-            match origin::send(&url, Method::Get, &[("Accept", "application/json")], None, cfg.origin_timeout_ms).await {
+            match origin::send(&url, Method::Get, &[("Accept", "application/json")], None, cfg.origin_timeout_ms).await
+            {
                 Ok(r) if r.status_code() == 404 => Ok(None),
                 Ok(mut r) if r.status_code() == 200 => r.json::<Value>().await.map(Some).map_err(|e| e.to_string()),
                 Ok(r) => Err(format!("catalog status {}", r.status_code())),
