@@ -15,19 +15,21 @@ cargo build --release --bin edgeprice
 bash scripts/build-worker.sh >/dev/null
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+# Each server runs in its own process group (setsid): npx, wrangler, its build watcher and
+# workerd all go down together.
+cleanup() { for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
 origin_port=18801; ours=18802; trivial=18803
 export EDGEPRICE_ADMIN_TOKEN=bench-admin-token-0000 EDGEPRICE_EDGE_TOKEN=bench-edge-token-00000
-"$CARGO_TARGET_DIR/release/edgeprice" serve --db "sqlite://$work/origin.db?mode=rwc" \
+setsid "$CARGO_TARGET_DIR/release/edgeprice" serve --db "sqlite://$work/origin.db?mode=rwc" \
   --listen "127.0.0.1:$origin_port" >"$work/origin.log" 2>&1 &
 pids+=($!)
 origin="http://127.0.0.1:$origin_port"
 vars=(--var "ORIGIN:$origin" --var "EDGE_TOKEN:$EDGEPRICE_EDGE_TOKEN" --var "SESSION_SECRET:bench-session-secret-0123456789abcdef")
-npx wrangler dev --ip 127.0.0.1 --port "$ours" --log-level warn "${vars[@]}" >"$work/ours.log" 2>&1 &
+setsid npx wrangler dev --ip 127.0.0.1 --port "$ours" --log-level warn "${vars[@]}" >"$work/ours.log" 2>&1 &
 pids+=($!)
-npx wrangler dev --config scripts/bench/trivial.wrangler.toml --ip 127.0.0.1 --port "$trivial" --log-level warn \
+setsid npx wrangler dev --config scripts/bench/trivial.wrangler.toml --ip 127.0.0.1 --port "$trivial" --log-level warn \
   --var "ORIGIN:$origin" >"$work/trivial.log" 2>&1 &
 pids+=($!)
 wait_up() { for _ in $(seq 1 300); do curl -sf -o /dev/null "$1" && return; sleep 0.1; done; echo "not up: $1" >&2; cat "$work"/*.log >&2; exit 1; }
