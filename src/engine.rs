@@ -48,6 +48,15 @@ impl Engine {
         Ok(self.policy_version())
     }
 
+    /// The same policy without exploration and control: its model arm alone, for offline
+    /// analysis (`simulate --greedy`). The bundle's signed rules are not changed.
+    pub fn exploit_only(&self) -> Engine {
+        let mut bundle = self.bundle.clone();
+        let x = &mut bundle.rules.exploration;
+        (x.mode, x.epsilon, x.control_share) = (crate::pricing::rules::ExplorationMode::Epsilon, 0.0, 0.0);
+        Engine { bundle }
+    }
+
     pub fn policy_version(&self) -> u64 {
         self.bundle.manifest.policy_version
     }

@@ -11,6 +11,7 @@ pub mod dataset;
 pub mod edge;
 pub mod engine;
 pub mod features;
+pub mod learn;
 pub mod market;
 pub mod metrics;
 pub mod model;

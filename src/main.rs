@@ -14,6 +14,8 @@ use edgeprice::model::BehaviourModel;
 use edgeprice::pricing::rules::{Rules, parse_time};
 use edgeprice::train::{self, TrainConfig};
 
+mod learning;
+
 #[derive(Parser)]
 #[command(name = "edgeprice", version, about = "Personalized pricing at the edge: train, score, price.")]
 struct Cli {
@@ -140,6 +142,15 @@ enum Command {
         #[arg(long)]
         to: u64,
     },
+    /// Replay the sessions of a CSV through a policy (a bundle, list, uniform or oracle), the
+    /// market model deciding purchases; prints profit, revenue and conversion per session.
+    Simulate(learning::SimulateArgs),
+    /// Off-policy estimates (IPS, SNIPS, doubly robust) of a policy's profit per session
+    /// from logged feedback.
+    Evaluate(learning::EvaluateArgs),
+    /// Train the next model from logged feedback, build bundle N+1, and publish it only if
+    /// its doubly robust estimate beats the live policy's.
+    Retrain(learning::RetrainArgs),
     /// Price sessions for a product: one decision JSON (or one per line with --sessions).
     Price {
         /// Bundle file (default: the built-in default bundle).
@@ -569,6 +580,9 @@ fn main() -> Result<()> {
                 body.as_bytes(),
             )
         }
+        Command::Simulate(args) => learning::run_simulate(args),
+        Command::Evaluate(args) => learning::run_evaluate(args),
+        Command::Retrain(args) => learning::run_retrain(args),
         Command::Serve { db, listen, trusted_key, catalog } => run_serve(&db, &listen, &trusted_key, &catalog),
         Command::Price { bundle, public_key, session, sessions, data, product, now } => {
             let source = match (session, sessions, data) {

@@ -195,3 +195,64 @@ fn price_every_session_of_the_data_set_with_the_default_bundle() {
     assert!((0.08..0.12).contains(&control), "control share {control}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("sessions priced with policy 1"));
 }
+
+#[test]
+fn simulate_and_evaluate_take_any_csv_of_the_data_sets_format() {
+    let dir = std::env::temp_dir().join(format!("edgeprice-cli-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // 400 sessions of the train file, from its end: another CSV in the same format.
+    let text = std::fs::read_to_string(common::train_csv()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let csv = dir.join("other.csv");
+    std::fs::write(&csv, [&lines[..1], &lines[lines.len() - 400..]].concat().join("\n")).unwrap();
+    let product = common::models().join("demo_product.json");
+    let log = dir.join("log.ndjson");
+    let base =
+        ["--data", csv.to_str().unwrap(), "--product", product.to_str().unwrap(), "--now", "2026-12-05T12:00:00Z"];
+    let bundle = common::models().join("default.epb");
+    let mut args = vec!["simulate", "--policy", bundle.to_str().unwrap(), "--json", "--log", log.to_str().unwrap()];
+    args.extend_from_slice(&base);
+    let out = edgeprice(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in
+        ["profit_per_session", "profit_ci_low", "profit_ci_high", "revenue_per_session", "conversion", "sessions"]
+    {
+        assert!(summary[key].is_number(), "{key} in {summary}");
+    }
+    assert_eq!(summary["sessions"], 400);
+    assert!(summary["profit_ci_low"].as_f64() <= summary["profit_per_session"].as_f64());
+    assert!(summary["fairness"]["groups"]["VisitorType"].is_object(), "fairness report by group");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(logged.lines().count(), 800, "a decision and an outcome per session");
+    for policy in ["list", "uniform", "oracle"] {
+        let mut args = vec!["simulate", "--policy", policy, "--json"];
+        args.extend_from_slice(&base);
+        let out = edgeprice(&args);
+        assert!(out.status.success(), "{policy}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    // Off-policy: the logged policy evaluated on its own log, and the list price.
+    for policy in [bundle.to_str().unwrap(), "list"] {
+        let out = edgeprice(&[
+            "evaluate",
+            "--log",
+            log.to_str().unwrap(),
+            "--policy",
+            policy,
+            "--product",
+            product.to_str().unwrap(),
+            "--now",
+            "2026-12-05T12:00:00Z",
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(e["decisions"], 400);
+        for est in ["ips", "snips", "dr"] {
+            assert!(e[est]["ci_low"].as_f64() <= e[est]["ci_high"].as_f64(), "{est}: {e}");
+        }
+        assert!(e["effective_sample_size"].as_f64().unwrap() > 0.0);
+    }
+    let out = edgeprice(&["simulate", "--policy", "nonsense.epb", "--data", csv.to_str().unwrap()]);
+    assert!(!out.status.success());
+}

@@ -259,6 +259,42 @@ impl Store {
             .collect()
     }
 
+    /// Every stored feedback event in the format the edge sent it (for evaluation and
+    /// retraining), oldest first.
+    pub async fn feedback_events(&self) -> Result<Vec<serde_json::Value>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT event_id, kind, decision_id, session_id, sku, policy_version, arm, price, cost, propensity, \
+             features, purchased, revenue, at FROM feedback ORDER BY received_at, event_id",
+        )
+        .persistent(false)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let features: Option<String> = r.try_get("features")?;
+                let mut e = serde_json::json!({
+                    "event_id": r.try_get::<String, _>("event_id")?,
+                    "type": r.try_get::<String, _>("kind")?,
+                    "decision_id": r.try_get::<String, _>("decision_id")?,
+                    "session_id": r.try_get::<Option<String>, _>("session_id")?,
+                    "sku": r.try_get::<Option<String>, _>("sku")?,
+                    "policy_version": r.try_get::<Option<i64>, _>("policy_version")?,
+                    "arm": r.try_get::<Option<String>, _>("arm")?,
+                    "price": r.try_get::<Option<f64>, _>("price")?,
+                    "cost": r.try_get::<Option<f64>, _>("cost")?,
+                    "propensity": r.try_get::<Option<f64>, _>("propensity")?,
+                    "features": features.and_then(|f| serde_json::from_str::<serde_json::Value>(&f).ok()),
+                    "revenue": r.try_get::<Option<f64>, _>("revenue")?,
+                    "time": r.try_get::<i64, _>("at")?,
+                });
+                if let Some(p) = r.try_get::<Option<i64>, _>("purchased")? {
+                    e["purchased"] = serde_json::Value::Bool(p != 0);
+                }
+                Ok(e)
+            })
+            .collect()
+    }
+
     /// Number of stored feedback events (for tests and metrics).
     pub async fn feedback_count(&self) -> Result<u64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM feedback").fetch_one(&self.pool).await?;

@@ -6,6 +6,7 @@
 pub mod mlp;
 pub mod onnx;
 pub mod report;
+pub mod retrain;
 
 use crate::dataset::Row;
 use crate::features::{FeatureSchema, SchemaError};

@@ -1,0 +1,167 @@
+//! Off-policy evaluation: the profit per session a target policy would have made, estimated
+//! from feedback logged under another policy with known propensities. Estimators: IPS,
+//! self-normalized IPS and doubly robust (the direct-method part is a behaviour model's
+//! P(buy | x, price)), each with a 95% interval, and the effective sample size of the
+//! importance weights. Rewards are profit (price - cost) when the visit bought, else 0.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+
+use super::Estimate;
+use crate::engine::Engine;
+use crate::pricing::product::Product;
+use crate::session::Session;
+use crate::tracker::parse_session;
+
+/// A logged decision joined with its outcome.
+#[derive(Clone, Debug)]
+pub struct Logged {
+    pub session_id: String,
+    pub session: Session,
+    /// Shown price, minor units.
+    pub price_minor: i64,
+    pub propensity: f64,
+    pub purchased: bool,
+    /// Profit of this visit (major units).
+    pub reward: f64,
+}
+
+/// Reads feedback events (decisions and outcomes, any order) for one product. Decisions
+/// without features, for another SKU, or with a price the currency cannot hold are skipped
+/// and counted; a decision without an outcome did not buy.
+pub fn join(events: &[Value], product: &Product, page_values: &BTreeMap<String, f64>) -> (Vec<Logged>, usize) {
+    let mut bought: HashMap<&str, bool> = HashMap::new();
+    for e in events.iter().filter(|e| e["type"] == "outcome") {
+        if let (Some(id), Some(p)) = (e["decision_id"].as_str(), e["purchased"].as_bool()) {
+            *bought.entry(id).or_default() |= p;
+        }
+    }
+    let c = product.currency;
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    let mut seen = std::collections::HashSet::new();
+    for e in events.iter().filter(|e| e["type"] == "decision") {
+        let id = e["decision_id"].as_str().unwrap_or("");
+        if e["sku"].as_str() != Some(product.sku.as_str()) || !seen.insert(id.to_string()) {
+            skipped += 1;
+            continue;
+        }
+        let sid = e["session_id"].as_str().unwrap_or("logged");
+        let session = serde_json::json!({"session_id": sid, "features": e["features"]});
+        let parsed = parse_session(&session, e["time"].as_i64().unwrap_or(0), page_values);
+        let price = e["price"].as_f64().and_then(|p| c.to_minor(p));
+        let propensity = e["propensity"].as_f64().filter(|p| *p > 0.0 && *p <= 1.0);
+        match (parsed, price, propensity, e["features"].is_object()) {
+            (Ok((_, s)), Some(price_minor), Some(propensity), true) => {
+                let purchased = bought.get(id).copied().unwrap_or(false);
+                let reward = if purchased { c.to_major(price_minor - product.cost) } else { 0.0 };
+                out.push(Logged {
+                    session_id: sid.to_string(),
+                    session: s,
+                    price_minor,
+                    propensity,
+                    purchased,
+                    reward,
+                });
+            }
+            _ => skipped += 1,
+        }
+    }
+    (out, skipped)
+}
+
+/// The policy being evaluated.
+pub enum Target<'a> {
+    Bundle(&'a Engine),
+    /// One price for everyone (minor units): `list`, or a uniform price.
+    Fixed(i64),
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Evaluation {
+    pub decisions: usize,
+    pub ips: Estimate,
+    pub snips: Estimate,
+    pub dr: Estimate,
+    /// (sum w)^2 / sum w^2.
+    pub effective_sample_size: f64,
+    pub min_logged_propensity: f64,
+    pub max_weight: f64,
+    pub warnings: Vec<String>,
+    /// Per-decision doubly robust terms (for paired comparisons of two targets).
+    #[serde(skip)]
+    pub dr_terms: Vec<f64>,
+}
+
+/// Estimates the target's profit per decision. `dm` supplies P(buy | x, r) for the direct
+/// method (usually the candidate bundle's own model); `now` prices the target.
+pub fn evaluate(logged: &[Logged], target: &Target, dm: &Engine, product: &Product, now: i64) -> Evaluation {
+    let c = product.currency;
+    let list = product.list_price as f64;
+    let b = dm.bundle();
+    let mut w = Vec::with_capacity(logged.len());
+    let mut ips = Vec::with_capacity(logged.len());
+    let mut dr = Vec::with_capacity(logged.len());
+    for l in logged {
+        let dist: Vec<(i64, f64)> = match target {
+            Target::Bundle(engine) => engine
+                .price_session(&l.session_id, &l.session, product, now)
+                .candidates
+                .iter()
+                .map(|k| (k.price_minor, k.propensity))
+                .collect(),
+            Target::Fixed(p) => vec![(*p, 1.0)],
+        };
+        let heads = b.model.heads(&b.manifest.schema.transform(&l.session)).ok();
+        let q = |price: i64| {
+            heads.map_or(0.0, |h| h.purchase_probability(price as f64 / list)) * c.to_major(price - product.cost)
+        };
+        let pi = dist.iter().filter(|(p, _)| *p == l.price_minor).map(|(_, q)| q).sum::<f64>();
+        let wi = pi / l.propensity;
+        let direct: f64 = dist.iter().map(|(p, pr)| pr * q(*p)).sum();
+        w.push(wi);
+        ips.push(wi * l.reward);
+        dr.push(direct + wi * (l.reward - q(l.price_minor)));
+    }
+    let n = logged.len() as f64;
+    let sum_w: f64 = w.iter().sum();
+    let snips_mean = if sum_w > 0.0 { ips.iter().sum::<f64>() / sum_w } else { f64::NAN };
+    let mean_w = sum_w / n.max(1.0);
+    let t: Vec<f64> = logged.iter().zip(&w).map(|(l, wi)| wi * (l.reward - snips_mean) / mean_w).collect();
+    let spread = Estimate::of(&t);
+    let half = (spread.ci_high - spread.ci_low) / 2.0;
+    let ess = if sum_w > 0.0 { sum_w.powi(2) / w.iter().map(|x| x * x).sum::<f64>() } else { 0.0 };
+    let min_p = logged.iter().map(|l| l.propensity).fold(f64::INFINITY, f64::min);
+    let max_w = w.iter().copied().fold(0.0, f64::max);
+    let mut warnings = Vec::new();
+    if min_p < 0.01 {
+        warnings
+            .push(format!("logged propensities as small as {min_p:.4}: weights up to {max_w:.0}, estimates are noisy"));
+    }
+    if ess < n / 10.0 {
+        warnings.push(format!(
+            "effective sample size {ess:.0} of {n:.0}: the target rarely shows what was logged; trust DR over IPS"
+        ));
+    }
+    if logged.is_empty() {
+        warnings.push("no logged decisions for this product".into());
+    }
+    Evaluation {
+        decisions: logged.len(),
+        ips: Estimate::of(&ips),
+        snips: Estimate { mean: snips_mean, ci_low: snips_mean - half, ci_high: snips_mean + half },
+        dr: Estimate::of(&dr),
+        effective_sample_size: ess,
+        min_logged_propensity: if logged.is_empty() { f64::NAN } else { min_p },
+        max_weight: max_w,
+        warnings,
+        dr_terms: dr,
+    }
+}
+
+/// Paired doubly robust difference (candidate - live) with its 95% interval.
+pub fn difference(candidate: &Evaluation, live: &Evaluation) -> Estimate {
+    let d: Vec<f64> = candidate.dr_terms.iter().zip(&live.dr_terms).map(|(a, b)| a - b).collect();
+    Estimate::of(&d)
+}
