@@ -15,6 +15,7 @@ pub mod learn;
 pub mod market;
 pub mod metrics;
 pub mod model;
+pub mod plan;
 pub mod pricing;
 pub mod rng;
 pub mod session;

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use tract_onnx::prelude::*;
 
+use crate::plan::Plan;
+
 /// ONNX names of the graph's input and outputs (the export and the runtime share them).
 pub const INPUT_NAME: &str = "features";
 pub const OUTPUT_A: &str = "a";
@@ -62,8 +64,25 @@ impl Heads {
 #[derive(Clone)]
 pub struct BehaviourModel {
     plan: Arc<TypedRunnableModel>,
+    /// The int8 fast path (`crate::plan`), kept only when it agrees with tract-onnx on the
+    /// load-time test vectors; tract runs the model otherwise.
+    fast: Option<Arc<Plan>>,
     width: usize,
 }
+
+/// Test vectors of the load-time check: zeros and seeded draws of the standardized range.
+fn test_vectors(width: usize) -> Vec<Vec<f32>> {
+    let mut rng = crate::rng::SplitMix64::new(0x6661_7374);
+    let mut out = vec![vec![0.0; width]];
+    for k in 0..15 {
+        let spread = 0.5 + k as f64 * 0.25;
+        out.push((0..width).map(|_| (rng.next_normal() * spread) as f32).collect());
+    }
+    out
+}
+
+/// Largest relative difference of the heads the fast path may show against tract-onnx.
+pub const FAST_PATH_TOLERANCE: f32 = 1e-4;
 
 impl std::fmt::Debug for BehaviourModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -109,7 +128,27 @@ impl BehaviourModel {
             }
         }
         let plan = typed.into_runnable().map_err(invalid)?;
-        Ok(Self { plan, width })
+        let reference = Self { plan, fast: None, width };
+        let fast = Plan::lower(onnx).filter(|p| {
+            p.width() == width
+                && test_vectors(width).iter().all(|x| match (p.heads(x), reference.heads(x)) {
+                    (Some(f), Ok(t)) => [(f.a, t.a), (f.b, t.b)]
+                        .iter()
+                        .all(|(u, v)| (u - v).abs() <= FAST_PATH_TOLERANCE * v.abs().max(1.0)),
+                    _ => false,
+                })
+        });
+        Ok(Self { fast: fast.map(Arc::new), ..reference })
+    }
+
+    /// Which runtime serves `heads`: `"int8_fast_path"` or `"tract_onnx"`.
+    pub fn runtime(&self) -> &'static str {
+        if self.fast.is_some() { "int8_fast_path" } else { "tract_onnx" }
+    }
+
+    /// The heads as tract-onnx computes them, whatever serves `heads` (for checks).
+    pub fn reference_heads(&self, features: &[f32]) -> Result<Heads, ModelError> {
+        Self { plan: self.plan.clone(), fast: None, width: self.width }.heads(features)
     }
 
     pub fn width(&self) -> usize {
@@ -120,6 +159,9 @@ impl BehaviourModel {
     pub fn heads(&self, features: &[f32]) -> Result<Heads, ModelError> {
         if features.len() != self.width {
             return Err(ModelError::WrongWidth { expected: self.width, found: features.len() });
+        }
+        if let Some(fast) = &self.fast {
+            return fast.heads(features).ok_or(ModelError::NonFinite);
         }
         let input = Tensor::from_shape(&[1, self.width], features).map_err(|e| ModelError::Run(e.to_string()))?;
         let out = self.plan.run(tvec!(input.into())).map_err(|e| ModelError::Run(e.to_string()))?;

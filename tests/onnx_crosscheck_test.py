@@ -1,6 +1,6 @@
 """Independent check of the exported ONNX files: onnxruntime (and the onnx checker) run
 models/behaviour.onnx and models/behaviour.int8.onnx on the features edgeprice computes
-for every session of the train file, and must agree with tract-onnx's outputs
+for every session of the train file, and must agree with the engine's outputs (tract-onnx for fp32, the int8 fast path for int8)
 (`edgeprice score --heads`) within 1e-4 (fp32) and 1e-4 (int8: both runtimes dequantize
 the same int8 weights, so they must agree as closely as fp32 does).
 
@@ -63,7 +63,7 @@ def test_fp32_onnxruntime_matches_tract(features):
     ours, theirs = tract_heads(), ort_heads("behaviour.onnx", features)
     assert ours.shape == theirs.shape == (features.shape[0], 2)
     diff = np.abs(ours - theirs).max()
-    print(f"fp32 max |tract - onnxruntime| over {len(ours)} sessions: {diff:.3g}")
+    print(f"fp32 max |edgeprice (tract-onnx) - onnxruntime| over {len(ours)} sessions: {diff:.3g}")
     assert diff < FP32_TOL
 
 
@@ -71,7 +71,7 @@ def test_int8_onnxruntime_matches_tract(features):
     ours, theirs = tract_heads("--int8"), ort_heads("behaviour.int8.onnx", features)
     diff = np.abs(ours - theirs).max()
     extended = ort_heads("behaviour.int8.onnx", features, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
-    print(f"int8 max |tract - onnxruntime| over {len(ours)} sessions: {diff:.3g} "
+    print(f"int8 max |edgeprice (int8 fast path) - onnxruntime| over {len(ours)} sessions: {diff:.3g} "
           f"(onnxruntime with all graph optimizations: {np.abs(ours - extended).max():.3g})")
     assert diff < INT8_TOL
 

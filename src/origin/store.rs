@@ -260,11 +260,11 @@ impl Store {
     }
 
     /// Every stored feedback event in the format the edge sent it (for evaluation and
-    /// retraining), oldest first.
+    /// retraining), in event id order (deterministic, whatever the arrival order).
     pub async fn feedback_events(&self) -> Result<Vec<serde_json::Value>, StoreError> {
         let rows = sqlx::query(
             "SELECT event_id, kind, decision_id, session_id, sku, policy_version, arm, price, cost, propensity, \
-             features, purchased, revenue, at FROM feedback ORDER BY received_at, event_id",
+             features, purchased, revenue, at FROM feedback ORDER BY event_id",
         )
         .persistent(false)
         .fetch_all(&self.pool)

@@ -1,0 +1,172 @@
+//! The compact fast path for the shipped model family: an int8 weight-only MLP (hidden
+//! Gemm + Relu layers, head `a` linear, head `b` softplus), lowered from its ONNX graph into
+//! layer shapes, int8 weights and per-output-channel scales, and run by a small kernel.
+//! tract-onnx stays the reference: `lower` accepts only the exact graph `train::onnx`
+//! writes, and `BehaviourModel::load` keeps the plan only when it agrees with tract on test
+//! vectors. Layout invariant: weights are stored output-major (`q[j * inputs + i]`) so each
+//! output is one contiguous dot product.
+
+use prost::Message;
+use tract_onnx::pb::{ModelProto, NodeProto, TensorProto, tensor_proto::DataType};
+
+use crate::model::{Heads, INPUT_NAME, OUTPUT_A, OUTPUT_B};
+
+/// Version of the lowering and the kernel's arithmetic.
+pub const PLAN_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlanDense {
+    pub inputs: usize,
+    pub outputs: usize,
+    /// Output-major int8 weights.
+    pub q: Vec<i8>,
+    pub scale: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub hidden: Vec<PlanDense>,
+    pub head_a: PlanDense,
+    pub head_b: PlanDense,
+}
+
+fn tensor<'a>(m: &'a ModelProto, name: &str) -> Option<&'a TensorProto> {
+    m.graph.as_ref()?.initializer.iter().find(|t| t.name == name)
+}
+
+fn f32s(t: &TensorProto) -> Option<Vec<f32>> {
+    if t.data_type != DataType::Float as i32 {
+        return None;
+    }
+    if !t.float_data.is_empty() {
+        return Some(t.float_data.clone());
+    }
+    Some(t.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+}
+
+fn i8s(t: &TensorProto) -> Option<Vec<i8>> {
+    (t.data_type == DataType::Int8 as i32).then(|| t.raw_data.iter().map(|b| *b as i8).collect())
+}
+
+fn producer<'a>(nodes: &'a [NodeProto], output: &str) -> Option<&'a NodeProto> {
+    nodes.iter().find(|n| n.output.iter().any(|o| o == output))
+}
+
+/// One Gemm(x, DequantizeLinear(q, scale, 0, axis=1), bias) whose output is `output`.
+fn dense(m: &ModelProto, nodes: &[NodeProto], output: &str) -> Option<(PlanDense, String)> {
+    let gemm =
+        producer(nodes, output).filter(|n| n.op_type == "Gemm" && n.input.len() == 3 && n.attribute.is_empty())?;
+    let dq = producer(nodes, &gemm.input[1]).filter(|n| n.op_type == "DequantizeLinear" && n.input.len() == 3)?;
+    if dq.attribute.iter().any(|a| a.name != "axis" || a.i != 1) {
+        return None;
+    }
+    let q = tensor(m, &dq.input[0])?;
+    let (inputs, outputs) = match q.dims[..] {
+        [i, o] if i > 0 && o > 0 && i <= 4096 && o <= 4096 => (i as usize, o as usize),
+        _ => return None,
+    };
+    let q = i8s(q)?;
+    let scale = f32s(tensor(m, &dq.input[1])?)?;
+    let zero = i8s(tensor(m, &dq.input[2])?)?;
+    let bias = f32s(tensor(m, &gemm.input[2])?)?;
+    if q.len() != inputs * outputs || scale.len() != outputs || bias.len() != outputs || zero.iter().any(|z| *z != 0) {
+        return None;
+    }
+    if scale.iter().chain(&bias).any(|v| !v.is_finite()) {
+        return None;
+    }
+    // ONNX stores [inputs][outputs]; the kernel wants output-major rows.
+    let mut t = vec![0i8; q.len()];
+    for i in 0..inputs {
+        for j in 0..outputs {
+            t[j * inputs + i] = q[i * outputs + j];
+        }
+    }
+    Some((PlanDense { inputs, outputs, q: t, scale, bias }, gemm.input[0].clone()))
+}
+
+impl Plan {
+    /// Lowers an int8 behaviour model; `None` when the graph is anything else (tract runs it).
+    pub fn lower(onnx: &[u8]) -> Option<Plan> {
+        let m = ModelProto::decode(onnx).ok()?;
+        let g = m.graph.as_ref()?;
+        let nodes = &g.node;
+        let (head_a, from_a) = dense(&m, nodes, OUTPUT_A)?;
+        let softplus = producer(nodes, OUTPUT_B).filter(|n| n.op_type == "Softplus" && n.input.len() == 1)?;
+        let (head_b, from_b) = dense(&m, nodes, &softplus.input[0])?;
+        if from_a != from_b || head_a.outputs != 1 || head_b.outputs != 1 {
+            return None;
+        }
+        // Walk back through Relu(Gemm(...)) layers to the input.
+        let mut hidden = Vec::new();
+        let mut current = from_a;
+        while current != INPUT_NAME {
+            let relu = producer(nodes, &current).filter(|n| n.op_type == "Relu" && n.input.len() == 1)?;
+            let (layer, input) = dense(&m, nodes, &relu.input[0])?;
+            hidden.push(layer);
+            current = input;
+            if hidden.len() > 16 {
+                return None;
+            }
+        }
+        hidden.reverse();
+        // Every node accounted for: dequantize + Gemm + Relu per hidden layer, dequantize + Gemm
+        // per head, and the softplus.
+        if nodes.len() != 3 * hidden.len() + 5 {
+            return None;
+        }
+        let widths_chain = hidden.windows(2).all(|w| w[0].outputs == w[1].inputs)
+            && hidden.last().is_some_and(|l| l.outputs == head_a.inputs && l.outputs == head_b.inputs);
+        widths_chain.then_some(Plan { hidden, head_a, head_b })
+    }
+
+    pub fn width(&self) -> usize {
+        self.hidden.first().map_or(self.head_a.inputs, |l| l.inputs)
+    }
+
+    /// The two heads for one feature vector of `width()` values.
+    pub fn heads(&self, x: &[f32]) -> Option<Heads> {
+        if x.len() != self.width() {
+            return None;
+        }
+        let mut a = x.to_vec();
+        let mut b = Vec::new();
+        for layer in &self.hidden {
+            forward(layer, &a, &mut b);
+            b.iter_mut().for_each(|v| *v = v.max(0.0));
+            std::mem::swap(&mut a, &mut b);
+        }
+        forward(&self.head_a, &a, &mut b);
+        let head_a = b[0];
+        forward(&self.head_b, &a, &mut b);
+        let z = b[0];
+        // softplus(z) = max(z, 0) + ln(1 + e^-|z|), as tract computes it without overflow.
+        let head_b = z.max(0.0) + (-z.abs()).exp().ln_1p();
+        (head_a.is_finite() && head_b.is_finite()).then_some(Heads { a: head_a, b: head_b })
+    }
+}
+
+/// `out[j] = bias[j] + scale[j] * sum_i q[j][i] * x[i]`.
+fn forward(layer: &PlanDense, x: &[f32], out: &mut Vec<f32>) {
+    out.clear();
+    for j in 0..layer.outputs {
+        let row = &layer.q[j * layer.inputs..(j + 1) * layer.inputs];
+        let dot = dot(row, x);
+        out.push(layer.bias[j] + layer.scale[j] * dot);
+    }
+}
+
+/// Dot product of an int8 row and f32 inputs, in 8 independent lanes (which the compiler
+/// maps to SIMD on wasm simd128 and x86).
+fn dot(row: &[i8], x: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (rows, xs) = (row.chunks_exact(8), x.chunks_exact(8));
+    let tail: f32 = rows.remainder().iter().zip(xs.remainder()).map(|(q, v)| f32::from(*q) * v).sum();
+    for (r, v) in rows.zip(xs) {
+        for ((a, q), xv) in acc.iter_mut().zip(r).zip(v) {
+            *a += f32::from(*q) * xv;
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}

@@ -1,0 +1,47 @@
+//! The compact int8 fast path against tract-onnx, the reference runtime: it lowers exactly
+//! the shipped model family, refuses anything else, and gives the same heads on real
+//! sessions within float rounding.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use edgeprice::features::FeatureSchema;
+use edgeprice::model::BehaviourModel;
+use edgeprice::plan::Plan;
+
+#[test]
+fn the_shipped_int8_model_lowers_and_agrees_with_tract() {
+    let onnx = std::fs::read(common::models().join("behaviour.int8.onnx")).unwrap();
+    let schema = FeatureSchema::from_json(&std::fs::read(common::models().join("schema.json")).unwrap()).unwrap();
+    let plan = Plan::lower(&onnx).expect("the shipped int8 model is in the fast path's family");
+    assert_eq!(plan.width(), schema.width());
+    assert_eq!(plan.hidden.iter().map(|l| l.outputs).collect::<Vec<_>>(), [64, 32]);
+    let tract = BehaviourModel::load(&onnx, schema.width()).unwrap();
+    let rows = common::read_rows();
+    let mut worst = 0f32;
+    for r in rows.iter().step_by(3) {
+        let x = schema.transform(&r.session);
+        let (want, got) = (tract.reference_heads(&x).unwrap(), plan.heads(&x).unwrap());
+        for (w, g) in [(want.a, got.a), (want.b, got.b)] {
+            let rel = (w - g).abs() / w.abs().max(1.0);
+            worst = worst.max(rel);
+        }
+    }
+    println!("fast path vs tract-onnx on {} sessions: largest relative difference {worst:.2e}", rows.len().div_ceil(3));
+    assert!(worst < 1e-5, "{worst}");
+    assert!(plan.heads(&[0.0; 3]).is_none(), "wrong width");
+    assert_eq!(tract.runtime(), "int8_fast_path", "the engine serves the shipped model with the fast path");
+    let fp32 = BehaviourModel::load(&std::fs::read(common::models().join("behaviour.onnx")).unwrap(), schema.width());
+    assert_eq!(fp32.unwrap().runtime(), "tract_onnx", "anything else runs on tract-onnx");
+}
+
+#[test]
+fn other_graphs_and_bad_bytes_are_not_lowered() {
+    let fp32 = std::fs::read(common::models().join("behaviour.onnx")).unwrap();
+    assert!(Plan::lower(&fp32).is_none(), "fp32 weights are not the int8 family");
+    let int8 = std::fs::read(common::models().join("behaviour.int8.onnx")).unwrap();
+    for cut in [0, 10, int8.len() / 2, int8.len() - 1] {
+        assert!(Plan::lower(&int8[..cut]).is_none(), "truncated at {cut}");
+    }
+    assert!(Plan::lower(b"not a model at all").is_none());
+}
