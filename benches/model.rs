@@ -40,7 +40,7 @@ fn main() {
     let xs: Vec<Vec<f32>> = rows.iter().take(2_000).map(|r| schema.transform(&r.session)).collect();
     let tract = BehaviourModel::load(&onnx, schema.width()).unwrap();
     let plan = Plan::lower(&onnx).unwrap();
-    let t = median_ns_per_call(&xs, |x| tract.heads(x).unwrap().a);
+    let t = median_ns_per_call(&xs, |x| tract.reference_heads(x).unwrap().a);
     let p = median_ns_per_call(&xs, |x| plan.heads(x).unwrap().a);
     let load_t = {
         let t0 = Instant::now();
@@ -56,4 +56,13 @@ fn main() {
     println!("  tract-onnx     {t:>9.0} ns   load + optimize {load_t:.2} ms");
     println!("  int8 fast path {p:>9.0} ns   lower {load_p:.3} ms");
     println!("  ratio          {:>9.1}x", t / p);
+    // A whole decision (session JSON parse, features, model, rules, exploration hash).
+    let cases: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("tests/golden/cases.json")).unwrap()).unwrap();
+    let case = &cases["cases"][0];
+    let now = edgeprice::pricing::rules::parse_time(case["now"].as_str().unwrap()).unwrap();
+    let engine = edgeprice::engine::Engine::with_default(now).unwrap();
+    let one = vec![vec![0f32]; 2_000];
+    let d = median_ns_per_call(&one, |_| engine.price(&case["session"], &case["product"], now).unwrap().price as f32);
+    println!("whole decision, native (engine.price on golden case 0, {}): {d:.0} ns", engine.bundle().model.runtime());
 }

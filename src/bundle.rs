@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::features::FeatureSchema;
 use crate::model::BehaviourModel;
+use crate::plan::Plan;
 use crate::pricing::rules::{Rules, parse_time};
+use base64::Engine as _;
 
 pub const MAGIC: &[u8; 4] = b"EPB1";
 pub const FORMAT_VERSION: u16 = 1;
@@ -122,6 +124,11 @@ pub struct Manifest {
     /// Model metrics from training (free-form JSON, shown by `inspect`).
     #[serde(default)]
     pub metrics: serde_json::Value,
+    /// The int8 fast path's plan of the model (`plan::Plan::to_bytes`, base64), written by
+    /// `sign` when the model lowers and agrees with tract-onnx; a build without tract-onnx
+    /// runs the model from it. Absent in bundles signed before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
 }
 
 /// A bundle that passed every check, ready to price with.
@@ -219,6 +226,13 @@ impl BundleSigner {
     pub fn sign(&self, manifest: &Manifest, model: &[u8]) -> Result<Vec<u8>, BundleError> {
         let mut manifest = manifest.clone();
         manifest.key_id = self.key_id.clone();
+        // The fast path's plan, lowered now and kept only if the model agrees with
+        // tract-onnx on the load-time test vectors (`BehaviourModel::load`).
+        manifest.plan = BehaviourModel::load(model, manifest.schema.width())
+            .ok()
+            .filter(|m| m.runtime() == "int8_fast_path")
+            .and_then(|_| Plan::lower(model))
+            .map(|p| base64::engine::general_purpose::STANDARD.encode(p.to_bytes()));
         let json = serde_json::to_vec(&manifest).map_err(|e| BundleError::Malformed(e.to_string()))?;
         let key_id = self.key_id.as_bytes();
         let key_len = u8::try_from(key_id.len()).map_err(|_| BundleError::Malformed("key id too long".into()))?;
@@ -324,6 +338,12 @@ pub fn verify(
     let rules = Rules::from_toml(&manifest.rules_toml).map_err(|e| BundleError::BadRules(e.to_string()))?;
     let model = BehaviourModel::load(f.model, manifest.schema.width())
         .map_err(|e| BundleError::ModelMismatch(e.to_string()))?;
+    if let Some(text) = &manifest.plan {
+        let carried = base64::engine::general_purpose::STANDARD.decode(text).ok().and_then(|b| Plan::from_bytes(&b));
+        if carried.is_none() || carried != Plan::lower(f.model) {
+            return Err(BundleError::ModelMismatch("the bundle's fast-path plan does not match its model".into()));
+        }
+    }
     Ok(VerifiedBundle { manifest, rules, model, expires_at: expires })
 }
 

@@ -384,6 +384,7 @@ pub fn run_retrain(a: RetrainArgs) -> Result<()> {
         population_curve: r.curve,
         metrics: json!({"retrained_from": {"decisions": r.decisions, "training_rows": r.training_rows,
             "correction": "importance resampling, weight 1/propensity capped at 20"}}),
+        plan: None, // `sign` lowers and embeds it
     };
     let signer = BundleSigner::from_json(&read(&a.key)?)?;
     let bytes = signer.sign(&manifest, &r.int8)?;

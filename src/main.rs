@@ -361,6 +361,7 @@ fn run_bundle(
             },
             "versions": metrics["versions"],
         }),
+        plan: None, // `sign` lowers and embeds it
     };
     let signer = BundleSigner::from_json(&read(key)?)?;
     let bytes = signer.sign(&manifest, &onnx)?;

@@ -170,3 +170,70 @@ fn dot(row: &[i8], x: &[f32]) -> f32 {
     }
     acc.iter().sum::<f32>() + tail
 }
+
+/// Magic and version of the plan's byte encoding (carried in bundles, signed with them).
+const PLAN_MAGIC: &[u8; 4] = b"EPP1";
+
+impl PlanDense {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(self.inputs as u32).to_le_bytes());
+        out.extend_from_slice(&(self.outputs as u32).to_le_bytes());
+        out.extend(self.q.iter().map(|v| *v as u8));
+        for v in self.scale.iter().chain(&self.bias) {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+
+    fn read(bytes: &mut &[u8]) -> Option<PlanDense> {
+        let mut take = |n: usize| -> Option<&[u8]> {
+            let (head, rest) = (bytes.get(..n)?, bytes.get(n..)?);
+            *bytes = rest;
+            Some(head)
+        };
+        let u32_at = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        let inputs = u32_at(take(4)?);
+        let outputs = u32_at(take(4)?);
+        if inputs == 0 || outputs == 0 || inputs > 4096 || outputs > 4096 {
+            return None;
+        }
+        let q = take(inputs * outputs)?.iter().map(|b| *b as i8).collect();
+        let floats = |b: &[u8]| b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let scale: Vec<f32> = floats(take(4 * outputs)?);
+        let bias: Vec<f32> = floats(take(4 * outputs)?);
+        scale.iter().chain(&bias).all(|v| v.is_finite()).then_some(PlanDense { inputs, outputs, q, scale, bias })
+    }
+}
+
+impl Plan {
+    /// The plan as bytes: magic, version, layer count, then each layer (hidden layers,
+    /// head `a`, head `b`): inputs, outputs (u32 LE), int8 weights, scales, biases (f32 LE).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = PLAN_MAGIC.to_vec();
+        out.extend_from_slice(&PLAN_VERSION.to_le_bytes());
+        out.extend_from_slice(&(self.hidden.len() as u32).to_le_bytes());
+        for layer in self.hidden.iter().chain([&self.head_a, &self.head_b]) {
+            layer.write(&mut out);
+        }
+        out
+    }
+
+    /// Reads `to_bytes` output; `None` for anything malformed, truncated or inconsistent.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Plan> {
+        let rest = bytes.strip_prefix(PLAN_MAGIC)?;
+        let version = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?);
+        let count = u32::from_le_bytes(rest.get(4..8)?.try_into().ok()?) as usize;
+        if version != PLAN_VERSION || count > 16 {
+            return None;
+        }
+        let mut cursor = rest.get(8..)?;
+        let hidden: Vec<PlanDense> = (0..count).map(|_| PlanDense::read(&mut cursor)).collect::<Option<_>>()?;
+        let head_a = PlanDense::read(&mut cursor)?;
+        let head_b = PlanDense::read(&mut cursor)?;
+        let chained = hidden.windows(2).all(|w| w[0].outputs == w[1].inputs)
+            && hidden.last().map_or(head_a.inputs, |l| l.outputs) == head_a.inputs
+            && head_a.inputs == head_b.inputs
+            && head_a.outputs == 1
+            && head_b.outputs == 1;
+        (cursor.is_empty() && chained).then_some(Plan { hidden, head_a, head_b })
+    }
+}

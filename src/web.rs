@@ -116,6 +116,18 @@ impl PricingEngine {
         to_js(&d)
     }
 
+    /// `price` with JSON text in and out: the session and product as JSON strings, the
+    /// decision as a JSON string. Crossing the JS/wasm boundary as one string each way is
+    /// cheaper than building JS objects field by field.
+    #[wasm_bindgen(js_name = priceJson)]
+    pub fn price_json(&self, session: &str, product: &str, now: Option<f64>) -> Result<String, JsValue> {
+        let session: serde_json::Value = serde_json::from_str(session).unwrap_or(serde_json::Value::Null);
+        let product: serde_json::Value =
+            serde_json::from_str(product).map_err(|e| js_error("bad_input", &format!("product: {e}")))?;
+        let d = self.engine.price(&session, &product, now_or(now)).map_err(|e| js_error(e.code(), &e.to_string()))?;
+        serde_json::to_string(&d).map_err(|e| js_error("serialize", &e.to_string()))
+    }
+
     /// Prices many sessions for one product.
     #[wasm_bindgen(js_name = priceMany, unchecked_return_type = "Decision[]")]
     pub fn price_many(

@@ -45,3 +45,22 @@ fn other_graphs_and_bad_bytes_are_not_lowered() {
     }
     assert!(Plan::lower(b"not a model at all").is_none());
 }
+
+#[test]
+fn the_plan_round_trips_through_bytes_and_refuses_damage() {
+    let onnx = std::fs::read(common::models().join("behaviour.int8.onnx")).unwrap();
+    let plan = Plan::lower(&onnx).unwrap();
+    let bytes = plan.to_bytes();
+    assert_eq!(Plan::from_bytes(&bytes), Some(plan.clone()));
+    println!("plan: {} bytes (the int8 ONNX file: {} bytes)", bytes.len(), onnx.len());
+    for cut in 0..bytes.len() {
+        assert!(Plan::from_bytes(&bytes[..cut]).is_none(), "truncated at {cut}");
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(Plan::from_bytes(&longer).is_none());
+    let mut nan = bytes.clone();
+    let n = nan.len();
+    nan[n - 4..].copy_from_slice(&f32::NAN.to_le_bytes());
+    assert!(Plan::from_bytes(&nan).is_none(), "a non-finite bias");
+}
