@@ -92,3 +92,14 @@ test("priceMany and the session tracker", () => {
   assert.equal(session.features.Month, "Nov");
   assert.notEqual(engine.price(session, product, NOW).arm, "fallback");
 });
+
+test("priceJson: JSON text in and out, the same decision as price()", () => {
+  const engine = PricingEngine.withDefault(seconds(golden.loaded_at));
+  for (const c of cases) {
+    const viaText = JSON.parse(engine.priceJson(JSON.stringify(c.session), JSON.stringify(c.product), seconds(c.now)));
+    assert.deepEqual(viaText, engine.price(c.session, c.product, seconds(c.now)), c.name);
+  }
+  assert.throws(() => engine.priceJson("{}", "{not json", NOW), (e) => e.code === "bad_input");
+  const fallback = JSON.parse(engine.priceJson("{not json", JSON.stringify(product), NOW));
+  assert.equal(fallback.arm, "fallback", "an unreadable session gets the reference price");
+});
