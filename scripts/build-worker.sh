@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Builds the Cloudflare Worker into build/worker/: the Rust adapter (feature `worker`) with
+# Builds the Cloudflare Worker into build/worker/ (`lean` as the first argument: the worker
+# without tract-onnx, feature `worker-lean`, into build/worker-lean/, budget 1 MiB gzip):
+# the Rust adapter (feature `worker`) with
 # the size profile, wasm-bindgen --target web (the CLI version Cargo.lock pins), wasm-opt -Oz
 # (npm binaryen), and the ES module entry. wrangler.toml runs this as its build command.
 # Prints raw and gzip sizes and fails when the wasm alone is past the worker budget
@@ -9,17 +11,23 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 BUDGET_GZIP=$((3 * 1024 * 1024))   # Cloudflare's free plan: 3 MiB gzip per worker upload
+features=worker
+out=build/worker
+if [ "${1:-}" = lean ]; then
+  BUDGET_GZIP=$((1024 * 1024))
+  features=worker-lean
+  out=build/worker-lean
+fi
 WASM_OPT=node_modules/.bin/wasm-opt
 FEATURES="--enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue"
 
 cargo rustc --lib --crate-type cdylib --profile wasm --target wasm32-unknown-unknown \
-  --no-default-features --features worker
+  --no-default-features --features "$features"
 raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/edgeprice.wasm"
 
-out=build/worker
 # wrangler runs this before every dev/deploy: skip wasm-bindgen and wasm-opt (about a
 # minute) when cargo's output is the one already processed.
-stamp="$(sha256sum "$raw" | cut -d' ' -f1) $(wasm-bindgen --version)"
+stamp="$(sha256sum "$raw" | cut -d' ' -f1) $(wasm-bindgen --version) $features"
 if [ -f "$out/.source" ] && [ "$(cat "$out/.source")" = "$stamp" ] && [ -f "$out/edgeprice_bg.wasm" ]; then
   before="(unchanged)"
 else
@@ -34,8 +42,8 @@ cp src/worker/entry.mjs "$out/entry.mjs"
 
 size=$(stat -c %s "$out/edgeprice_bg.wasm")
 gz=$(gzip -9 -c "$out/edgeprice_bg.wasm" | wc -c)
-echo "worker wasm: after wasm-bindgen ${before} B; after wasm-opt -Oz ${size} B raw, ${gz} B gzip -9 (budget ${BUDGET_GZIP} B gzip)"
+echo "$features wasm: after wasm-bindgen ${before} B; after wasm-opt -Oz ${size} B raw, ${gz} B gzip -9 (budget ${BUDGET_GZIP} B gzip)"
 if [ "$gz" -gt "$BUDGET_GZIP" ]; then
-  echo "worker wasm over budget: ${gz} > ${BUDGET_GZIP} bytes gzip" >&2
+  echo "$features wasm over budget: ${gz} > ${BUDGET_GZIP} bytes gzip" >&2
   exit 1
 fi

@@ -14,6 +14,7 @@ cargo fmt --check
 cargo clippy --release --all-targets -- -D warnings
 cargo clippy --release --lib --no-default-features --features web --target wasm32-unknown-unknown -- -D warnings
 cargo clippy --release --lib --no-default-features --features worker --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --release --lib --no-default-features --features worker-lean --target wasm32-unknown-unknown -- -D warnings
 
 echo "== PostgreSQL for the origin tests (SQLite needs no server)"
 service postgresql start >/dev/null
@@ -24,7 +25,8 @@ export EDGEPRICE_TEST_POSTGRES="postgres://postgres:edgeprice-test@127.0.0.1:543
 echo "== cargo test (native)"
 cargo test --release --all-targets 2>&1 | tee "${TMPDIR:-/tmp}/edgeprice-cargo-test.log"
 
-echo "== core for wasm32-unknown-unknown"
+echo "== the core without tract-onnx (the lean build: fast-path plans only), natively and for wasm32"
+cargo test --release --lib --no-default-features
 cargo build --release --lib --no-default-features --target wasm32-unknown-unknown
 
 echo "== onnxruntime cross-check of models/,"
@@ -48,3 +50,7 @@ echo "== the edge worker: build, upload size (wrangler), tests on workerd agains
 bash scripts/build-worker.sh
 bash scripts/worker-size.sh
 node --test tests/worker/
+echo "== the lean worker (no tract-onnx: the bundles' fast-path plans): size and the same tests"
+bash scripts/build-worker.sh lean
+bash scripts/worker-size.sh lean
+EDGEPRICE_WORKER_BUILD=build/worker-lean node --test tests/worker/

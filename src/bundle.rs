@@ -227,12 +227,24 @@ impl BundleSigner {
         let mut manifest = manifest.clone();
         manifest.key_id = self.key_id.clone();
         // The fast path's plan, lowered now and kept only if the model agrees with
-        // tract-onnx on the load-time test vectors (`BehaviourModel::load`).
-        manifest.plan = BehaviourModel::load(model, manifest.schema.width())
-            .ok()
-            .filter(|m| m.runtime() == "int8_fast_path")
-            .and_then(|_| Plan::lower(model))
-            .map(|p| base64::engine::general_purpose::STANDARD.encode(p.to_bytes()));
+        // tract-onnx on the load-time test vectors (`BehaviourModel::load`). A build without
+        // tract-onnx signs the plan it is given.
+        #[cfg(feature = "tract")]
+        {
+            manifest.plan = BehaviourModel::load(model, manifest.schema.width())
+                .ok()
+                .filter(|m| m.runtime() == "int8_fast_path")
+                .and_then(|_| Plan::lower(model))
+                .map(|p| base64::engine::general_purpose::STANDARD.encode(p.to_bytes()));
+        }
+        self.sign_exact(&manifest, model)
+    }
+
+    /// Signs the manifest exactly as given (no plan lowered or replaced): for tests and for
+    /// tools that bring their own plan.
+    pub fn sign_exact(&self, manifest: &Manifest, model: &[u8]) -> Result<Vec<u8>, BundleError> {
+        let mut manifest = manifest.clone();
+        manifest.key_id = self.key_id.clone();
         let json = serde_json::to_vec(&manifest).map_err(|e| BundleError::Malformed(e.to_string()))?;
         let key_id = self.key_id.as_bytes();
         let key_len = u8::try_from(key_id.len()).map_err(|_| BundleError::Malformed("key id too long".into()))?;
@@ -336,14 +348,31 @@ pub fn verify(
         return Err(BundleError::Downgrade { found: manifest.policy_version, live });
     }
     let rules = Rules::from_toml(&manifest.rules_toml).map_err(|e| BundleError::BadRules(e.to_string()))?;
-    let model = BehaviourModel::load(f.model, manifest.schema.width())
-        .map_err(|e| BundleError::ModelMismatch(e.to_string()))?;
-    if let Some(text) = &manifest.plan {
-        let carried = base64::engine::general_purpose::STANDARD.decode(text).ok().and_then(|b| Plan::from_bytes(&b));
-        if carried.is_none() || carried != Plan::lower(f.model) {
+    let carried = manifest
+        .plan
+        .as_ref()
+        .map(|text| base64::engine::general_purpose::STANDARD.decode(text).ok().and_then(|b| Plan::from_bytes(&b)));
+    #[cfg(feature = "tract")]
+    let model = {
+        let model = BehaviourModel::load(f.model, manifest.schema.width())
+            .map_err(|e| BundleError::ModelMismatch(e.to_string()))?;
+        if carried.is_some_and(|plan| plan.is_none() || plan != Plan::lower(f.model)) {
             return Err(BundleError::ModelMismatch("the bundle's fast-path plan does not match its model".into()));
         }
-    }
+        model
+    };
+    // Without tract-onnx the signed plan is the model.
+    #[cfg(not(feature = "tract"))]
+    let model = match carried {
+        Some(Some(plan)) => BehaviourModel::from_plan(plan, manifest.schema.width())
+            .map_err(|e| BundleError::ModelMismatch(e.to_string()))?,
+        Some(None) => return Err(BundleError::ModelMismatch("the bundle's fast-path plan is malformed".into())),
+        None => {
+            return Err(BundleError::ModelMismatch(
+                "this build runs only bundles that carry a fast-path plan (no tract-onnx)".into(),
+            ));
+        }
+    };
     Ok(VerifiedBundle { manifest, rules, model, expires_at: expires })
 }
 
@@ -380,5 +409,39 @@ mod tests {
         assert!((c.at(0.85) - 0.25).abs() < 1e-12);
         assert_eq!(c.at(1.2), 0.1);
         assert_eq!(PopulationCurve { ratios: vec![], purchase_probability: vec![] }.at(0.9), 0.0);
+    }
+
+    #[test]
+    fn the_plan_decides_what_a_build_without_tract_can_run() {
+        use base64::engine::general_purpose::STANDARD;
+        let (manifest, _) = inspect_unverified(DEFAULT_BUNDLE).unwrap();
+        let text = manifest.plan.clone().expect("the default bundle carries its plan");
+        let model = frame(DEFAULT_BUNDLE).unwrap().model;
+        let signer = BundleSigner::from_secret("plan-test", &[9; 32]);
+        let mut keys = TrustedKeys::default();
+        keys.add_json(serde_json::to_string(&signer.public_file()).unwrap().as_bytes()).unwrap();
+        let now = parse_time("2026-06-01T00:00:00Z").unwrap();
+        let with_plan = |plan: Option<String>| {
+            let mut m = manifest.clone();
+            m.plan = plan;
+            signer.sign_exact(&m, model).unwrap()
+        };
+        let mut other = Plan::from_bytes(&STANDARD.decode(&text).unwrap()).unwrap();
+        other.hidden[0].q.iter_mut().for_each(|q| *q = 0);
+        let code = |b: &[u8]| verify(b, &keys, now, None).err().map(|e| e.code());
+        let (no_plan, wrong_plan) = (with_plan(None), with_plan(Some(STANDARD.encode(other.to_bytes()))));
+        #[cfg(feature = "tract")]
+        {
+            assert_eq!(code(&no_plan), None, "tract-onnx runs a model without a plan");
+            assert_eq!(code(&wrong_plan), Some("bundle_model_mismatch"), "a plan must be the model's lowering");
+        }
+        #[cfg(not(feature = "tract"))]
+        {
+            assert_eq!(code(&no_plan), Some("bundle_model_mismatch"), "without tract-onnx a plan is required");
+            assert_eq!(code(&wrong_plan), None, "without tract-onnx the signed plan is the model");
+        }
+        assert_eq!(code(&with_plan(Some("not base64!".into()))), Some("bundle_model_mismatch"));
+        assert_eq!(code(&with_plan(Some(text))), None);
+        assert!(verify(DEFAULT_BUNDLE, &default_keys().unwrap(), now, None).is_ok());
     }
 }

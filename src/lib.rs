@@ -28,9 +28,10 @@ pub mod train;
 
 #[cfg(feature = "web")]
 pub mod web;
-#[cfg(feature = "worker")]
+// `worker-lean` is the worker without tract-onnx; `worker` adds tract (Cargo.toml).
+#[cfg(feature = "worker-lean")]
 pub mod worker;
 
 // Static constructors on wasm (see the module); only the wasm adapters need them.
-#[cfg(all(target_arch = "wasm32", any(feature = "web", feature = "worker")))]
+#[cfg(all(target_arch = "wasm32", any(feature = "web", feature = "worker-lean")))]
 mod ctors;

@@ -1,10 +1,12 @@
-//! The behaviour model at scoring time: ONNX bytes in, the two heads out, run by
-//! tract-onnx on every platform. `P(buy | x, r) = sigmoid(a(x) - b(x) * (r - 1))` with
+//! The behaviour model at scoring time: ONNX bytes in, the two heads out, run by the int8
+//! fast path (`plan`) when the model lowers and agrees with tract-onnx, else by tract-onnx.
+//! Builds without the `tract` feature (the lean worker) run only fast-path plans. `P(buy | x, r) = sigmoid(a(x) - b(x) * (r - 1))` with
 //! `b(x) > 0`, so one run prices every candidate and demand always falls as price rises.
 //! Invariant: a loaded model takes exactly `width` f32 inputs and yields finite heads.
 
 use std::sync::Arc;
 
+#[cfg(feature = "tract")]
 use tract_onnx::prelude::*;
 
 use crate::plan::Plan;
@@ -63,13 +65,15 @@ impl Heads {
 /// score never depends on other rows).
 #[derive(Clone)]
 pub struct BehaviourModel {
-    plan: Arc<TypedRunnableModel>,
+    #[cfg(feature = "tract")]
+    plan: Option<Arc<TypedRunnableModel>>,
     /// The int8 fast path (`crate::plan`), kept only when it agrees with tract-onnx on the
     /// load-time test vectors; tract runs the model otherwise.
     fast: Option<Arc<Plan>>,
     width: usize,
 }
 
+#[cfg(feature = "tract")]
 /// Test vectors of the load-time check: zeros and seeded draws of the standardized range.
 fn test_vectors(width: usize) -> Vec<Vec<f32>> {
     let mut rng = crate::rng::SplitMix64::new(0x6661_7374);
@@ -82,6 +86,7 @@ fn test_vectors(width: usize) -> Vec<Vec<f32>> {
 }
 
 /// Largest relative difference of the heads the fast path may show against tract-onnx.
+#[cfg(feature = "tract")]
 pub const FAST_PATH_TOLERANCE: f32 = 1e-4;
 
 impl std::fmt::Debug for BehaviourModel {
@@ -90,12 +95,32 @@ impl std::fmt::Debug for BehaviourModel {
     }
 }
 
+#[cfg(feature = "tract")]
 fn invalid(e: impl std::fmt::Display) -> ModelError {
     ModelError::Invalid(format!("{e:#}"))
 }
 
 impl BehaviourModel {
     /// Loads ONNX bytes and checks them against the schema's input width.
+    /// A model run from a fast-path plan alone (the lean build's only way to run a model).
+    pub fn from_plan(plan: Plan, width: usize) -> Result<Self, ModelError> {
+        if plan.width() != width {
+            return Err(ModelError::SchemaMismatch(format!("plan takes {} inputs, schema has {width}", plan.width())));
+        }
+        Ok(Self {
+            #[cfg(feature = "tract")]
+            plan: None,
+            fast: Some(Arc::new(plan)),
+            width,
+        })
+    }
+
+    #[cfg(not(feature = "tract"))]
+    pub fn load(_onnx: &[u8], _width: usize) -> Result<Self, ModelError> {
+        Err(ModelError::Invalid("this build has no tract-onnx: it runs models from a bundle's fast-path plan".into()))
+    }
+
+    #[cfg(feature = "tract")]
     pub fn load(onnx: &[u8], width: usize) -> Result<Self, ModelError> {
         let mut reader = onnx;
         let model = tract_onnx::onnx().model_for_read(&mut reader).map_err(invalid)?;
@@ -128,7 +153,7 @@ impl BehaviourModel {
             }
         }
         let plan = typed.into_runnable().map_err(invalid)?;
-        let reference = Self { plan, fast: None, width };
+        let reference = Self { plan: Some(plan), fast: None, width };
         let fast = Plan::lower(onnx).filter(|p| {
             p.width() == width
                 && test_vectors(width).iter().all(|x| match (p.heads(x), reference.heads(x)) {
@@ -147,8 +172,9 @@ impl BehaviourModel {
     }
 
     /// The heads as tract-onnx computes them, whatever serves `heads` (for checks).
+    #[cfg(feature = "tract")]
     pub fn reference_heads(&self, features: &[f32]) -> Result<Heads, ModelError> {
-        Self { plan: self.plan.clone(), fast: None, width: self.width }.heads(features)
+        Self { plan: self.plan.clone(), fast: None, width: self.width }.tract_heads(features)
     }
 
     pub fn width(&self) -> usize {
@@ -163,8 +189,17 @@ impl BehaviourModel {
         if let Some(fast) = &self.fast {
             return fast.heads(features).ok_or(ModelError::NonFinite);
         }
+        #[cfg(not(feature = "tract"))]
+        return Err(ModelError::Run("no model runtime in this build".into()));
+        #[cfg(feature = "tract")]
+        self.tract_heads(features)
+    }
+
+    #[cfg(feature = "tract")]
+    fn tract_heads(&self, features: &[f32]) -> Result<Heads, ModelError> {
+        let plan = self.plan.as_ref().ok_or_else(|| ModelError::Run("no tract-onnx plan".into()))?;
         let input = Tensor::from_shape(&[1, self.width], features).map_err(|e| ModelError::Run(e.to_string()))?;
-        let out = self.plan.run(tvec!(input.into())).map_err(|e| ModelError::Run(e.to_string()))?;
+        let out = plan.run(tvec!(input.into())).map_err(|e| ModelError::Run(e.to_string()))?;
         let scalar = |i: usize| -> Result<f32, ModelError> {
             let view = out
                 .get(i)

@@ -6,10 +6,14 @@
 //! vectors. Layout invariant: weights are stored output-major (`q[j * inputs + i]`) so each
 //! output is one contiguous dot product.
 
+#[cfg(feature = "tract")]
 use prost::Message;
+#[cfg(feature = "tract")]
 use tract_onnx::pb::{ModelProto, NodeProto, TensorProto, tensor_proto::DataType};
 
-use crate::model::{Heads, INPUT_NAME, OUTPUT_A, OUTPUT_B};
+use crate::model::Heads;
+#[cfg(feature = "tract")]
+use crate::model::{INPUT_NAME, OUTPUT_A, OUTPUT_B};
 
 /// Version of the lowering and the kernel's arithmetic.
 pub const PLAN_VERSION: u32 = 1;
@@ -31,10 +35,12 @@ pub struct Plan {
     pub head_b: PlanDense,
 }
 
+#[cfg(feature = "tract")]
 fn tensor<'a>(m: &'a ModelProto, name: &str) -> Option<&'a TensorProto> {
     m.graph.as_ref()?.initializer.iter().find(|t| t.name == name)
 }
 
+#[cfg(feature = "tract")]
 fn f32s(t: &TensorProto) -> Option<Vec<f32>> {
     if t.data_type != DataType::Float as i32 {
         return None;
@@ -45,15 +51,18 @@ fn f32s(t: &TensorProto) -> Option<Vec<f32>> {
     Some(t.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 
+#[cfg(feature = "tract")]
 fn i8s(t: &TensorProto) -> Option<Vec<i8>> {
     (t.data_type == DataType::Int8 as i32).then(|| t.raw_data.iter().map(|b| *b as i8).collect())
 }
 
+#[cfg(feature = "tract")]
 fn producer<'a>(nodes: &'a [NodeProto], output: &str) -> Option<&'a NodeProto> {
     nodes.iter().find(|n| n.output.iter().any(|o| o == output))
 }
 
 /// One Gemm(x, DequantizeLinear(q, scale, 0, axis=1), bias) whose output is `output`.
+#[cfg(feature = "tract")]
 fn dense(m: &ModelProto, nodes: &[NodeProto], output: &str) -> Option<(PlanDense, String)> {
     let gemm =
         producer(nodes, output).filter(|n| n.op_type == "Gemm" && n.input.len() == 3 && n.attribute.is_empty())?;
@@ -88,6 +97,7 @@ fn dense(m: &ModelProto, nodes: &[NodeProto], output: &str) -> Option<(PlanDense
 
 impl Plan {
     /// Lowers an int8 behaviour model; `None` when the graph is anything else (tract runs it).
+    #[cfg(feature = "tract")]
     pub fn lower(onnx: &[u8]) -> Option<Plan> {
         let m = ModelProto::decode(onnx).ok()?;
         let g = m.graph.as_ref()?;

@@ -98,7 +98,7 @@ export async function publish(origin, bytes) {
 export function startWorker(vars = {}, extra = {}) {
   return new Miniflare({
     modules: true,
-    scriptPath: `${root}build/worker/entry.mjs`,
+    scriptPath: `${root}${process.env.EDGEPRICE_WORKER_BUILD ?? "build/worker"}/entry.mjs`,
     modulesRules: [
       { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
       { type: "CompiledWasm", include: ["**/*.wasm"] },
