@@ -198,9 +198,10 @@ async fn events_route(mut req: Request, cfg: &Config, now: i64) -> worker::Resul
     {
         visit.traffic_type = t;
     }
-    let page_values = state::with(|i| i.policy.as_ref().map(|p| p.engine().bundle().manifest.page_values.clone()));
+    let page_values = state::with(|i| i.policy.as_ref().map(|p| p.engine().bundle().manifest.page_values.clone()))
+        .unwrap_or_default();
     for e in &events {
-        visit.tracker.record(e, &page_values.clone().unwrap_or_default());
+        visit.tracker.record(e, &page_values);
     }
     save_visit(&visit, cfg, &headers);
     json_response(200, &json!({"recorded": events.len(), "pages": visit.tracker.pages}), &headers)
