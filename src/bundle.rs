@@ -233,9 +233,7 @@ impl BundleSigner {
         {
             manifest.plan = BehaviourModel::load(model, manifest.schema.width())
                 .ok()
-                .filter(|m| m.runtime() == "int8_fast_path")
-                .and_then(|_| Plan::lower(model))
-                .map(|p| base64::engine::general_purpose::STANDARD.encode(p.to_bytes()));
+                .and_then(|m| m.fast_plan().map(|p| base64::engine::general_purpose::STANDARD.encode(p.to_bytes())));
         }
         self.sign_exact(&manifest, model)
     }
@@ -356,7 +354,9 @@ pub fn verify(
     let model = {
         let model = BehaviourModel::load(f.model, manifest.schema.width())
             .map_err(|e| BundleError::ModelMismatch(e.to_string()))?;
-        if carried.is_some_and(|plan| plan.is_none() || plan != Plan::lower(f.model)) {
+        // The carried plan must be the one the model loaded with: lowered from these ONNX
+        // bytes and checked against tract-onnx.
+        if carried.is_some_and(|plan| plan.as_ref() != model.fast_plan()) {
             return Err(BundleError::ModelMismatch("the bundle's fast-path plan does not match its model".into()));
         }
         model

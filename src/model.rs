@@ -166,6 +166,11 @@ impl BehaviourModel {
         Ok(Self { fast: fast.map(Arc::new), ..reference })
     }
 
+    /// The fast-path plan serving `heads`, when the model lowered and passed the check.
+    pub fn fast_plan(&self) -> Option<&Plan> {
+        self.fast.as_deref()
+    }
+
     /// Which runtime serves `heads`: `"int8_fast_path"` or `"tract_onnx"`.
     pub fn runtime(&self) -> &'static str {
         if self.fast.is_some() { "int8_fast_path" } else { "tract_onnx" }

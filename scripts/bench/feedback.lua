@@ -21,8 +21,4 @@ function request()
     "[" .. table.concat(parts, ",") .. "]")
 end
 
-function done(summary, latency, requests)
-  io.write(string.format("BENCH requests=%d errors=%d non2xx=%d seconds=%.3f p50_ms=%.2f p99_ms=%.2f\n",
-    summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
-end
+dofile("scripts/bench/report.lua")

@@ -161,6 +161,11 @@ async fn page_route(req: &Request, env: &Env, cfg: &Config, sku: &str, now: i64)
     page::rewrite(page, &decision, &cfg.disclosure, headers).map_err(worker::Error::from)
 }
 
+/// The error answer for a body `body_json` refused (413 when too large, else 400).
+fn body_error(code: &str, what: &str, headers: &Headers) -> worker::Result<Response> {
+    error(if code == "body_too_large" { 413 } else { 400 }, code, what, headers)
+}
+
 async fn body_json(req: &mut Request) -> Result<Value, &'static str> {
     if req.headers().get("Content-Length").ok().flatten().and_then(|l| l.parse::<usize>().ok()).unwrap_or(0) > MAX_BODY
     {
@@ -177,7 +182,7 @@ async fn events_route(mut req: Request, cfg: &Config, now: i64) -> worker::Resul
     let (mut visit, headers) = visit_of(&req, cfg, now);
     let body = match body_json(&mut req).await {
         Ok(b) => b,
-        Err(code) => return error(if code == "body_too_large" { 413 } else { 400 }, code, "bad events body", &headers),
+        Err(code) => return body_error(code, "bad events body", &headers),
     };
     let list = match &body {
         Value::Array(a) => a.clone(),
@@ -212,7 +217,7 @@ async fn purchase_route(mut req: Request, cfg: &Config, now: i64) -> worker::Res
     let body = match body_json(&mut req).await {
         Ok(b) => b,
         Err(code) => {
-            return error(if code == "body_too_large" { 413 } else { 400 }, code, "bad purchase body", &headers);
+            return body_error(code, "bad purchase body", &headers);
         }
     };
     let decision_id = body.get("decision_id").and_then(Value::as_str).unwrap_or("");
@@ -247,7 +252,7 @@ async fn api_price_route(mut req: Request, cfg: &Config, now: i64) -> worker::Re
     let body = match body_json(&mut req).await {
         Ok(b) => b,
         Err(code) => {
-            return error(if code == "body_too_large" { 413 } else { 400 }, code, "bad pricing body", &headers);
+            return body_error(code, "bad pricing body", &headers);
         }
     };
     // The caller may price at another time (replays, tests); staleness is the isolate's own.
