@@ -2,42 +2,50 @@
 # Builds the wasm packages: pkg/web (ES module for browsers) and pkg/node (CommonJS for
 # Node), with the size profile, wasm-bindgen (the CLI version Cargo.lock pins) and
 # wasm-opt -Oz (npm binaryen). Prints raw and gzip sizes of the final _bg.wasm and fails
-# past the budget.
+# past the budget. `build-web.sh lean`: the same API without tract-onnx (feature
+# `web-lean`) into pkg/web-lean and pkg/node-lean.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
-BUDGET_GZIP=$((5 * 1024 * 1024 / 2))   # 2.5 MiB: Cloudflare's free plan allows 3 MiB per worker
+if [ "${1:-}" = lean ]; then
+  FEATURE=web-lean SUFFIX=-lean
+  BUDGET_GZIP=$((512 * 1024))          # the fast path alone: bundle verify, rules, kernel
+else
+  FEATURE=web SUFFIX=
+  BUDGET_GZIP=$((5 * 1024 * 1024 / 2))   # 2.5 MiB: Cloudflare's free plan allows 3 MiB per worker
+fi
+WEB=pkg/web$SUFFIX NODE=pkg/node$SUFFIX
 WASM_OPT=node_modules/.bin/wasm-opt
 FEATURES="--enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue"
 
 # `cargo rustc --crate-type cdylib` rather than a cdylib in Cargo.toml: LTO is skipped
 # for crates that are both cdylib and rlib (TOOLCHAIN.md).
 cargo rustc --lib --crate-type cdylib --profile wasm --target wasm32-unknown-unknown \
-  --no-default-features --features web
+  --no-default-features --features $FEATURE
 raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/edgeprice.wasm"
 
 # Where the bytes go, by crate (from the name section, before wasm-bindgen strips it).
 python3 scripts/wasm-size-by-crate.py "$raw" 12
 
-rm -rf pkg/web pkg/node
-wasm-bindgen --target web --out-dir pkg/web "$raw"
-wasm-bindgen --target nodejs --out-dir pkg/node "$raw"
-printf '{"name": "edgeprice", "type": "module", "main": "edgeprice.js", "types": "edgeprice.d.ts"}\n' > pkg/web/package.json
-printf '{"name": "edgeprice", "type": "commonjs", "main": "edgeprice.js", "types": "edgeprice.d.ts"}\n' > pkg/node/package.json
+rm -rf $WEB $NODE
+wasm-bindgen --target web --out-dir $WEB "$raw"
+wasm-bindgen --target nodejs --out-dir $NODE "$raw"
+printf '{"name": "edgeprice", "type": "module", "main": "edgeprice.js", "types": "edgeprice.d.ts"}\n' > $WEB/package.json
+printf '{"name": "edgeprice", "type": "commonjs", "main": "edgeprice.js", "types": "edgeprice.d.ts"}\n' > $NODE/package.json
 
 # Both targets get the same wasm module; optimize it once and share it.
-$WASM_OPT -Oz $FEATURES pkg/web/edgeprice_bg.wasm -o pkg/web/edgeprice_bg.opt.wasm
-if cmp -s pkg/web/edgeprice_bg.wasm pkg/node/edgeprice_bg.wasm; then
-  cp pkg/web/edgeprice_bg.opt.wasm pkg/node/edgeprice_bg.wasm
+$WASM_OPT -Oz $FEATURES $WEB/edgeprice_bg.wasm -o $WEB/edgeprice_bg.opt.wasm
+if cmp -s $WEB/edgeprice_bg.wasm $NODE/edgeprice_bg.wasm; then
+  cp $WEB/edgeprice_bg.opt.wasm $NODE/edgeprice_bg.wasm
 else
-  $WASM_OPT -Oz $FEATURES pkg/node/edgeprice_bg.wasm -o pkg/node/edgeprice_bg.wasm
+  $WASM_OPT -Oz $FEATURES $NODE/edgeprice_bg.wasm -o $NODE/edgeprice_bg.wasm
 fi
-before=$(stat -c %s pkg/web/edgeprice_bg.wasm)
-mv pkg/web/edgeprice_bg.opt.wasm pkg/web/edgeprice_bg.wasm
+before=$(stat -c %s $WEB/edgeprice_bg.wasm)
+mv $WEB/edgeprice_bg.opt.wasm $WEB/edgeprice_bg.wasm
 
-size=$(stat -c %s pkg/web/edgeprice_bg.wasm)
-gz=$(gzip -9 -c pkg/web/edgeprice_bg.wasm | wc -c)
+size=$(stat -c %s $WEB/edgeprice_bg.wasm)
+gz=$(gzip -9 -c $WEB/edgeprice_bg.wasm | wc -c)
 echo "wasm size: after wasm-bindgen ${before} B; after wasm-opt -Oz ${size} B raw, ${gz} B gzip -9 (budget ${BUDGET_GZIP} B gzip)"
 if [ "$gz" -gt "$BUDGET_GZIP" ]; then
   echo "wasm over budget: ${gz} > ${BUDGET_GZIP} bytes gzip" >&2

@@ -350,16 +350,20 @@ pub fn verify(
         .plan
         .as_ref()
         .map(|text| base64::engine::general_purpose::STANDARD.decode(text).ok().and_then(|b| Plan::from_bytes(&b)));
+    // A signed plan is the model (tract-onnx checked it against the ONNX when the bundle was
+    // signed); a tract build still makes sure it is these ONNX bytes' lowering, and loads
+    // them into tract-onnx only if a reference run is asked for. Without a plan tract runs it.
     #[cfg(feature = "tract")]
-    let model = {
-        let model = BehaviourModel::load(f.model, manifest.schema.width())
-            .map_err(|e| BundleError::ModelMismatch(e.to_string()))?;
-        // The carried plan must be the one the model loaded with: lowered from these ONNX
-        // bytes and checked against tract-onnx.
-        if carried.is_some_and(|plan| plan.as_ref() != model.fast_plan()) {
+    let model = match carried {
+        Some(Some(plan)) if Plan::lower(f.model).as_ref() == Some(&plan) => {
+            BehaviourModel::from_plan_with_onnx(plan, f.model, manifest.schema.width())
+                .map_err(|e| BundleError::ModelMismatch(e.to_string()))?
+        }
+        Some(_) => {
             return Err(BundleError::ModelMismatch("the bundle's fast-path plan does not match its model".into()));
         }
-        model
+        None => BehaviourModel::load(f.model, manifest.schema.width())
+            .map_err(|e| BundleError::ModelMismatch(e.to_string()))?,
     };
     // Without tract-onnx the signed plan is the model.
     #[cfg(not(feature = "tract"))]
@@ -442,6 +446,15 @@ mod tests {
         }
         assert_eq!(code(&with_plan(Some("not base64!".into()))), Some("bundle_model_mismatch"));
         assert_eq!(code(&with_plan(Some(text))), None);
-        assert!(verify(DEFAULT_BUNDLE, &default_keys().unwrap(), now, None).is_ok());
+        let live = verify(DEFAULT_BUNDLE, &default_keys().unwrap(), now, None).unwrap();
+        assert_eq!(live.model.runtime(), "int8_fast_path");
+        // tract-onnx is loaded only when asked for, and then agrees with the signed plan.
+        #[cfg(feature = "tract")]
+        {
+            live.model.check_reference().unwrap();
+            let x = vec![0.3f32; live.model.width()];
+            let (fast, reference) = (live.model.heads(&x).unwrap(), live.model.reference_heads(&x).unwrap());
+            assert!((fast.a - reference.a).abs() < 1e-4 && (fast.b - reference.b).abs() < 1e-4);
+        }
     }
 }

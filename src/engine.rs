@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use crate::bundle::{self, BundleError, TrustedKeys, VerifiedBundle};
+use crate::model::Heads;
 use crate::pricing::decision::{Decision, Inputs, decide, fallback};
 use crate::pricing::product::{Product, ProductError};
 use crate::session::Session;
@@ -70,25 +71,31 @@ impl Engine {
         let product = Product::from_value(product.clone())?;
         match parse_session(session, now, &self.bundle.manifest.page_values) {
             Ok((id, s)) => Ok(self.price_session(&id, &s, &product, now)),
-            Err(e) => {
-                // The id as given, bounded, so that even a rejected session's decision can be joined.
-                let id: String =
-                    session.get("session_id").and_then(Value::as_str).unwrap_or("").chars().take(128).collect();
-                Ok(fallback(&product, &id, self.policy_version(), now, e.code()))
-            }
+            Err(e) => Ok(fallback(&product, &bounded_id(session), self.policy_version(), now, e.code())),
         }
     }
 
     /// Prices parsed inputs; never fails.
     pub fn price_session(&self, session_id: &str, session: &Session, product: &Product, now: i64) -> Decision {
-        let version = self.policy_version();
+        self.price_scored(&self.score(session_id, session), product, now)
+    }
+
+    /// Features and model run for one session: the part of a decision that does not depend
+    /// on the product, so a category page scores the session once.
+    pub fn score(&self, session_id: &str, session: &Session) -> Scored {
+        let x = self.bundle.manifest.schema.transform(session);
+        Scored { session_id: session_id.to_string(), heads: self.bundle.model.heads(&x).map_err(|e| e.code()) }
+    }
+
+    /// The rules for one product on a scored session; never fails.
+    pub fn price_scored(&self, scored: &Scored, product: &Product, now: i64) -> Decision {
+        let (session_id, version) = (scored.session_id.as_str(), self.policy_version());
         if now >= self.bundle.expires_at {
             return fallback(product, session_id, version, now, "policy_expired");
         }
-        let x = self.bundle.manifest.schema.transform(session);
-        let heads = match self.bundle.model.heads(&x) {
+        let heads = match scored.heads {
             Ok(h) => h,
-            Err(e) => return fallback(product, session_id, version, now, e.code()),
+            Err(code) => return fallback(product, session_id, version, now, code),
         };
         let inputs = Inputs {
             session_id,
@@ -101,4 +108,26 @@ impl Engine {
         };
         decide(&inputs).unwrap_or_else(|reason| fallback(product, session_id, version, now, reason))
     }
+
+    /// Prices one session (JSON) for many products (a category page): the session is read
+    /// and scored once. Each product gets its decision, or the error that product has.
+    pub fn price_products(&self, session: &Value, products: &[Value], now: i64) -> Vec<Result<Decision, PriceError>> {
+        let scored = match parse_session(session, now, &self.bundle.manifest.page_values) {
+            Ok((id, s)) => self.score(&id, &s),
+            Err(e) => Scored { session_id: bounded_id(session), heads: Err(e.code()) },
+        };
+        products.iter().map(|p| Ok(self.price_scored(&scored, &Product::from_value(p.clone())?, now))).collect()
+    }
+}
+
+/// A session's id and model heads (or the code of why the model could not run).
+#[derive(Clone, Debug)]
+pub struct Scored {
+    pub session_id: String,
+    pub heads: Result<Heads, &'static str>,
+}
+
+/// The session id as given, bounded, so that even a rejected session's decision can be joined.
+fn bounded_id(session: &Value) -> String {
+    session.get("session_id").and_then(Value::as_str).unwrap_or("").chars().take(128).collect()
 }

@@ -26,12 +26,13 @@ pub mod origin;
 #[cfg(feature = "train")]
 pub mod train;
 
-#[cfg(feature = "web")]
+// `web-lean` is the JavaScript API without tract-onnx; `web` adds tract (Cargo.toml).
+#[cfg(feature = "web-lean")]
 pub mod web;
 // `worker-lean` is the worker without tract-onnx; `worker` adds tract (Cargo.toml).
 #[cfg(feature = "worker-lean")]
 pub mod worker;
 
 // Static constructors on wasm (see the module); only the wasm adapters need them.
-#[cfg(all(target_arch = "wasm32", any(feature = "web", feature = "worker-lean")))]
+#[cfg(all(target_arch = "wasm32", any(feature = "web-lean", feature = "worker-lean")))]
 mod ctors;

@@ -382,9 +382,17 @@ fn run_verify(path: &Path, public_key: Option<PathBuf>, now: Option<String>) -> 
     let bytes = read(path)?;
     match bundle::verify(&bytes, &keys(public_key.as_deref())?, now_or(now.as_deref())?, None) {
         Ok(b) => {
+            // Engines trust the signed plan; here tract-onnx checks it against the ONNX too.
+            if let Err(e) = b.model.check_reference() {
+                eprintln!("bundle_model_mismatch: {e}");
+                std::process::exit(2);
+            }
             println!(
-                "ok: policy version {}, key {}, expires {}",
-                b.manifest.policy_version, b.manifest.key_id, b.manifest.expires
+                "ok: policy version {}, key {}, expires {}, model run by {} (checked against tract-onnx)",
+                b.manifest.policy_version,
+                b.manifest.key_id,
+                b.manifest.expires,
+                b.model.runtime()
             );
             Ok(())
         }

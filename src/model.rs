@@ -67,11 +67,19 @@ impl Heads {
 pub struct BehaviourModel {
     #[cfg(feature = "tract")]
     plan: Option<Arc<TypedRunnableModel>>,
+    /// ONNX bytes of a model built from a signed plan: tract-onnx loads them on first use
+    /// of `reference_heads` (not at load, which would cost a cold start tens of ms).
+    #[cfg(feature = "tract")]
+    lazy: Option<Arc<LazyReference>>,
     /// The int8 fast path (`crate::plan`), kept only when it agrees with tract-onnx on the
     /// load-time test vectors; tract runs the model otherwise.
     fast: Option<Arc<Plan>>,
     width: usize,
 }
+
+/// ONNX bytes and, once loaded, the tract-onnx model made from them.
+#[cfg(feature = "tract")]
+type LazyReference = (Vec<u8>, std::sync::OnceLock<Result<BehaviourModel, ModelError>>);
 
 #[cfg(feature = "tract")]
 /// Test vectors of the load-time check: zeros and seeded draws of the standardized range.
@@ -110,9 +118,34 @@ impl BehaviourModel {
         Ok(Self {
             #[cfg(feature = "tract")]
             plan: None,
+            #[cfg(feature = "tract")]
+            lazy: None,
             fast: Some(Arc::new(plan)),
             width,
         })
+    }
+
+    /// A model served by a signed plan whose ONNX tract-onnx loads only when a reference
+    /// run is asked for. The caller has checked that `plan` is the lowering of `onnx`.
+    #[cfg(feature = "tract")]
+    pub fn from_plan_with_onnx(plan: Plan, onnx: &[u8], width: usize) -> Result<Self, ModelError> {
+        let mut model = Self::from_plan(plan, width)?;
+        model.lazy = Some(Arc::new((onnx.to_vec(), std::sync::OnceLock::new())));
+        Ok(model)
+    }
+
+    /// Loads the model into tract-onnx (if not yet) and checks the plan against it on the
+    /// load-time test vectors: what `load` does eagerly, for a model built from a plan.
+    #[cfg(feature = "tract")]
+    pub fn check_reference(&self) -> Result<(), ModelError> {
+        let Some(fast) = &self.fast else { return Ok(()) };
+        for x in test_vectors(self.width) {
+            let (f, t) = (fast.heads(&x).ok_or(ModelError::NonFinite)?, self.reference_heads(&x)?);
+            if [(f.a, t.a), (f.b, t.b)].iter().any(|(u, v)| (u - v).abs() > FAST_PATH_TOLERANCE * v.abs().max(1.0)) {
+                return Err(ModelError::SchemaMismatch(format!("fast path {f:?} differs from tract-onnx {t:?}")));
+            }
+        }
+        Ok(())
     }
 
     #[cfg(not(feature = "tract"))]
@@ -153,7 +186,7 @@ impl BehaviourModel {
             }
         }
         let plan = typed.into_runnable().map_err(invalid)?;
-        let reference = Self { plan: Some(plan), fast: None, width };
+        let reference = Self { plan: Some(plan), lazy: None, fast: None, width };
         let fast = Plan::lower(onnx).filter(|p| {
             p.width() == width
                 && test_vectors(width).iter().all(|x| match (p.heads(x), reference.heads(x)) {
@@ -179,7 +212,12 @@ impl BehaviourModel {
     /// The heads as tract-onnx computes them, whatever serves `heads` (for checks).
     #[cfg(feature = "tract")]
     pub fn reference_heads(&self, features: &[f32]) -> Result<Heads, ModelError> {
-        Self { plan: self.plan.clone(), fast: None, width: self.width }.tract_heads(features)
+        if let Some(lazy) = &self.lazy {
+            let (onnx, cell) = lazy.as_ref();
+            let loaded = cell.get_or_init(|| Self::load(onnx, self.width)).as_ref().map_err(Clone::clone)?;
+            return loaded.tract_heads(features);
+        }
+        self.tract_heads(features)
     }
 
     pub fn width(&self) -> usize {

@@ -22,10 +22,20 @@ pub const PLAN_VERSION: u32 = 1;
 pub struct PlanDense {
     pub inputs: usize,
     pub outputs: usize,
-    /// Output-major int8 weights.
+    /// Output-major int8 weights (what bundles carry).
     pub q: Vec<i8>,
     pub scale: Vec<f32>,
     pub bias: Vec<f32>,
+    /// `q` widened to f32 once at load (exact: every int8 is an f32), so the kernel does no
+    /// conversions per call; 4x the bytes of `q`, a few KiB for the shipped model.
+    wide: Vec<f32>,
+}
+
+impl PlanDense {
+    pub fn new(inputs: usize, outputs: usize, q: Vec<i8>, scale: Vec<f32>, bias: Vec<f32>) -> Self {
+        let wide = q.iter().map(|v| f32::from(*v)).collect();
+        PlanDense { inputs, outputs, q, scale, bias, wide }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -92,7 +102,7 @@ fn dense(m: &ModelProto, nodes: &[NodeProto], output: &str) -> Option<(PlanDense
             t[j * inputs + i] = q[i * outputs + j];
         }
     }
-    Some((PlanDense { inputs, outputs, q: t, scale, bias }, gemm.input[0].clone()))
+    Some((PlanDense::new(inputs, outputs, t, scale, bias), gemm.input[0].clone()))
 }
 
 impl Plan {
@@ -140,45 +150,83 @@ impl Plan {
         if x.len() != self.width() {
             return None;
         }
-        let mut a = x.to_vec();
-        let mut b = Vec::new();
+        // One scratch allocation per call: two activation buffers of the widest layer.
+        let widest = self.hidden.iter().map(|l| l.outputs.max(l.inputs)).max().unwrap_or(x.len()).max(1);
+        let mut scratch = vec![0f32; 2 * widest];
+        let (a, b) = scratch.split_at_mut(widest);
+        a[..x.len()].copy_from_slice(x);
+        let (mut cur, mut next) = (a, b);
+        let mut n = x.len();
         for layer in &self.hidden {
-            forward(layer, &a, &mut b);
-            b.iter_mut().for_each(|v| *v = v.max(0.0));
-            std::mem::swap(&mut a, &mut b);
+            forward(layer, &cur[..n], next);
+            n = layer.outputs;
+            next[..n].iter_mut().for_each(|v| *v = v.max(0.0));
+            std::mem::swap(&mut cur, &mut next);
         }
-        forward(&self.head_a, &a, &mut b);
-        let head_a = b[0];
-        forward(&self.head_b, &a, &mut b);
-        let z = b[0];
+        let head_a = row(&self.head_a, 0, &cur[..n]);
+        let z = row(&self.head_b, 0, &cur[..n]);
         // softplus(z) = max(z, 0) + ln(1 + e^-|z|), as tract computes it without overflow.
         let head_b = z.max(0.0) + (-z.abs()).exp().ln_1p();
         (head_a.is_finite() && head_b.is_finite()).then_some(Heads { a: head_a, b: head_b })
     }
 }
 
-/// `out[j] = bias[j] + scale[j] * sum_i q[j][i] * x[i]`.
-fn forward(layer: &PlanDense, x: &[f32], out: &mut Vec<f32>) {
-    out.clear();
-    for j in 0..layer.outputs {
-        let row = &layer.q[j * layer.inputs..(j + 1) * layer.inputs];
-        let dot = dot(row, x);
-        out.push(layer.bias[j] + layer.scale[j] * dot);
+/// Output `j` of a layer: `bias[j] + scale[j] * sum_i q[j][i] * x[i]`.
+fn row(layer: &PlanDense, j: usize, x: &[f32]) -> f32 {
+    let w = &layer.wide[j * layer.inputs..(j + 1) * layer.inputs];
+    layer.bias[j] + layer.scale[j] * dot(w, x)
+}
+
+/// All outputs of a layer into `out[..outputs]`.
+fn forward(layer: &PlanDense, x: &[f32], out: &mut [f32]) {
+    for (j, o) in out[..layer.outputs].iter_mut().enumerate() {
+        *o = row(layer, j, x);
     }
 }
 
-/// Dot product of an int8 row and f32 inputs, in 8 independent lanes (which the compiler
-/// maps to SIMD on wasm simd128 and x86).
-fn dot(row: &[i8], x: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (rows, xs) = (row.chunks_exact(8), x.chunks_exact(8));
-    let tail: f32 = rows.remainder().iter().zip(xs.remainder()).map(|(q, v)| f32::from(*q) * v).sum();
-    for (r, v) in rows.zip(xs) {
-        for ((a, q), xv) in acc.iter_mut().zip(r).zip(v) {
-            *a += f32::from(*q) * xv;
+/// Dot product in 8 independent lanes (lanes 0-3 and 4-7), summed in lane order, then the
+/// tail in order. The order is part of PLAN_VERSION: it fixes the f32 rounding, so the
+/// SIMD128 kernel below, the portable one and every platform agree bit for bit.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn dot(w: &[f32], x: &[f32]) -> f32 {
+    let mut lo = [0f32; 4];
+    let mut hi = [0f32; 4];
+    let whole = x.len().min(w.len()) / 8 * 8;
+    for (r, v) in w[..whole].chunks_exact(8).zip(x[..whole].chunks_exact(8)) {
+        for l in 0..4 {
+            lo[l] += r[l] * v[l];
+            hi[l] += r[l + 4] * v[l + 4];
         }
     }
-    acc.iter().sum::<f32>() + tail
+    finish(lo, hi, &w[whole..], &x[whole..])
+}
+
+/// The same dot product with wasm SIMD128 (`+simd128`, set for every wasm build in
+/// .cargo/config.toml): two f32x4 accumulators, whatever the optimization level.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn dot(w: &[f32], x: &[f32]) -> f32 {
+    use core::arch::wasm32::{f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat, v128, v128_load};
+    let load = |c: &[f32]| -> v128 {
+        debug_assert!(c.len() >= 4);
+        // SAFETY: every chunk passed here has 4 f32s (16 bytes); v128_load allows any alignment.
+        unsafe { v128_load(c.as_ptr().cast::<v128>()) }
+    };
+    let (mut lo, mut hi) = (f32x4_splat(0.0), f32x4_splat(0.0));
+    let whole = x.len().min(w.len()) / 8 * 8;
+    for (r, v) in w[..whole].chunks_exact(8).zip(x[..whole].chunks_exact(8)) {
+        lo = f32x4_add(lo, f32x4_mul(load(&r[..4]), load(&v[..4])));
+        hi = f32x4_add(hi, f32x4_mul(load(&r[4..]), load(&v[4..])));
+    }
+    let lanes = |q: v128| {
+        [f32x4_extract_lane::<0>(q), f32x4_extract_lane::<1>(q), f32x4_extract_lane::<2>(q), f32x4_extract_lane::<3>(q)]
+    };
+    finish(lanes(lo), lanes(hi), &w[whole..], &x[whole..])
+}
+
+/// Lanes in order, then the tail in order.
+fn finish(lo: [f32; 4], hi: [f32; 4], w: &[f32], x: &[f32]) -> f32 {
+    let tail: f32 = w.iter().zip(x).map(|(q, v)| q * v).sum();
+    lo.iter().chain(&hi).sum::<f32>() + tail
 }
 
 /// Magic and version of the plan's byte encoding (carried in bundles, signed with them).
@@ -210,7 +258,7 @@ impl PlanDense {
         let floats = |b: &[u8]| b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         let scale: Vec<f32> = floats(take(4 * outputs)?);
         let bias: Vec<f32> = floats(take(4 * outputs)?);
-        scale.iter().chain(&bias).all(|v| v.is_finite()).then_some(PlanDense { inputs, outputs, q, scale, bias })
+        scale.iter().chain(&bias).all(|v| v.is_finite()).then(|| PlanDense::new(inputs, outputs, q, scale, bias))
     }
 }
 

@@ -10,7 +10,9 @@ use wasm_bindgen::prelude::*;
 
 use crate::bundle::{self, TrustedKeys};
 use crate::engine::Engine;
-use crate::tracker::{PageEvent, SessionTracker as Tracker, features_json};
+use crate::pricing::decision::Decision;
+use crate::pricing::product::Product;
+use crate::tracker::{MAX_SESSION_ID, PageEvent, SessionTracker as Tracker, features_json};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -35,7 +37,16 @@ export interface Decision {
   hash_version: number; candidates: CandidateOutcome[];
 }
 export interface PublicKey { key_id: string; public_key: string }
+/** Median microseconds per call of each stage, timed inside the module (diagnostics). */
+export interface StageTimes { features_us: number; model_us: number; rules_us: number; all_us: number; runtime: string }
 "#;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The host's monotonic clock (browsers, Node, workerd), for `stageTimes` only.
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+}
 
 // Static constructors once per instance, before anything loads a model (src/ctors.rs).
 #[cfg(target_arch = "wasm32")]
@@ -173,9 +184,167 @@ impl PricingEngine {
         }))
     }
 
-    /// A session tracker that uses this bundle's page value table.
-    pub fn tracker(&self) -> SessionTracker {
-        SessionTracker { inner: Tracker::default(), page_values: self.engine.bundle().manifest.page_values.clone() }
+    /// A session tracker that uses this bundle's page value table. The session id, visitor
+    /// type and traffic type are what `quote` prices it as (unknown types score as `other`).
+    pub fn tracker(
+        &self,
+        session_id: Option<String>,
+        visitor_type: Option<String>,
+        traffic_type: Option<String>,
+    ) -> SessionTracker {
+        let bounded = |t: Option<String>| t.unwrap_or_default().chars().take(MAX_SESSION_ID).collect();
+        SessionTracker {
+            inner: Tracker::default(),
+            page_values: self.engine.bundle().manifest.page_values.clone(),
+            session_id: bounded(session_id),
+            visitor_type: bounded(visitor_type),
+            traffic_type: bounded(traffic_type),
+        }
+    }
+
+    /// Reads a product once for `quote` (throws an Error with a `code` if it is invalid).
+    pub fn product(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Product")] product: JsValue,
+    ) -> Result<PreparedProduct, JsValue> {
+        let product =
+            Product::from_value(from_js(product, "product")?).map_err(|e| js_error(e.code(), &e.to_string()))?;
+        Ok(PreparedProduct { product })
+    }
+
+    /// The fast path: prices a tracker's session for a prepared product with no JSON on
+    /// either side; the `Quote`'s fields cross into JS only when read. Never throws.
+    pub fn quote(&self, tracker: &SessionTracker, product: &PreparedProduct, now: Option<f64>) -> Quote {
+        let now = now_or(now);
+        let session = tracker.inner.session(now, &tracker.visitor_type, &tracker.traffic_type, 0.0);
+        Quote { d: self.engine.price_session(&tracker.session_id, &session, &product.product, now) }
+    }
+
+    /// Prices one session for many products (a category page): the session is read and
+    /// scored once. Throws for the first product it cannot read.
+    #[wasm_bindgen(js_name = pricePage, unchecked_return_type = "Decision[]")]
+    pub fn price_page(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Session")] session: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Product[]")] products: JsValue,
+        now: Option<f64>,
+    ) -> Result<JsValue, JsValue> {
+        let session = from_js(session, "session").unwrap_or(serde_json::Value::Null);
+        let products = from_js(products, "products")?;
+        let list = products.as_array().map(Vec::as_slice).unwrap_or_default();
+        let out: Vec<Decision> = self
+            .engine
+            .price_products(&session, list, now_or(now))
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .map_err(|e| js_error(e.code(), &e.to_string()))?;
+        to_js(&out)
+    }
+
+    /// The model alone on one feature vector: `[a, b]` (purchase logit at list price, price
+    /// sensitivity). For comparing runtimes; throws on a vector of the wrong width.
+    #[wasm_bindgen(js_name = modelHeads)]
+    pub fn model_heads(&self, features: &[f32]) -> Result<Vec<f32>, JsValue> {
+        let h = self.engine.bundle().model.heads(features).map_err(|e| js_error(e.code(), &e.to_string()))?;
+        Ok(vec![h.a, h.b])
+    }
+
+    /// Where a decision's time goes on this host: `rounds` batches of 100 calls of each
+    /// stage (features, model, rules) and of a whole `quote`, timed inside the module.
+    #[wasm_bindgen(js_name = stageTimes, unchecked_return_type = "StageTimes")]
+    pub fn stage_times(
+        &self,
+        tracker: &SessionTracker,
+        product: &PreparedProduct,
+        rounds: u32,
+        now: Option<f64>,
+    ) -> Result<JsValue, JsValue> {
+        let now = now_or(now);
+        let b = self.engine.bundle();
+        let session = tracker.inner.session(now, &tracker.visitor_type, &tracker.traffic_type, 0.0);
+        let x = b.manifest.schema.transform(&session);
+        let scored = self.engine.score(&tracker.session_id, &session);
+        let mut sink = 0.0;
+        let mut time = |f: &mut dyn FnMut() -> f64| {
+            let mut per: Vec<f64> = (0..rounds.clamp(1, 1000))
+                .map(|_| {
+                    let t = performance_now();
+                    for _ in 0..100 {
+                        sink += f();
+                    }
+                    (performance_now() - t) * 10.0
+                })
+                .collect();
+            per.sort_by(f64::total_cmp);
+            per[per.len() / 2]
+        };
+        let features = time(&mut || f64::from(b.manifest.schema.transform(&session)[0]));
+        let model = time(&mut || b.model.heads(&x).map_or(0.0, |h| f64::from(h.a)));
+        let rules = time(&mut || self.engine.price_scored(&scored, &product.product, now).price);
+        let all = time(&mut || self.quote(tracker, product, Some(now as f64)).d.price);
+        std::hint::black_box(sink);
+        to_js(&serde_json::json!({
+            "features_us": features, "model_us": model, "rules_us": rules, "all_us": all,
+            "runtime": b.model.runtime(),
+        }))
+    }
+}
+
+/// A product read and checked once (`PricingEngine.product`).
+#[wasm_bindgen]
+pub struct PreparedProduct {
+    product: Product,
+}
+
+#[wasm_bindgen]
+impl PreparedProduct {
+    #[wasm_bindgen(getter)]
+    pub fn sku(&self) -> String {
+        self.product.sku.clone()
+    }
+}
+
+/// One decision from `quote`; each getter copies one field into JS.
+#[wasm_bindgen]
+pub struct Quote {
+    d: Decision,
+}
+
+#[wasm_bindgen]
+impl Quote {
+    #[wasm_bindgen(getter)]
+    pub fn price(&self) -> f64 {
+        self.d.price
+    }
+    #[wasm_bindgen(getter, js_name = priceMinor)]
+    pub fn price_minor(&self) -> f64 {
+        self.d.price_minor as f64
+    }
+    #[wasm_bindgen(getter)]
+    pub fn propensity(&self) -> f64 {
+        self.d.propensity
+    }
+    /// `model`, `explore`, `control` or `fallback`.
+    #[wasm_bindgen(getter)]
+    pub fn arm(&self) -> String {
+        self.d.arm.name().to_string()
+    }
+    #[wasm_bindgen(getter, js_name = decisionId)]
+    pub fn decision_id(&self) -> String {
+        self.d.decision_id.clone()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn personalized(&self) -> bool {
+        self.d.personalized
+    }
+    #[wasm_bindgen(getter)]
+    pub fn reasons(&self) -> Vec<String> {
+        self.d.reasons.clone()
+    }
+    /// The whole decision as `price` returns it.
+    #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "Decision")]
+    pub fn to_json(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.d)
     }
 }
 
@@ -184,6 +353,9 @@ impl PricingEngine {
 pub struct SessionTracker {
     inner: Tracker,
     page_values: BTreeMap<String, f64>,
+    session_id: String,
+    visitor_type: String,
+    traffic_type: String,
 }
 
 #[wasm_bindgen]

@@ -20,6 +20,18 @@ pub enum Arm {
     Fallback,
 }
 
+impl Arm {
+    /// The arm's name as decisions serialize it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arm::Model => "model",
+            Arm::Explore => "explore",
+            Arm::Control => "control",
+            Arm::Fallback => "fallback",
+        }
+    }
+}
+
 /// One allowed price with its predicted outcome and its probability of being shown.
 #[derive(Serialize, Clone, Debug, PartialEq)]
 pub struct CandidateOutcome {

@@ -22,6 +22,10 @@ use config::Config;
 
 /// Largest request body read (events, purchases).
 const MAX_BODY: usize = 16 * 1024;
+/// Largest `POST /v1/price` body: a session and up to `MAX_PAGE_PRODUCTS` products.
+const MAX_API_BODY: usize = 128 * 1024;
+/// Most products priced by one `POST /v1/price` (a category page).
+const MAX_PAGE_PRODUCTS: usize = 100;
 /// Most page events folded from one `POST /events`.
 const MAX_EVENTS_PER_POST: usize = 100;
 
@@ -166,13 +170,12 @@ fn body_error(code: &str, what: &str, headers: &Headers) -> worker::Result<Respo
     error(if code == "body_too_large" { 413 } else { 400 }, code, what, headers)
 }
 
-async fn body_json(req: &mut Request) -> Result<Value, &'static str> {
-    if req.headers().get("Content-Length").ok().flatten().and_then(|l| l.parse::<usize>().ok()).unwrap_or(0) > MAX_BODY
-    {
+async fn body_json(req: &mut Request, max: usize) -> Result<Value, &'static str> {
+    if req.headers().get("Content-Length").ok().flatten().and_then(|l| l.parse::<usize>().ok()).unwrap_or(0) > max {
         return Err("body_too_large");
     }
     let bytes = req.bytes().await.map_err(|_| "body_unreadable")?;
-    if bytes.len() > MAX_BODY {
+    if bytes.len() > max {
         return Err("body_too_large");
     }
     serde_json::from_slice(&bytes).map_err(|_| "body_malformed")
@@ -180,7 +183,7 @@ async fn body_json(req: &mut Request) -> Result<Value, &'static str> {
 
 async fn events_route(mut req: Request, cfg: &Config, now: i64) -> worker::Result<Response> {
     let (mut visit, headers) = visit_of(&req, cfg, now);
-    let body = match body_json(&mut req).await {
+    let body = match body_json(&mut req, MAX_BODY).await {
         Ok(b) => b,
         Err(code) => return body_error(code, "bad events body", &headers),
     };
@@ -214,7 +217,7 @@ async fn events_route(mut req: Request, cfg: &Config, now: i64) -> worker::Resul
 
 async fn purchase_route(mut req: Request, cfg: &Config, now: i64) -> worker::Result<Response> {
     let (visit, headers) = visit_of(&req, cfg, now);
-    let body = match body_json(&mut req).await {
+    let body = match body_json(&mut req, MAX_BODY).await {
         Ok(b) => b,
         Err(code) => {
             return body_error(code, "bad purchase body", &headers);
@@ -249,7 +252,7 @@ async fn api_price_route(mut req: Request, cfg: &Config, now: i64) -> worker::Re
     if cfg.edge_token.len() < 16 || !crate::edge::same_secret(token.as_bytes(), cfg.edge_token.as_bytes()) {
         return error(401, "unauthorized", "this route needs the edge token", &headers);
     }
-    let body = match body_json(&mut req).await {
+    let body = match body_json(&mut req, MAX_API_BODY).await {
         Ok(b) => b,
         Err(code) => {
             return body_error(code, "bad pricing body", &headers);
@@ -257,13 +260,32 @@ async fn api_price_route(mut req: Request, cfg: &Config, now: i64) -> worker::Re
     };
     // The caller may price at another time (replays, tests); staleness is the isolate's own.
     let at = body.get("now").and_then(Value::as_i64).unwrap_or(now);
+    // `products` (a category page, at most MAX_PAGE_PRODUCTS): the session is scored once and
+    // each product gets its decision or its own error code.
+    let page = body.get("products").and_then(Value::as_array);
+    if page.is_some_and(|p| p.len() > MAX_PAGE_PRODUCTS) {
+        return error(413, "too_many_products", "at most 100 products per request", &headers);
+    }
     let result = state::with(|i| {
         let policy = i.policy.as_ref().ok_or((503, "no_policy"))?;
         let engine = policy.engine_for(now, cfg.policy_max_stale).ok_or((503, "policy_stale"))?;
-        engine.price(&body["session"], &body["product"], at).map_err(|e| (400, e.code()))
+        Ok(match page {
+            Some(products) => {
+                let decisions: Vec<Value> = engine
+                    .price_products(&body["session"], products, at)
+                    .into_iter()
+                    .map(|r| match r {
+                        Ok(d) => json!(d),
+                        Err(e) => json!({"code": e.code(), "message": "cannot price this product"}),
+                    })
+                    .collect();
+                json!({ "decisions": decisions })
+            }
+            None => json!(engine.price(&body["session"], &body["product"], at).map_err(|e| (400, e.code()))?),
+        })
     });
     match result {
-        Ok(d) => json_response(200, &json!(d), &headers),
+        Ok(body) => json_response(200, &body, &headers),
         Err((status, code)) => error(status, code, "cannot price this request", &headers),
     }
 }

@@ -10,7 +10,9 @@ import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
 const root = new URL("../../", import.meta.url);
-const { PricingEngine } = require(new URL("pkg/node/edgeprice.js", root).pathname);
+// EDGEPRICE_PKG=pkg/node-lean runs the same tests on the build without tract-onnx.
+const pkg = process.env.EDGEPRICE_PKG ?? "pkg/node";
+const { PricingEngine } = require(new URL(`${pkg}/edgeprice.js`, root).pathname);
 const json = (path) => JSON.parse(readFileSync(new URL(path, root), "utf8"));
 const seconds = (rfc3339) => Date.parse(rfc3339) / 1000;
 
@@ -102,4 +104,37 @@ test("priceJson: JSON text in and out, the same decision as price()", () => {
   assert.throws(() => engine.priceJson("{}", "{not json", NOW), (e) => e.code === "bad_input");
   const fallback = JSON.parse(engine.priceJson("{not json", JSON.stringify(product), NOW));
   assert.equal(fallback.arm, "fallback", "an unreadable session gets the reference price");
+});
+
+test("the fast path: quote(tracker, prepared product) is price() of the tracker's session", () => {
+  const engine = PricingEngine.withDefault(NOW);
+  const tracker = engine.tracker("q-1", "New_Visitor", "3");
+  for (let i = 0; i < 6; i++) tracker.record({ page: "product", seconds: 40 + i, page_id: "product/sku-1001" });
+  const prepared = engine.product(product);
+  assert.equal(prepared.sku, "sku-1001");
+  const q = engine.quote(tracker, prepared, NOW);
+  const d = engine.price(tracker.session("q-1", "New_Visitor", "3", NOW), product, NOW);
+  assert.deepEqual(q.toJSON(), d);
+  assert.deepEqual([q.price, q.priceMinor, q.propensity, q.arm, q.decisionId, q.personalized, q.reasons],
+    [d.price, d.price_minor, d.propensity, d.arm, d.decision_id, d.personalized, d.reasons]);
+  q.free();
+  assert.throws(() => engine.product({ sku: "x", list_price: 1, cost: 2, currency: "USD" }), (e) => e.code === "product_cost_above_list");
+  // An unidentified tracker still gets a decision (joinable by its empty id), never a throw.
+  assert.ok(engine.quote(engine.tracker(), prepared, NOW).price > 0);
+});
+
+test("pricePage: one session, many products, each as price() alone; modelHeads and stageTimes", () => {
+  const engine = PricingEngine.withDefault(NOW);
+  const products = json("www/catalog.json").products;
+  const c = cases[0];
+  const page = engine.pricePage(c.session, products, seconds(c.now));
+  assert.equal(page.length, products.length);
+  page.forEach((d, i) => assert.deepEqual(d, engine.price(c.session, products[i], seconds(c.now)), products[i].sku));
+  assert.throws(() => engine.pricePage(c.session, [{ sku: "" }], NOW), (e) => e.code === "product_malformed");
+  const [a, b] = engine.modelHeads(new Float32Array(42));
+  assert.ok(Number.isFinite(a) && b > 0, `${a} ${b}`);
+  assert.throws(() => engine.modelHeads(new Float32Array(41)), (e) => e.code === "model_wrong_width");
+  const t = engine.stageTimes(engine.tracker("st"), engine.product(product), 3, NOW);
+  for (const k of ["features_us", "model_us", "rules_us", "all_us"]) assert.ok(t[k] > 0 && t[k] < 1e5, `${k} ${t[k]}`);
+  assert.equal(t.runtime, "int8_fast_path");
 });

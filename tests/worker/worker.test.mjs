@@ -47,6 +47,33 @@ test("golden vectors: the worker's decisions equal the native ones", async () =>
   }
 });
 
+test("a category page through /v1/price: each product's decision equals pricing it alone", async () => {
+  const mf = h.startWorker();
+  try {
+    const c = h.json("tests/golden/cases.json").cases[0];
+    const products = h.json("www/catalog.json").products.slice(0, 12);
+    const post = (body) => mf.dispatchFetch("http://shop.test/v1/price", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${h.EDGE_TOKEN}` },
+      body: JSON.stringify({ session: c.session, now: seconds(c.now), ...body }),
+    });
+    const bad = { sku: "broken", list_price: 10, cost: 20, currency: "USD" };
+    const page = await post({ products: [...products, bad] });
+    assert.equal(page.status, 200);
+    const { decisions } = await page.json();
+    assert.equal(decisions.length, products.length + 1);
+    for (const [i, p] of products.entries()) {
+      const alone = await (await post({ product: p })).json();
+      assert.deepEqual(decisions[i], alone, p.sku);
+    }
+    assert.equal(decisions.at(-1).code, "product_cost_above_list");
+    const tooMany = await post({ products: Array(101).fill(products[0]) });
+    assert.equal(tooMany.status, 413);
+  } finally {
+    await mf.dispose();
+  }
+});
+
 // One origin and one worker for the rest, in order.
 let dir, origin, mf, testKey, rotatedKey;
 const decisions = new Set();
