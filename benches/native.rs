@@ -62,7 +62,7 @@ fn main() {
     black_box(first);
     let b = engine.bundle();
     let schema = &b.manifest.schema;
-    let n = rows.len().max(10_000);
+    let n = if std::env::args().any(|a| a == "--quick") { 2_000 } else { 20_000 };
     let session = |i: usize| &rows[i % rows.len()].session;
     let sessions_json: Vec<Value> =
         rows.iter().enumerate().map(|(i, r)| features_json(&format!("s-{i}"), &r.session)).collect();
@@ -91,6 +91,16 @@ fn main() {
         json!({"stage": "model", "runtime": "tract"}),
     );
     let heads: Vec<_> = xs.iter().map(|x| plan.heads(x).unwrap()).collect();
+    // Agreement of the fast path with tract-onnx on every session of the data set.
+    let worst = xs.iter().zip(&heads).fold(0f32, |w, (x, f)| {
+        let t = b.model.reference_heads(x).unwrap();
+        w.max((f.a - t.a).abs() / t.a.abs().max(1.0)).max((f.b - t.b).abs() / t.b.abs().max(1.0))
+    });
+    println!(
+        "BENCH {}",
+        json!({"env": "native", "name": "fast path vs tract-onnx, every data set session", "stage": "agreement",
+               "vectors": xs.len(), "max_rel_diff": worst, "tolerance": edgeprice::model::FAST_PATH_TOLERANCE})
+    );
     let ids: Vec<String> = (0..rows.len()).map(|i| format!("s-{i}")).collect();
     report(
         "rules (candidates, demand curve, exploration, decision)",

@@ -1,17 +1,82 @@
 #!/usr/bin/env bash
-# Benchmarks printed side by side from one run (issue 8 collects more here): the model run
-# native (tract-onnx vs the int8 fast path, and a whole decision), the wasm package in Node
-# (cold start and per-decision latency), and the sizes of the web, worker and lean worker
-# builds. Figures from one run on a shared machine: compare ratios, quote medians.
+# Issue 8's benchmarks in one run, side by side: native (cargo bench --bench native), the
+# CLI batch, the wasm packages in Node next to onnxruntime-node and onnxruntime-web,
+# onnxruntime in Python, the worker on workerd (cold start, per decision, memory), and the
+# sizes. Each part prints `BENCH {json}` lines into build/bench/results.jsonl;
+# scripts/bench/report.py turns them into the tables (build/bench/report.md), with the
+# ratios and issue 8's targets. Figures from one run on a shared machine: compare ratios,
+# quote medians. `bench.sh quick`: fewer iterations (CI runs it so the scripts keep working).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-echo "== native (cargo bench --bench model)"
-cargo bench --bench model 2>/dev/null | grep -v '^$'
-echo "== wasm in Node (pkg/node)"
-[ -f pkg/node/edgeprice_bg.wasm ] || bash scripts/build-web.sh >/dev/null
-node scripts/bench/node-engine.cjs
-echo "== sizes (gzip -9 of the final wasm)"
-for f in pkg/web/edgeprice_bg.wasm build/worker/edgeprice_bg.wasm build/worker-lean/edgeprice_bg.wasm; do
-  [ -f "$f" ] && printf "  %-40s %10s B raw %10s B gzip\n" "$f" "$(stat -c %s "$f")" "$(gzip -9 -c "$f" | wc -c)"
+QUICK="${1:-}"
+OUT=build/bench
+mkdir -p "$OUT"
+RESULTS="$OUT/results.jsonl"
+: > "$RESULTS"
+BIN="$CARGO_TARGET_DIR/release/edgeprice"
+
+# Builds: the binary always (incremental); the wasm packages and workers when missing or
+# older than the sources.
+cargo build --release --bin edgeprice 2>/dev/null
+stale() { [ ! -f "$1" ] || [ -n "$(find src models Cargo.toml Cargo.lock -newer "$1" -print -quit)" ]; }
+stale pkg/node/edgeprice_bg.wasm && bash scripts/build-web.sh >/dev/null
+stale pkg/node-lean/edgeprice_bg.wasm && bash scripts/build-web.sh lean >/dev/null
+stale build/worker/edgeprice_bg.wasm && bash scripts/build-worker.sh >/dev/null
+stale build/worker-lean/edgeprice_bg.wasm && bash scripts/build-worker.sh lean >/dev/null
+
+# Inputs: the data set's feature vectors, 10,000 sessions (features form, rows cycled),
+# a bench signing key and 30 bundles of increasing version (update timing).
+"$BIN" features --model models --data "$EDGEPRICE_DATA" > "$OUT/features.csv"
+python3 - "$EDGEPRICE_DATA" "$OUT/sessions.ndjson" <<'PY'
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+with open(sys.argv[2], "w") as out:
+    for i in range(10_000):
+        r = dict(rows[i % len(rows)])
+        r.pop("Revenue", None)
+        f = {k: (v if k in ("Month", "VisitorType") else v.upper() == "TRUE" if k == "Weekend" else float(v)) for k, v in r.items()}
+        out.write(json.dumps({"session_id": f"s-{i}", "features": f}) + "\n")
+PY
+rm -f "$OUT"/*.epb "$OUT"/bench.key*
+"$BIN" keygen --out "$OUT/bench.key" --key-id bench >"$OUT/setup.log" 2>&1
+for v in $(seq 101 130); do
+  "$BIN" bundle --model models --rules models/rules.toml --page-values models/page_values.json \
+    --policy-version "$v" --key "$OUT/bench.key" --created 2026-11-28T00:00:00Z --out "$OUT/v$v.epb" >>"$OUT/setup.log" 2>&1
 done
+
+echo "== native (cargo bench --bench native)"
+cargo bench --bench native -- ${QUICK:+--quick} 2>/dev/null | grep '^BENCH' | tee -a "$RESULTS" | cut -c1-150
+
+echo "== CLI batch: edgeprice price --sessions (10,000 sessions, 1 product, JSON in and out)"
+t0=$(date +%s.%N)
+"$BIN" price --sessions "$OUT/sessions.ndjson" --product models/demo_product.json --now 2026-11-28T12:00:00Z > "$OUT/decisions.ndjson"
+t1=$(date +%s.%N)
+n=$(wc -l < "$OUT/decisions.ndjson")
+python3 -c "import json,sys; ms=($t1-$t0)*1e3; print('BENCH '+json.dumps({'env':'native','name':'CLI: edgeprice price --sessions, $n sessions (process start, read, price, write)','stage':'batch10k','total_ms':ms,'per_second':$n/ms*1e3}))" | tee -a "$RESULTS"
+
+echo "== Node: cold starts (fresh processes), then the packages next to onnxruntime-node/-web"
+for build in node node-lean; do
+  for _ in $(seq 1 "$([ -n "$QUICK" ] && echo 2 || echo 7)"); do node scripts/bench/node-cold.cjs "pkg/$build"; done > "$OUT/cold-$build.jsonl"
+  python3 - "$OUT/cold-$build.jsonl" "$build" <<'PY' | tee -a "$RESULTS"
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1])]
+med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+env = "node-tract" if sys.argv[2] == "node" else "node-lean"
+print("BENCH " + json.dumps({"env": env, "name": f"cold start: bytes to first decision (median of {len(runs)} processes)", "stage": "cold", **med}))
+PY
+done
+node scripts/bench/node.cjs "$OUT/features.csv" "$OUT" $QUICK | tee -a "$RESULTS" | cut -c1-150
+
+echo "== onnxruntime in Python"
+python3 scripts/bench/ort.py "$OUT/features.csv" $QUICK | tee -a "$RESULTS"
+
+echo "== workerd (miniflare): cold start, per decision, memory"
+node scripts/bench/workerd.mjs $QUICK | tee -a "$RESULTS" | cut -c1-150
+
+echo "== sizes"
+for lean in "" lean; do
+  line=$(bash scripts/worker-size.sh $lean | grep -o 'Total Upload: [0-9.]* KiB / gzip: [0-9.]* KiB')
+  python3 -c "import json,re,sys; a,b=map(float,re.findall(r'([0-9.]+) KiB','$line')); print('BENCH '+json.dumps({'env':'size','name':'worker upload${lean:+ (lean)} (wrangler deploy --dry-run)','raw_kib':a,'gzip_kib':b}))" | tee -a "$RESULTS"
+done
+python3 scripts/bench/report.py "$RESULTS" | tee "$OUT/report.md"

@@ -19,7 +19,8 @@ fi
 # npm packages exactly as package-lock.json pins them; reinstalled when the lock changes.
 lock=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ "$(cat node_modules/.edgeprice-lock 2>/dev/null)" != "$lock" ]; then
-  npm ci --no-audit --no-fund
+  # onnxruntime-node's install script would download binaries it already carries (CPU).
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
   echo "$lock" > node_modules/.edgeprice-lock
 fi
 

@@ -13,6 +13,7 @@ echo "== cargo fmt and clippy (unwrap and expect are denied outside tests)"
 cargo fmt --check
 cargo clippy --release --all-targets -- -D warnings
 cargo clippy --release --lib --no-default-features --features web --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --release --lib --no-default-features --features web-lean --target wasm32-unknown-unknown -- -D warnings
 cargo clippy --release --lib --no-default-features --features worker --target wasm32-unknown-unknown -- -D warnings
 cargo clippy --release --lib --no-default-features --features worker-lean --target wasm32-unknown-unknown -- -D warnings
 
@@ -45,6 +46,9 @@ node_modules/.bin/tsc -p tests/node/tsconfig.json
 
 echo "== wasm under Node: golden vectors and the JS API; the playground in Chromium"
 node --test tests/node/ tests/browser/
+echo "== the lean wasm package (no tract-onnx): size and the same Node tests"
+bash scripts/build-web.sh lean
+EDGEPRICE_PKG=pkg/node-lean node --test tests/node/
 
 echo "== the edge worker: build, upload size (wrangler), tests on workerd against the origin binary"
 bash scripts/build-worker.sh
@@ -54,3 +58,6 @@ echo "== the lean worker (no tract-onnx: the bundles' fast-path plans): size and
 bash scripts/build-worker.sh lean
 bash scripts/worker-size.sh lean
 EDGEPRICE_WORKER_BUILD=build/worker-lean node --test tests/worker/
+
+echo "== the benchmarks, quick (the scripts keep working; figures in BENCHMARKS.md come from a full run)"
+bash scripts/bench.sh quick

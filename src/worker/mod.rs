@@ -49,10 +49,26 @@ pub(crate) fn log(event: &str, fields: Value) {
     worker::console_log!("{line}");
 }
 
-fn json_response(status: u16, body: &Value, headers: &Headers) -> worker::Result<Response> {
+fn json_response(status: u16, body: &impl serde::Serialize, headers: &Headers) -> worker::Result<Response> {
     headers.set("Content-Type", "application/json")?;
     headers.set("Cache-Control", "private, no-store")?;
-    Ok(Response::builder().with_status(status).with_headers(headers.clone()).fixed(body.to_string().into_bytes()))
+    let text = serde_json::to_vec(body).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    Ok(Response::builder().with_status(status).with_headers(headers.clone()).fixed(text))
+}
+
+/// One product's answer in a page: its decision, or why it could not be priced.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum PageItem {
+    Priced(Box<Decision>),
+    Refused { code: &'static str, message: &'static str },
+}
+
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Priced {
+    One(Box<Decision>),
+    Page { decisions: Vec<PageItem> },
 }
 
 fn error(status: u16, code: &str, message: &str, headers: &Headers) -> worker::Result<Response> {
@@ -132,7 +148,7 @@ async fn price_route(req: &Request, env: &Env, cfg: &Config, now: i64) -> worker
     }
     save_visit(&visit, cfg, &headers);
     match decide(env, cfg, &visit, &sku, now).await {
-        Ok(d) => json_response(200, &json!(d), &headers),
+        Ok(d) => json_response(200, &d, &headers),
         Err((status, code)) => error(status, code, "no price for this sku", &headers),
     }
 }
@@ -270,18 +286,19 @@ async fn api_price_route(mut req: Request, cfg: &Config, now: i64) -> worker::Re
         let policy = i.policy.as_ref().ok_or((503, "no_policy"))?;
         let engine = policy.engine_for(now, cfg.policy_max_stale).ok_or((503, "policy_stale"))?;
         Ok(match page {
-            Some(products) => {
-                let decisions: Vec<Value> = engine
+            Some(products) => Priced::Page {
+                decisions: engine
                     .price_products(&body["session"], products, at)
                     .into_iter()
                     .map(|r| match r {
-                        Ok(d) => json!(d),
-                        Err(e) => json!({"code": e.code(), "message": "cannot price this product"}),
+                        Ok(d) => PageItem::Priced(Box::new(d)),
+                        Err(e) => PageItem::Refused { code: e.code(), message: "cannot price this product" },
                     })
-                    .collect();
-                json!({ "decisions": decisions })
-            }
-            None => json!(engine.price(&body["session"], &body["product"], at).map_err(|e| (400, e.code()))?),
+                    .collect(),
+            },
+            None => Priced::One(Box::new(
+                engine.price(&body["session"], &body["product"], at).map_err(|e| (400, e.code()))?,
+            )),
         })
     });
     match result {

@@ -1,0 +1,116 @@
+// workerd figures of issue 8 (miniflare 4, the built worker with and without tract-onnx):
+// cold start (new runtime to the first priced response, against a trivial worker started
+// the same way), per-decision cost inside workerd, and the isolate's memory over 100,000
+// decisions. workerd stops its clocks while a request runs (no timing inside a worker), so
+// decisions are timed from outside: requests pricing 1 and 100 products of one session
+// (POST /v1/price `products`), and the difference per extra decision.
+// Prints `BENCH {json}` lines for report.py. Usage: node scripts/bench/workerd.mjs [quick]
+import { performance } from "node:perf_hooks";
+import { readFileSync, readdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { Miniflare } from "miniflare";
+
+const root = new URL("../../", import.meta.url).pathname;
+const quick = process.argv[2] === "quick";
+const EDGE_TOKEN = "edge-token-for-the-benchmark";
+const emit = (o) => console.log(`BENCH ${JSON.stringify(o)}`);
+const now = Date.parse("2026-11-28T12:00:00Z") / 1000;
+const catalog = JSON.parse(readFileSync(`${root}www/catalog.json`, "utf8")).products;
+const products = Array.from({ length: 100 }, (_, i) => ({ ...catalog[i % catalog.length], sku: `sku-b${i}` }));
+const session = JSON.parse(readFileSync(`${root}tests/golden/cases.json`, "utf8")).cases[0].session;
+
+function stats(times) {
+  const t = Float64Array.from(times).sort();
+  return { p50: t[t.length >> 1], p99: t[Math.floor(t.length * 0.99)] };
+}
+
+function start(script) {
+  return new Miniflare({
+    modules: true,
+    scriptPath: script,
+    modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: "2026-04-20",
+    bindings: { SESSION_SECRET: "session-secret-of-the-benchmark-0123456789", EDGE_TOKEN, ORIGIN: "" },
+    kvNamespaces: ["POLICY"],
+  });
+}
+
+const price = (mf, body) => mf.dispatchFetch("http://shop.test/v1/price", {
+  method: "POST", headers: { Authorization: `Bearer ${EDGE_TOKEN}` }, body: JSON.stringify({ session, now, ...body }),
+});
+
+/** Resident memory of the workerd processes under this one (KiB, from /proc). */
+function workerdRssKib() {
+  const pids = execFileSync("pgrep", ["-P", String(process.pid)], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+  let kib = 0;
+  for (const pid of pids) {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      if (/^Name:\s*workerd/m.test(status)) kib += Number(/^VmRSS:\s*(\d+)/m.exec(status)[1]);
+    } catch {}
+  }
+  return kib;
+}
+
+/** Cold start, median of runs: a new workerd until the script is loaded (its wasm compiled)
+ * and then the first request (instantiate, bundle verify, model, first decision). */
+async function cold(script, first) {
+  const runs = [];
+  for (let r = 0; r < (quick ? 2 : 5); r++) {
+    const t0 = performance.now();
+    const mf = start(script);
+    await mf.ready;
+    const t1 = performance.now();
+    const res = await first(mf);
+    if (res.status !== 200) throw new Error(`cold start answer ${res.status}: ${await res.text()}`);
+    await res.arrayBuffer();
+    const t2 = performance.now();
+    runs.push([t1 - t0, t2 - t1]);
+    await mf.dispose();
+  }
+  const med = (k) => runs.map((r) => r[k]).sort((a, b) => a - b)[runs.length >> 1];
+  return { ready_ms: med(0), first_ms: med(1) };
+}
+
+const trivial = await cold(`${root}scripts/bench/trivial-worker.mjs`, (mf) => mf.dispatchFetch("http://shop.test/price?sku=a"));
+emit({ env: "workerd-trivial", name: "cold start: trivial worker", stage: "cold", ...trivial, total_ms: trivial.ready_ms + trivial.first_ms });
+
+for (const [build, dir] of [["tract", "build/worker"], ["lean", "build/worker-lean"]]) {
+  const env = `workerd-${build}`;
+  const script = `${root}${dir}/entry.mjs`;
+  const c = await cold(script, (mf) => price(mf, { product: products[0] }));
+  emit({ env, name: "cold start: new workerd to first priced response", stage: "cold", ...c, total_ms: c.ready_ms + c.first_ms,
+    over_trivial_ms: c.ready_ms + c.first_ms - trivial.ready_ms - trivial.first_ms, first_over_trivial_ms: c.first_ms - trivial.first_ms });
+  const mf = start(script);
+  try {
+    const time = async (body, n) => {
+      const t = [];
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        const r = await price(mf, body);
+        await r.arrayBuffer();
+        if (r.status !== 200) throw new Error(`status ${r.status}`);
+        t.push((performance.now() - t0) * 1000);
+      }
+      return stats(t);
+    };
+    await time({ products }, 50);
+    const reps = quick ? 40 : 200;
+    const one = await time({ products: products.slice(0, 1) }, reps);
+    const hundred = await time({ products }, reps);
+    emit({ env, name: "per decision inside workerd: (request of 100 products - request of 1) / 99", stage: "all",
+      p50_us: (hundred.p50 - one.p50) / 99, p99_us: (hundred.p99 - one.p50) / 99, request_1_us: one.p50, request_100_us: hundred.p50 });
+    emit({ env, name: "category page: 50 products in one request (from the 1/100 product runs)", stage: "batch50",
+      per_second: 1e6 / ((hundred.p50 - one.p50) / 99) });
+    // Memory over 100,000 decisions (1,000 requests of 100), sampled as it goes.
+    const samples = [];
+    const total = quick ? 10_000 : 100_000;
+    for (let done = 0; done <= total; done += 100) {
+      if (done % (total / 4) === 0) samples.push({ decisions: done, rss_mib: workerdRssKib() / 1024 });
+      if (done < total) await (await price(mf, { products })).arrayBuffer();
+    }
+    emit({ env, name: `workerd resident memory over ${total} decisions`, stage: "memory", samples });
+  } finally {
+    await mf.dispose();
+  }
+}
