@@ -17,10 +17,11 @@ function stats(times) {
   const t = Float64Array.from(times).sort();
   return { p50_us: t[t.length >> 1], p99_us: t[Math.floor(t.length * 0.99)] };
 }
-/** Times each of n calls of f(i) (after n/10 warm-up calls), in microseconds. */
+/** Times each of n calls of f(i) after as many warm-up calls (V8 tiers hot wasm and JS
+ * functions up as they run), in microseconds. */
 function perCall(n, f) {
   let sink = 0;
-  for (let i = 0; i < n / 10; i++) sink += f(i);
+  for (let i = 0; i < n; i++) sink += f(i);
   const times = new Array(n);
   for (let i = 0; i < n; i++) {
     const t = performance.now();

@@ -1,10 +1,25 @@
-// The reference for the worker load run: the least a worker on the same runtime can do.
-// /price answers a fixed JSON body; a product page is the origin's page passed through.
+// The reference for the worker runs: the least a worker on the same runtime can do.
+// /price answers a fixed JSON body; a product page is the origin's page passed through;
+// POST /v1/price reads the body and answers a fixed JSON body of 100 decision-shaped
+// objects (the memory reference of scripts/bench/workerd.mjs).
+const candidate = { price: 44.99, price_minor: 4499, purchase_probability: 0.4215, expected_profit: 9.6944, propensity: 0.00625 };
+const decision = {
+  sku: "sku-1001", price: 44.99, price_minor: 4499, list_price: 49.99, currency: "USD", discount: 0.1, arm: "model",
+  propensity: 0.86625, purchase_probability: 0.4215, expected_profit: 9.6944, uniform_price: 44.99, policy_version: 1,
+  decision_id: "28c55a3da31d1c1a", reasons: ["price_ending", "max_discount", "model_optimum"], personalized: true,
+  hash_version: 1, candidates: Array(8).fill(candidate),
+};
+const page = JSON.stringify({ decisions: Array(100).fill(decision) });
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     if (url.pathname === "/price") {
       return Response.json({ sku: url.searchParams.get("sku"), price: 59.99 });
+    }
+    if (url.pathname === "/v1/price" && request.method === "POST") {
+      JSON.parse(await request.text());
+      return new Response(page, { headers: { "Content-Type": "application/json" } });
     }
     return fetch(`${env.ORIGIN}${url.pathname}`);
   },

@@ -75,6 +75,36 @@ async function cold(script, first) {
 const trivial = await cold(`${root}scripts/bench/trivial-worker.mjs`, (mf) => mf.dispatchFetch("http://shop.test/price?sku=a"));
 emit({ env: "workerd-trivial", name: "cold start: trivial worker", stage: "cold", ...trivial, total_ms: trivial.ready_ms + trivial.first_ms });
 
+/** 200,000 decisions (2,000 requests of 100 products), sampled every 25,000: workerd's
+ * resident memory and, for our worker, the module's linear memory (/_edgeprice/status). */
+async function memory(mf, ours) {
+  await mf.ready;
+  const samples = [];
+  const total = quick ? 10_000 : 200_000;
+  const step = quick ? 2_500 : 25_000;
+  for (let done = 0; done <= total; done += 100) {
+    if (done % step === 0) {
+      const status = ours ? await (await mf.dispatchFetch("http://shop.test/_edgeprice/status")).json() : {};
+      samples.push({ decisions: done, rss_mib: workerdRssKib() / 1024, wasm_mib: ours ? status.wasm_memory_bytes / 2 ** 20 : null });
+    }
+    if (done < total) {
+      const r = await price(mf, { products });
+      if (r.status !== 200) throw new Error(`status ${r.status}`);
+      await r.arrayBuffer();
+    }
+  }
+  return samples;
+}
+
+{
+  const mf = start(`${root}scripts/bench/trivial-worker.mjs`);
+  try {
+    emit({ env: "workerd-trivial", name: "workerd memory, the same requests to the trivial worker", stage: "memory", samples: await memory(mf, false) });
+  } finally {
+    await mf.dispose();
+  }
+}
+
 for (const [build, dir] of [["tract", "build/worker"], ["lean", "build/worker-lean"]]) {
   const env = `workerd-${build}`;
   const script = `${root}${dir}/entry.mjs`;
@@ -103,13 +133,7 @@ for (const [build, dir] of [["tract", "build/worker"], ["lean", "build/worker-le
     emit({ env, name: "category page: 50 products in one request (from the 1/100 product runs)", stage: "batch50",
       per_second: 1e6 / ((hundred.p50 - one.p50) / 99) });
     // Memory over 100,000 decisions (1,000 requests of 100), sampled as it goes.
-    const samples = [];
-    const total = quick ? 10_000 : 100_000;
-    for (let done = 0; done <= total; done += 100) {
-      if (done % (total / 4) === 0) samples.push({ decisions: done, rss_mib: workerdRssKib() / 1024 });
-      if (done < total) await (await price(mf, { products })).arrayBuffer();
-    }
-    emit({ env, name: `workerd resident memory over ${total} decisions`, stage: "memory", samples });
+    emit({ env, name: `workerd memory over ${quick ? "10,000" : "200,000"} decisions`, stage: "memory", samples: await memory(mf, true) });
   } finally {
     await mf.dispose();
   }

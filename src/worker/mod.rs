@@ -318,6 +318,8 @@ fn status_route() -> worker::Result<Response> {
             "feedback_sent": i.outbox.sent_total,
             "feedback_dropped": i.outbox.dropped_total,
             "feedback_failures": i.outbox.failures,
+            // Linear memory of this isolate's module (grows, never shrinks): a leak shows here.
+            "wasm_memory_bytes": core::arch::wasm32::memory_size(0) * 65_536,
         })
     });
     json_response(200, &body, &Headers::new())
