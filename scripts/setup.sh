@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing edgeprice needs on a fresh machine of this kind
 # (Rust toolchain, Node and Python present): the wasm target, wasm-bindgen-cli at the
-# version Cargo.lock pins, the npm tools (wasm-opt, playwright-core, tsc, wrangler
+# version Cargo.lock pins, nightly Rust and cargo-fuzz, the npm tools (wasm-opt, playwright-core, tsc, wrangler
 # and miniflare with workerd), Debian's Chromium (browser test), PostgreSQL (origin tests)
 # and wrk (load runs), and the Python test packages.
 # Idempotent and quick when everything is there.
@@ -15,6 +15,10 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$pinned" ]; 
   # Without --locked: a yanked transitive dependency once broke the locked install.
   cargo install wasm-bindgen-cli --version "$pinned"
 fi
+
+# Fuzzing (scripts/fuzz.sh): cargo-fuzz runs libFuzzer builds on the nightly toolchain.
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+[ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" = 0.13.2 ] || cargo install cargo-fuzz --version 0.13.2 --locked
 
 # npm packages exactly as package-lock.json pins them; reinstalled when the lock changes.
 lock=$(sha256sum package-lock.json | cut -d' ' -f1)

@@ -61,3 +61,6 @@ EDGEPRICE_WORKER_BUILD=build/worker-lean node --test tests/worker/
 
 echo "== the benchmarks, quick (the scripts keep working; figures in BENCHMARKS.md come from a full run)"
 bash scripts/bench.sh quick
+
+echo "== fuzzing: every corpus input (regression), then 60 s of each target"
+bash scripts/fuzz.sh 60

@@ -244,6 +244,12 @@ impl BundleSigner {
         let mut manifest = manifest.clone();
         manifest.key_id = self.key_id.clone();
         let json = serde_json::to_vec(&manifest).map_err(|e| BundleError::Malformed(e.to_string()))?;
+        self.sign_manifest_bytes(&json, model)
+    }
+
+    /// Frames and signs manifest bytes exactly as given, valid JSON or not: how tests and
+    /// the fuzz targets reach the checks behind the signature.
+    pub fn sign_manifest_bytes(&self, json: &[u8], model: &[u8]) -> Result<Vec<u8>, BundleError> {
         let key_id = self.key_id.as_bytes();
         let key_len = u8::try_from(key_id.len()).map_err(|_| BundleError::Malformed("key id too long".into()))?;
         let mut out = Vec::with_capacity(json.len() + model.len() + 128);
@@ -251,7 +257,7 @@ impl BundleSigner {
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         out.push(key_len);
         out.extend_from_slice(key_id);
-        for part in [&json[..], model] {
+        for part in [json, model] {
             let len = u32::try_from(part.len()).map_err(|_| BundleError::Malformed("part too large".into()))?;
             out.extend_from_slice(&len.to_le_bytes());
             out.extend_from_slice(part);

@@ -37,6 +37,11 @@ impl Engine {
         Ok(Self { bundle: bundle::verify(bytes, keys, now, None)? })
     }
 
+    /// An engine for a bundle verified elsewhere (`bundle::verify`).
+    pub fn from_verified(bundle: VerifiedBundle) -> Self {
+        Self { bundle }
+    }
+
     /// The engine with the bundle compiled into this build (`models/default.epb`).
     pub fn with_default(now: i64) -> Result<Self, BundleError> {
         Self::new(bundle::DEFAULT_BUNDLE, &bundle::default_keys()?, now)

@@ -1,7 +1,7 @@
 //! edgeprice: real-time personalized pricing at the edge.
 //!
 //! The core (`session`, `tracker`, `dataset`, `features`, `market`, `model`, `metrics`,
-//! `pricing`, `bundle`, `engine`, and `edge`: the worker's cookie, policy cache and feedback
+//! `pricing`, `bundle`, `engine`, `feedback` (the origin's feedback wire format), and `edge`: the worker's cookie, policy cache and feedback
 //! outbox) is platform-free: bytes and values in, values out, no I/O,
 //! no clock, no panics on input. It builds for wasm32-unknown-unknown. `train` (feature
 //! `train`) is native only.
@@ -11,6 +11,7 @@ pub mod dataset;
 pub mod edge;
 pub mod engine;
 pub mod features;
+pub mod feedback;
 pub mod learn;
 pub mod market;
 pub mod metrics;

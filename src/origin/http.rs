@@ -12,10 +12,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use super::feedback::{MAX_BODY, parse_batch};
 use super::store::{Store, StoreError};
 use crate::bundle::{self, MAX_BUNDLE, TrustedKeys};
 use crate::edge::same_secret;
+use crate::feedback::{MAX_BODY, parse_batch};
 
 /// The API description, served at /v1/openapi.yaml.
 pub const OPENAPI: &str = include_str!("openapi.yaml");

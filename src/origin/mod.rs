@@ -2,7 +2,8 @@
 //! edge's feedback. `app` builds the whole HTTP API as a router, testable without a socket;
 //! `edgeprice serve` binds it. The store is SQLite or PostgreSQL (`store`).
 
-pub mod feedback;
+// The feedback wire format is platform-free: `crate::feedback`.
+pub use crate::feedback;
 pub mod http;
 pub mod report;
 pub mod store;

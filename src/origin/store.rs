@@ -5,7 +5,7 @@
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
-use super::feedback::FeedbackEvent;
+use crate::feedback::FeedbackEvent;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
