@@ -33,7 +33,7 @@ cargo build --release --lib --no-default-features --target wasm32-unknown-unknow
 echo "== onnxruntime cross-check of models/,"
 cargo build --release --bin edgeprice
 echo "   and the origin's crash test (SIGKILL while feedback streams in)"
-EDGEPRICE_BIN="$CARGO_TARGET_DIR/release/edgeprice" python3 -m pytest -q -s tests/onnx_crosscheck_test.py tests/origin_crash_test.py tests/origin_e2e_test.py tests/openapi_test.py
+EDGEPRICE_BIN="$CARGO_TARGET_DIR/release/edgeprice" python3 -m pytest -q -s tests/onnx_crosscheck_test.py tests/origin_crash_test.py tests/origin_e2e_test.py tests/origin_load_test.py tests/openapi_test.py
 
 echo "== the learning loop on loopback: origin, simulated traffic, evaluation, retraining, gate (3 rounds)"
 CHECK=1 bash scripts/learning-loop.sh 3 2>"${TMPDIR:-/tmp}/edgeprice-learning-loop.log"

@@ -77,3 +77,53 @@ fn bad_products_are_clear_errors() {
         assert_eq!(err.code(), code, "{err}");
     }
 }
+
+#[test]
+fn extreme_sessions_stay_within_the_guardrails() {
+    // Sessions built to push the model to its ends: every numeric column at 0, huge,
+    // hugely negative or missing, categories seen or never seen. Whatever the model says,
+    // the shown price is one the rules allow (or the list price for control and fallback),
+    // and the extremes do reach both ends of the allowed range.
+    use edgeprice::pricing::candidates::allowed;
+    use edgeprice::pricing::product::Product;
+    use edgeprice::session::Numeric;
+    let (engine, now) = engine();
+    let parsed = Product::from_value(product()).unwrap();
+    let rules = &engine.bundle().rules;
+    let set = allowed(&parsed, rules, now);
+    let prices: Vec<i64> = set.candidates.iter().map(|c| c.price).collect();
+    let values = [json!(0), json!(1e308), json!(-1e308), Value::Null, json!(7.5)];
+    let mut seed = 0x5eed_u64;
+    let mut draw = |n: usize| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) as usize % n
+    };
+    let mut shown = std::collections::BTreeSet::new();
+    for i in 0..4_000 {
+        let mut f = serde_json::Map::new();
+        for column in Numeric::ALL {
+            f.insert(column.name().into(), values[draw(values.len())].clone());
+        }
+        let unseen = draw(2) == 0;
+        f.insert(
+            "VisitorType".into(),
+            json!(if unseen { "Martian" } else { ["New_Visitor", "Returning_Visitor"][draw(2)] }),
+        );
+        f.insert("TrafficType".into(), json!(if unseen { 99_999 } else { 1 + draw(20) }));
+        f.insert("Month".into(), json!(if unseen { "Smarch" } else { "Nov" }));
+        let d = engine.price(&json!({"session_id": format!("x-{i}"), "features": f}), &product(), now).unwrap();
+        match d.arm {
+            Arm::Control | Arm::Fallback => assert_eq!(d.price_minor, parsed.list_price, "{d:?}"),
+            Arm::Model | Arm::Explore => {
+                assert!(prices.contains(&d.price_minor), "{} not in {prices:?}", d.price_minor)
+            }
+        }
+        assert!(d.price_minor >= set.floor && d.price_minor <= parsed.list_price);
+        assert!(d.discount <= set.max_discount + 1e-9, "{d:?}");
+        if d.arm == Arm::Model {
+            shown.insert(d.price_minor);
+        }
+    }
+    // The model arm alone spans the personalization cap's range: more than one price.
+    assert!(shown.len() >= 2, "extremes all got {shown:?}");
+}
