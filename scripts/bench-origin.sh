@@ -13,6 +13,8 @@ BIN="$CARGO_TARGET_DIR/release/edgeprice"
 SECONDS_EACH=${SECONDS_EACH:-5}
 export EDGEPRICE_ADMIN_TOKEN=bench-admin-token-0000 EDGE_TOKEN=bench-edge-token-00000
 export EDGEPRICE_EDGE_TOKEN=$EDGE_TOKEN
+# Throughput, not the rate limiter (1,000/s by default for the edge token), is measured here.
+export EDGEPRICE_EDGE_RATE=1000000:1000000 EDGEPRICE_ADMIN_RATE=1000000:1000000
 work=$(mktemp -d)
 port=18791
 

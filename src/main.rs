@@ -482,6 +482,27 @@ fn run_price(
     Ok(())
 }
 
+/// The origin's abuse limits from the environment (defaults in `origin::limits`):
+/// EDGEPRICE_EDGE_RATE and EDGEPRICE_ADMIN_RATE as `per_second:burst` (for example
+/// `1000:2000`), EDGEPRICE_REQUEST_TIMEOUT_SECONDS for the whole-request deadline
+/// (EDGEPRICE_HEADER_TIMEOUT_SECONDS, 10 s by default, bounds the headers: `origin::serve`).
+fn limits_from_env() -> Result<edgeprice::origin::limits::Limits> {
+    use edgeprice::origin::limits::{Limits, Rate};
+    let d = Limits::default();
+    let rate = |name: &str, default: Rate| -> Result<Rate> {
+        let Ok(text) = std::env::var(name) else { return Ok(default) };
+        let (per, burst) = text.split_once(':').unwrap_or((&text, &text));
+        let (per_second, burst): (f64, f64) = (per.trim().parse()?, burst.trim().parse()?);
+        anyhow::ensure!(per_second > 0.0 && burst >= 1.0, "{name}: rate must be > 0 and burst >= 1");
+        Ok(Rate { per_second, burst })
+    };
+    let deadline = match std::env::var("EDGEPRICE_REQUEST_TIMEOUT_SECONDS") {
+        Ok(t) => std::time::Duration::from_secs_f64(t.trim().parse::<f64>()?.clamp(0.1, 3600.0)),
+        Err(_) => d.request_deadline,
+    };
+    Ok(Limits::new(rate("EDGEPRICE_EDGE_RATE", d.edge)?, rate("EDGEPRICE_ADMIN_RATE", d.admin)?, deadline))
+}
+
 fn run_serve(db: &str, listen: &str, trusted: &[String], catalog: &Path) -> Result<()> {
     let catalog = edgeprice::origin::load_catalog(&read(catalog)?).map_err(|e| anyhow::anyhow!(e))?;
     let token = |name: &str| -> Result<String> {
@@ -532,14 +553,18 @@ fn run_serve(db: &str, listen: &str, trusted: &[String], catalog: &Path) -> Resu
             edge_token,
             clock,
             metrics: Default::default(),
+            limits: limits_from_env()?,
         };
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         tracing::info!(address = %listener.local_addr()?, database = db.split(':').next().unwrap_or(""), "edgeprice origin listening");
-        axum::serve(listener, edgeprice::origin::app(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
+        let header_timeout = match std::env::var("EDGEPRICE_HEADER_TIMEOUT_SECONDS") {
+            Ok(t) => std::time::Duration::from_secs_f64(t.trim().parse::<f64>()?.clamp(0.1, 3600.0)),
+            Err(_) => std::time::Duration::from_secs(10),
+        };
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        edgeprice::origin::serve::serve(listener, edgeprice::origin::app(state), header_timeout, shutdown).await;
         Ok(())
     })
 }

@@ -32,8 +32,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(db, port, log=None):
-    env = dict(os.environ, EDGEPRICE_ADMIN_TOKEN=ADMIN, EDGEPRICE_EDGE_TOKEN=EDGE)
+def start(db, port, log=None, **extra_env):
+    env = dict(os.environ, EDGEPRICE_ADMIN_TOKEN=ADMIN, EDGEPRICE_EDGE_TOKEN=EDGE, **extra_env)
     proc = subprocess.Popen([BIN, "serve", "--db", f"sqlite://{db}?mode=rwc", "--listen", f"127.0.0.1:{port}"],
                             env=env, stdout=subprocess.DEVNULL, stderr=log or subprocess.DEVNULL)
     deadline = time.time() + 20

@@ -74,7 +74,9 @@ def test_mixed_feedback_load_stores_each_valid_event_once():
         db = os.path.join(d, "origin.db")
         log_path = os.path.join(d, "serve.log")
         with open(log_path, "w") as log:
-            proc = start(db, port, log)
+            # The rate limiter is tested on its own (tests/origin_test.rs); here it must not
+            # turn valid batches away, so the edge token's rate is set above the load.
+            proc = start(db, port, log, EDGEPRICE_EDGE_RATE="100000:100000")
             try:
                 plans = [plan(c, random.Random(1000 + c)) for c in range(CLIENTS)]
                 latencies, failures, lock = [], [], threading.Lock()
@@ -135,3 +137,49 @@ def test_mixed_feedback_load_stores_each_valid_event_once():
         print(f"{len(valid)} distinct valid events stored exactly once; no malformed event stored")
         text = open(log_path).read()
         assert EDGE not in text and ADMIN not in text, "a token reached the log"
+
+
+def test_slow_clients_are_cut_off_and_others_served():
+    """Slowloris: a client that sends half its headers, and one that sends half its body,
+    each hold a connection only until their deadline (1 s each here), while other clients
+    are served meanwhile."""
+    import socket
+
+    port = free_port()
+    with tempfile.TemporaryDirectory() as d:
+        proc = start(os.path.join(d, "origin.db"), port, EDGEPRICE_HEADER_TIMEOUT_SECONDS="1",
+                     EDGEPRICE_REQUEST_TIMEOUT_SECONDS="1")
+        try:
+            def slow(first_bytes):
+                s = socket.create_connection(("127.0.0.1", port))
+                s.settimeout(10)
+                s.sendall(first_bytes)
+                return s
+
+            half_headers = slow(b"POST /v1/feedback HTTP/1.1\r\nHost: origin\r\nAuthorization: Bearer ")
+            half_body = slow(f"POST /v1/feedback HTTP/1.1\r\nHost: origin\r\nAuthorization: Bearer {EDGE}\r\n"
+                             f"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{{\"event_id\":".encode())
+            t0 = time.perf_counter()
+            for _ in range(5):  # others are served while both slow clients hang on
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).read()
+            answers = {}
+            for name, s in [("headers", half_headers), ("body", half_body)]:
+                data = b""
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                    if name == "body" and b"\r\n\r\n" in data:
+                        break
+                answers[name] = (data, time.perf_counter() - t0)
+                s.close()
+            print(f"slow headers: connection closed after {answers['headers'][1]:.2f} s "
+                  f"({answers['headers'][0][:12]!r}); slow body: {answers['body'][0][:12]!r} after {answers['body'][1]:.2f} s")
+            assert answers["headers"][1] < 5, "a client sending half its headers is cut off"
+            assert not answers["headers"][0].startswith(b"HTTP/1.1 2"), answers["headers"][0][:40]
+            assert answers["body"][0].startswith(b"HTTP/1.1 408"), answers["body"][0][:60]
+            assert answers["body"][1] < 5
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)

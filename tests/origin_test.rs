@@ -12,6 +12,7 @@ use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode, header};
 use edgeprice::bundle::{BundleSigner, DEFAULT_BUNDLE, TrustedKeys, inspect_unverified};
+use edgeprice::origin::limits::{Limits, Rate};
 use edgeprice::origin::store::Store;
 use edgeprice::origin::{AppState, app};
 use serde_json::{Value, json};
@@ -75,6 +76,10 @@ async fn database_url(name: &str, backend: Backend) -> Option<String> {
 }
 
 async fn setup(name: &str, backend: Backend) -> Option<(Router, Store)> {
+    setup_with(name, backend, Default::default()).await
+}
+
+async fn setup_with(name: &str, backend: Backend, limits: Limits) -> Option<(Router, Store)> {
     let url = database_url(name, backend).await?;
     let store = Store::connect(&url).await.unwrap();
     let (_, keys) = signer();
@@ -88,6 +93,7 @@ async fn setup(name: &str, backend: Backend) -> Option<(Router, Store)> {
         edge_token: EDGE.into(),
         clock: fixed_now,
         metrics: Default::default(),
+        limits,
     };
     Some((app(state), store))
 }
@@ -338,4 +344,40 @@ async fn openapi_lists_every_route() {
         n += 1;
     }
     assert!(n >= 10, "found only {n} routes");
+}
+
+#[tokio::test]
+async fn abuse_limits_rate_per_token_and_request_deadline() {
+    // A tight edge bucket (3, refilling once a minute) and a 300 ms deadline.
+    let limits = Limits::new(
+        Rate { per_second: 1.0 / 60.0, burst: 3.0 },
+        Rate { per_second: 1.0 / 60.0, burst: 2.0 },
+        std::time::Duration::from_millis(300),
+    );
+    let (app, _store) = setup_with("limits", Backend::Sqlite, limits).await.unwrap();
+    let body = serde_json::to_vec(&json!([decision(1)])).unwrap();
+    for _ in 0..3 {
+        assert_eq!(call(&app, "POST", "/v1/feedback", Some(EDGE), body.clone(), &[]).await.0, StatusCode::OK);
+    }
+    let (status, headers, text) = call(&app, "POST", "/v1/feedback", Some(EDGE), body.clone(), &[]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(json_of(&text)["error"], "rate_limited");
+    let wait: u64 = headers[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    // The admin token has its own bucket; requests without a known token take none.
+    assert_eq!(call(&app, "GET", "/v1/reports/summary", Some(ADMIN), vec![], &[]).await.0, StatusCode::OK);
+    assert_eq!(call(&app, "POST", "/v1/feedback", Some("nope"), body.clone(), &[]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&app, "GET", "/healthz", None, vec![], &[]).await.0, StatusCode::OK);
+    // A body that never finishes arriving (slowloris on the body) gets 408 at the deadline.
+    let (_tx, never) = http_body_util::channel::Channel::<axum::body::Bytes, std::convert::Infallible>::new(1);
+    let req = Request::builder()
+        .method("PUT")
+        .uri("/v1/policy")
+        .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
+        .body(Body::new(never))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::REQUEST_TIMEOUT);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }

@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
+use super::limits::{Bucket, Limits};
 use super::store::{Store, StoreError};
 use crate::bundle::{self, MAX_BUNDLE, TrustedKeys};
 use crate::edge::same_secret;
@@ -41,6 +42,8 @@ pub struct AppState {
     /// Unix seconds; a function so that tests can fix the time.
     pub clock: fn() -> i64,
     pub metrics: Metrics,
+    /// Rate limits per token and the request deadline (`limits`).
+    pub limits: Limits,
 }
 
 type Shared = Arc<AppState>;
@@ -60,11 +63,13 @@ enum Role {
     Edge,
 }
 
-/// Why a request may not proceed (401 without a known token, 403 with the wrong one).
+/// Why a request may not proceed (401 without a known token, 403 with the wrong one, 429
+/// past the token's rate, with the seconds to wait).
 enum Denied {
     NoToken,
     UnknownToken,
     WrongRole,
+    RateLimited(f64),
 }
 
 impl IntoResponse for Denied {
@@ -73,6 +78,11 @@ impl IntoResponse for Denied {
             Denied::NoToken => error(StatusCode::UNAUTHORIZED, "unauthorized", "a bearer token is required"),
             Denied::UnknownToken => error(StatusCode::UNAUTHORIZED, "unauthorized", "unknown token"),
             Denied::WrongRole => error(StatusCode::FORBIDDEN, "forbidden", "this token may not do that"),
+            Denied::RateLimited(wait) => {
+                let mut r = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests for this token");
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.ceil().max(1.0) as u64));
+                r
+            }
         }
     }
 }
@@ -93,7 +103,18 @@ fn role(state: &AppState, headers: &HeaderMap) -> Result<Role, Denied> {
 }
 
 fn need(state: &AppState, headers: &HeaderMap, wanted: Role) -> Result<(), Denied> {
-    if role(state, headers)? == wanted { Ok(()) } else { Err(Denied::WrongRole) }
+    let role = role(state, headers)?;
+    let bucket = if role == Role::Admin { Bucket::Admin } else { Bucket::Edge };
+    state.limits.take(bucket, std::time::Instant::now()).map_err(Denied::RateLimited)?;
+    if role == wanted { Ok(()) } else { Err(Denied::WrongRole) }
+}
+
+/// The request deadline: the whole request, body included, or 408.
+async fn deadline(State(s): State<Shared>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(s.limits.request_deadline, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => error(StatusCode::REQUEST_TIMEOUT, "request_timeout", "the request took too long"),
+    }
 }
 
 fn bundle_response(version: u64, bytes: Vec<u8>, headers: &HeaderMap) -> Response {
@@ -326,6 +347,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), deadline))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(shared)
 }

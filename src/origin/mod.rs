@@ -5,7 +5,9 @@
 // The feedback wire format is platform-free: `crate::feedback`.
 pub use crate::feedback;
 pub mod http;
+pub mod limits;
 pub mod report;
+pub mod serve;
 pub mod store;
 
 pub use http::{AppState, app};
