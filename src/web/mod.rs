@@ -3,8 +3,6 @@
 //! errors are JS `Error`s with a stable `code` property. Times are Unix seconds; when a
 //! call omits `now`, the adapter reads the JS clock (the core never does).
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
@@ -12,7 +10,13 @@ use crate::bundle::{self, TrustedKeys};
 use crate::engine::Engine;
 use crate::pricing::decision::Decision;
 use crate::pricing::product::Product;
-use crate::tracker::{MAX_SESSION_ID, PageEvent, SessionTracker as Tracker, features_json};
+use crate::tracker::{MAX_SESSION_ID, SessionTracker as Tracker};
+
+mod quote;
+mod tracker;
+
+pub use quote::{PreparedProduct, Quote};
+pub use tracker::SessionTracker;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -287,107 +291,5 @@ impl PricingEngine {
             "features_us": features, "model_us": model, "rules_us": rules, "all_us": all,
             "runtime": b.model.runtime(),
         }))
-    }
-}
-
-/// A product read and checked once (`PricingEngine.product`).
-#[wasm_bindgen]
-pub struct PreparedProduct {
-    product: Product,
-}
-
-#[wasm_bindgen]
-impl PreparedProduct {
-    #[wasm_bindgen(getter)]
-    pub fn sku(&self) -> String {
-        self.product.sku.clone()
-    }
-}
-
-/// One decision from `quote`; each getter copies one field into JS.
-#[wasm_bindgen]
-pub struct Quote {
-    d: Decision,
-}
-
-#[wasm_bindgen]
-impl Quote {
-    #[wasm_bindgen(getter)]
-    pub fn price(&self) -> f64 {
-        self.d.price
-    }
-    #[wasm_bindgen(getter, js_name = priceMinor)]
-    pub fn price_minor(&self) -> f64 {
-        self.d.price_minor as f64
-    }
-    #[wasm_bindgen(getter)]
-    pub fn propensity(&self) -> f64 {
-        self.d.propensity
-    }
-    /// `model`, `explore`, `control` or `fallback`.
-    #[wasm_bindgen(getter)]
-    pub fn arm(&self) -> String {
-        self.d.arm.name().to_string()
-    }
-    #[wasm_bindgen(getter, js_name = decisionId)]
-    pub fn decision_id(&self) -> String {
-        self.d.decision_id.clone()
-    }
-    #[wasm_bindgen(getter)]
-    pub fn personalized(&self) -> bool {
-        self.d.personalized
-    }
-    #[wasm_bindgen(getter)]
-    pub fn reasons(&self) -> Vec<String> {
-        self.d.reasons.clone()
-    }
-    /// The whole decision as `price` returns it.
-    #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "Decision")]
-    pub fn to_json(&self) -> Result<JsValue, JsValue> {
-        to_js(&self.d)
-    }
-}
-
-/// Records page events in the browser and yields the session for `price`.
-#[wasm_bindgen]
-pub struct SessionTracker {
-    inner: Tracker,
-    page_values: BTreeMap<String, f64>,
-    session_id: String,
-    visitor_type: String,
-    traffic_type: String,
-}
-
-#[wasm_bindgen]
-impl SessionTracker {
-    /// Records one page view `{page, seconds?, page_id?, bounce?, exit?}`.
-    pub fn record(
-        &mut self,
-        #[wasm_bindgen(unchecked_param_type = "PageEvent")] event: JsValue,
-    ) -> Result<(), JsValue> {
-        let event: PageEvent =
-            serde_wasm_bindgen::from_value(event).map_err(|e| js_error("bad_input", &e.to_string()))?;
-        self.inner.record(&event, &self.page_values);
-        Ok(())
-    }
-
-    /// Number of page views recorded.
-    #[wasm_bindgen(getter)]
-    pub fn pages(&self) -> f64 {
-        self.inner.pages
-    }
-
-    /// The session so far, in the `features` form.
-    #[wasm_bindgen(unchecked_return_type = "Session")]
-    pub fn session(
-        &self,
-        session_id: &str,
-        visitor_type: &str,
-        traffic_type: &str,
-        now: Option<f64>,
-    ) -> Result<JsValue, JsValue> {
-        let now = now_or(now);
-        let s = self.inner.session(now, visitor_type, traffic_type, 0.0);
-        to_js(&features_json(session_id, &s))
     }
 }
