@@ -1,19 +1,33 @@
-// Fault injection at the edge: the built worker on workerd against an origin that fails in
-// every way a network and a compromised or broken origin can: 500s, a hang (past the
-// worker's deadline), a reset connection, a truncated bundle, a bundle with one flipped
-// byte, a bundle signed by a key the worker does not trust, and an older bundle replayed.
-// Through all of it the worker keeps pricing with the last good policy and keeps every
-// feedback event for retry; once the origin behaves, every shown decision arrives, once.
+// Fault injection at the edge: the built worker on workerd talks to the real origin
+// (`edgeprice serve`, SQLite) through a proxy that fails on demand in every way a network
+// and a broken or compromised origin can: 500s, a hang (past the worker's deadline), a
+// reset connection, a truncated bundle, a bundle with one flipped byte, a bundle signed by
+// a key the worker does not trust, and an older bundle replayed. Through all of it the
+// worker keeps pricing with the last good policy and keeps every feedback event for retry;
+// once the proxy passes requests again, every shown decision is in the origin's database once.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
+import { execFileSync } from "node:child_process";
 import * as h from "./harness.mjs";
 
-let dir, mf, server, originUrl, trusted, stranger;
+let dir, mf, server, proxyUrl, real, trusted, stranger;
 const bundles = {};
-const catalog = new Map(h.json("www/catalog.json").products.map((p) => [p.sku, p]));
-const received = []; // event ids the origin acknowledged
-const origin = { policy: "good", feedback: "good", live: 2, hits: 0 };
+const origin = { policy: "good", feedback: "good", hits: 0 };
+
+/** Passes a request to the real origin; `mutate` may change a good bundle on the way back. */
+async function pass(req, res, body, mutate) {
+  const r = await fetch(`${real.url}${req.url}`, {
+    method: req.method,
+    headers: Object.fromEntries(["authorization", "content-type", "if-none-match"].filter((k) => req.headers[k]).map((k) => [k, req.headers[k]])),
+    body: req.method === "GET" ? undefined : body,
+  });
+  let bytes = new Uint8Array(await r.arrayBuffer());
+  if (mutate && r.status === 200) bytes = mutate(bytes);
+  const headers = { "Content-Type": r.headers.get("content-type") ?? "application/octet-stream" };
+  if (r.headers.get("etag")) headers.ETag = r.headers.get("etag");
+  res.writeHead(r.status, headers).end(bytes);
+}
 
 function fail(mode, req, res) {
   if (mode === "500") return res.writeHead(500).end("boom"), true;
@@ -23,36 +37,27 @@ function fail(mode, req, res) {
 }
 
 function handle(req, res) {
-  const url = new URL(req.url, "http://origin");
-  if (url.pathname.startsWith("/v1/catalog/")) {
-    const p = catalog.get(decodeURIComponent(url.pathname.slice(12)));
-    return p ? res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(p)) : res.writeHead(404).end();
-  }
-  if (url.pathname === "/v1/policy/latest") {
-    origin.hits++;
-    if (fail(origin.policy, req, res)) return;
-    let body = bundles[origin.live];
-    if (origin.policy === "truncated") body = body.subarray(0, body.length >> 1);
-    if (origin.policy === "bitflip") (body = Uint8Array.from(body))[body.length >> 1] ^= 1;
-    if (origin.policy === "unknown_key") body = bundles.stranger;
-    if (origin.policy === "replay") body = bundles[1];
-    const etag = `"${origin.policy}-${origin.live}"`;
-    if (req.headers["if-none-match"] === etag) return res.writeHead(304).end();
-    return res.writeHead(200, { ETag: etag, "Content-Type": "application/vnd.edgeprice.bundle" }).end(body);
-  }
-  if (url.pathname === "/v1/feedback" && req.method === "POST") {
-    if (fail(origin.feedback, req, res)) return;
-    let text = "";
-    req.setEncoding("utf8");
-    req.on("data", (c) => (text += c));
-    req.on("end", () => {
-      const ids = text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l).event_id);
-      received.push(...ids);
-      res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ stored: ids.length, rejected: [] }));
-    });
-    return;
-  }
-  res.writeHead(404).end();
+  const chunks = [];
+  req.on("data", (c) => chunks.push(c));
+  req.on("end", () => {
+    const body = Buffer.concat(chunks);
+    const path = new URL(req.url, "http://proxy").pathname;
+    if (path === "/v1/policy/latest") {
+      origin.hits++;
+      if (fail(origin.policy, req, res)) return;
+      const mutate = {
+        truncated: (b) => b.subarray(0, b.length >> 1),
+        bitflip: (b) => ((b = Uint8Array.from(b)), (b[b.length >> 1] ^= 1), b),
+        unknown_key: () => bundles.stranger,
+        replay: () => bundles[1],
+      }[origin.policy];
+      // A mutated answer must not be a 304: ask the origin without the worker's ETag.
+      if (mutate) delete req.headers["if-none-match"];
+      return pass(req, res, body, mutate).catch(() => res.writeHead(502).end());
+    }
+    if (path === "/v1/feedback" && fail(origin.feedback, req, res)) return;
+    pass(req, res, body).catch(() => res.writeHead(502).end());
+  });
 }
 
 before(async () => {
@@ -61,11 +66,13 @@ before(async () => {
   stranger = h.keygen(dir, "faults-stranger");
   for (const v of [1, 2, 3]) bundles[v] = h.bundle(dir, trusted, v);
   bundles.stranger = h.bundle(dir, stranger, 9);
+  real = await h.startOrigin({ dir, trusted: [trusted.pub] });
+  assert.equal((await h.publish(real.url, bundles[2])).status, 201);
   server = createServer(handle);
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  originUrl = `http://127.0.0.1:${server.address().port}`;
+  proxyUrl = `http://127.0.0.1:${server.address().port}`;
   mf = h.startWorker({
-    ORIGIN: originUrl,
+    ORIGIN: proxyUrl,
     POLICY_TTL_SECONDS: "1",
     POLICY_PUBLIC_KEYS: JSON.stringify([trusted.public]),
     ORIGIN_TIMEOUT_MS: "400",
@@ -77,7 +84,18 @@ after(async () => {
   await mf?.dispose();
   server?.closeAllConnections();
   server?.close();
+  await real?.stop();
 });
+
+/** Decision ids of the decision events in the real origin's database, and the row count. */
+function stored() {
+  return JSON.parse(execFileSync("python3", ["-c", `
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+rows = db.execute("select event_id, decision_id, kind from feedback").fetchall()
+print(json.dumps({"rows": len(rows), "distinct": len({r[0] for r in rows}), "decisions": [r[1] for r in rows if r[2] == "decision"]}))`,
+  `${dir}/origin.db`], { encoding: "utf8" }));
+}
 
 const get = (path) => mf.dispatchFetch(`http://shop.test${path}`);
 const status = async () => (await get("/_edgeprice/status")).json();
@@ -111,7 +129,7 @@ test("every bad answer to a policy refresh leaves the last good policy live", as
   origin.policy = "good";
   await cron();
   assert.equal((await status()).policy_version, 2, "the good origin's bundle is still v2");
-  assert.ok(received.length > 0, "feedback flowed to the healthy feedback endpoint meanwhile");
+  assert.ok(stored().rows > 0, "feedback reached the real origin meanwhile");
 });
 
 test("feedback waits through 500s, a hang and resets, then arrives once", async () => {
@@ -129,14 +147,16 @@ test("feedback waits through 500s, a hang and resets, then arrives once", async 
     assert.ok(s.feedback_queued >= before.feedback_queued + 3, `${feedback}: the new decisions wait`);
   }
   // The origin recovers and publishes v3: it goes live and every queued event arrives once.
-  Object.assign(origin, { feedback: "good", live: 3 });
+  origin.feedback = "good";
+  assert.equal((await h.publish(real.url, bundles[3])).status, 201);
   const s = await h.until(async () => {
     await cron();
     const s = await status();
     return s.feedback_queued === 0 && s.policy_version === 3 && s;
   }, 30_000, "the queue drained and v3 live");
   assert.equal(s.feedback_dropped, 0);
-  assert.equal(new Set(received).size, received.length, "no event sent twice");
-  const decisions = new Set(received.filter((id) => id.startsWith("d-")).map((id) => id.slice(2)));
-  assert.deepEqual(decisions, shown, "every shown decision arrived");
+  const db = stored();
+  assert.equal(db.rows, db.distinct, "no event stored twice");
+  assert.deepEqual(new Set(db.decisions), shown, "every shown decision is in the origin's database, and only those");
+  assert.equal(db.decisions.length, shown.size);
 });
