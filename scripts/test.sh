@@ -7,6 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+# The whole run's output is kept (worker logs included) for the secrets check at the end.
+RUN_LOG="${TMPDIR:-/tmp}/edgeprice-test-run.log"
+MARKER=$(mktemp)
+exec > >(tee "$RUN_LOG") 2>&1
 bash scripts/setup.sh
 
 echo "== cargo fmt and clippy (unwrap and expect are denied outside tests)"
@@ -64,3 +68,6 @@ bash scripts/bench.sh quick
 
 echo "== fuzzing: every corpus input (regression), then 60 s of each target"
 bash scripts/fuzz.sh 60
+
+echo "== no token, session secret or private key in any log of this run"
+python3 scripts/secrets-check.py "$MARKER" "$RUN_LOG" "${TMPDIR:-/tmp}/edgeprice-cargo-test.log" "${TMPDIR:-/tmp}/edgeprice-learning-loop.log"
