@@ -54,7 +54,7 @@ const pages = ["home", "category", "product", "search", "cart", "info"];
 async function main() {
   const timer = perCall(N, () => 0);
   emit({ env: "node", name: "performance.now() pair (timer cost, included below)", ...timer, stage: "timer" });
-  const model = {};
+  const engines = {};
   for (const [build, dir] of [["tract", "pkg/node"], ["lean", "pkg/node-lean"]]) {
     const env = `node-${build}`;
     const { PricingEngine } = require(path.join(root, dir, "edgeprice.js"));
@@ -87,8 +87,8 @@ async function main() {
     for (const k of ["features", "model", "rules"]) {
       emit({ env, name: `${k} (inside the module, median of batches)`, stage: k, p50_us: med(`${k}_us`), p99_us: null });
     }
-    model[build] = perCall(N, (i) => engine.modelHeads(xs[i % xs.length])[0]);
-    emit({ env, name: "model: modelHeads(Float32Array) from JS", stage: "model_js", ...model[build], runtime: "fast" });
+    const heads = perCall(N, (i) => engine.modelHeads(xs[i % xs.length])[0]);
+    emit({ env, name: "model: modelHeads(Float32Array) from JS", stage: "model_js", ...heads, runtime: "fast" });
     const pageCall = perCall(quick ? 200 : 2_000, (i) => engine.pricePage(sessions[i % sessions.length], page, now).length);
     emit({ env, name: "category page: pricePage(1 session, 50 products)", stage: "batch50", ...pageCall, per_second: 50 / pageCall.p50_us * 1e6 });
     const many = sessions.slice(0, 10_000);
@@ -113,12 +113,12 @@ async function main() {
     for (let i = 0; i < (quick ? 10_000 : 100_000); i++) engine.quote(trackers[i % trackers.length], prepared, now).free();
     const after = process.memoryUsage();
     emit({ env, name: "memory after 100k quote() calls", stage: "memory", rss_before_mb: before.rss / 2 ** 20, rss_after_mb: after.rss / 2 ** 20, external_before_mb: before.external / 2 ** 20, external_after_mb: after.external / 2 ** 20 });
-    model[`${build}_engine`] = engine;
+    engines[build] = engine;
   }
 
   // The same ONNX model in onnxruntime, same process, same vectors.
   const onnx = fs.readFileSync(path.join(root, "models/behaviour.int8.onnx"));
-  const ours = model.lean_engine;
+  const ours = engines.lean;
   // onnxruntime's default ("all") graph optimizations fuse DequantizeLinear + Gemm into an
   // int8 matmul that quantizes the activations too: faster, but about 2% off the model's
   // own arithmetic (tests/onnx_crosscheck_test.py); "basic" computes what the model says.
