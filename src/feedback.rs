@@ -92,38 +92,52 @@ fn validate(value: Value) -> Result<FeedbackEvent, (&'static str, String)> {
         "outcome" => Kind::Outcome,
         _ => return bad("event_bad_type", "type must be decision or outcome"),
     };
+    // Every field is checked when present, whatever the kind (an outcome may echo its
+    // decision's fields); a decision must have them all.
+    if raw.session_id.as_deref().is_some_and(|s| !id_ok(s))
+        || raw.sku.as_deref().is_some_and(|s| s.is_empty() || s.len() > 256)
+    {
+        return bad("event_bad_id", "session_id must be 1 to 128 bytes and sku 1 to 256");
+    }
+    if raw.arm.as_deref().is_some_and(|a| !matches!(a, "model" | "explore" | "control" | "fallback")) {
+        return bad("event_bad_arm", "arm must be model, explore, control or fallback");
+    }
+    if raw.price.is_some_and(|p| !p.is_finite() || p < 0.0) {
+        return bad("event_bad_price", "price must be a finite amount >= 0");
+    }
+    if raw.cost.is_some_and(|c| !c.is_finite() || c < 0.0) {
+        return bad("event_bad_price", "cost must be a finite amount >= 0");
+    }
+    if raw.propensity.is_some_and(|p| !(p > 0.0 && p <= 1.0)) {
+        return bad("event_bad_propensity", "propensity must be in (0, 1]");
+    }
+    if raw.features.as_ref().is_some_and(|f| f.to_string().len() > 16 * 1024) {
+        return bad("event_too_large", "features take more than 16 KiB");
+    }
+    if raw.revenue.is_some_and(|r| !r.is_finite() || r < 0.0) {
+        return bad("event_bad_price", "revenue must be a finite amount >= 0");
+    }
     match kind {
         Kind::Decision => {
-            if !raw.session_id.as_deref().is_some_and(id_ok)
-                || !raw.sku.as_deref().is_some_and(|s| !s.is_empty() && s.len() <= 256)
-            {
+            if raw.session_id.is_none() || raw.sku.is_none() {
                 return bad("event_bad_id", "a decision needs session_id and sku");
             }
             if raw.policy_version.is_none() {
                 return bad("event_missing_field", "a decision needs policy_version");
             }
-            if !matches!(raw.arm.as_deref(), Some("model" | "explore" | "control" | "fallback")) {
+            if raw.arm.is_none() {
                 return bad("event_bad_arm", "arm must be model, explore, control or fallback");
             }
-            if !raw.price.is_some_and(|p| p.is_finite() && p >= 0.0) {
+            if raw.price.is_none() {
                 return bad("event_bad_price", "price must be a finite amount >= 0");
             }
-            if raw.cost.is_some_and(|c| !c.is_finite() || c < 0.0) {
-                return bad("event_bad_price", "cost must be a finite amount >= 0");
-            }
-            if !raw.propensity.is_some_and(|p| p > 0.0 && p <= 1.0) {
+            if raw.propensity.is_none() {
                 return bad("event_bad_propensity", "propensity must be in (0, 1]");
-            }
-            if raw.features.as_ref().is_some_and(|f| f.to_string().len() > 16 * 1024) {
-                return bad("event_too_large", "features take more than 16 KiB");
             }
         }
         Kind::Outcome => {
             if raw.purchased.is_none() {
                 return bad("event_missing_field", "an outcome needs purchased");
-            }
-            if raw.revenue.is_some_and(|r| !r.is_finite() || r < 0.0) {
-                return bad("event_bad_price", "revenue must be a finite amount >= 0");
             }
         }
     }
@@ -172,6 +186,20 @@ pub fn parse_batch(body: &[u8]) -> Result<(Vec<FeedbackEvent>, Vec<Rejected>), S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_outcome_echoing_decision_fields_gets_them_checked() {
+        // Found by the `feedback` fuzz target: an outcome with propensity 5.86 was stored.
+        let body = br#"{"event_id": "o-1", "type": "outcome", "decision_id": "dec-1", "purchased": true, "propensity": 5.86, "time": 1}
+{"event_id": "o-2", "type": "outcome", "decision_id": "dec-2", "purchased": true, "arm": "mystery", "time": 1}
+{"event_id": "o-3", "type": "outcome", "decision_id": "dec-3", "purchased": false, "propensity": 0.5, "arm": "model", "time": 1}"#;
+        let (events, rejected) = parse_batch(body).unwrap();
+        assert_eq!(events.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["o-3"]);
+        assert_eq!(
+            rejected.iter().map(|r| (r.index, r.code)).collect::<Vec<_>>(),
+            [(0, "event_bad_propensity"), (1, "event_bad_arm")]
+        );
+    }
 
     #[test]
     fn batch_keeps_valid_events_and_names_bad_ones() {

@@ -1,5 +1,6 @@
 //! The origin's feedback batch decoder (JSON array or NDJSON): every event is stored or
-//! rejected with its index, never both, never a panic.
+//! rejected with its index, never both, never a panic; a stored event's fields are in range
+//! whatever its kind (a crash here once found an outcome with propensity 5.86 stored).
 #![no_main]
 
 use edgeprice::feedback::parse_batch;
@@ -15,6 +16,10 @@ fuzz_target!(|data: &[u8]| {
             if let Some(p) = e.propensity {
                 assert!(p > 0.0 && p <= 1.0, "{e:?}");
             }
+            for amount in [e.price, e.cost, e.revenue].into_iter().flatten() {
+                assert!(amount.is_finite() && amount >= 0.0, "{e:?}");
+            }
+            assert!(e.arm.as_deref().is_none_or(|a| ["model", "explore", "control", "fallback"].contains(&a)), "{e:?}");
         }
     }
 });
