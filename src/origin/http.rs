@@ -102,11 +102,15 @@ fn role(state: &AppState, headers: &HeaderMap) -> Result<Role, Denied> {
     }
 }
 
+/// Authentication (401), then the role (403), then the token's rate bucket (429): only
+/// requests that would be served take a token.
 fn need(state: &AppState, headers: &HeaderMap, wanted: Role) -> Result<(), Denied> {
     let role = role(state, headers)?;
+    if role != wanted {
+        return Err(Denied::WrongRole);
+    }
     let bucket = if role == Role::Admin { Bucket::Admin } else { Bucket::Edge };
-    state.limits.take(bucket, std::time::Instant::now()).map_err(Denied::RateLimited)?;
-    if role == wanted { Ok(()) } else { Err(Denied::WrongRole) }
+    state.limits.take(bucket, std::time::Instant::now()).map_err(Denied::RateLimited)
 }
 
 /// The request deadline: the whole request, body included, or 408.
