@@ -1,4 +1,4 @@
-//! Abuse limits of the origin: a token bucket per role (every authenticated request takes
+//! Abuse limits of the origin: a token bucket per role (every authorized request takes
 //! one token; an empty bucket answers 429 with `Retry-After`) and a deadline on a whole
 //! request, body included (a client that trickles its body gets 408 and its connection
 //! back). Invariant: a bucket never holds more than its burst, and time only refills it.
