@@ -224,18 +224,17 @@ impl BundleSigner {
 
     /// Writes and signs a bundle. The manifest's key id is set to the signer's.
     pub fn sign(&self, manifest: &Manifest, model: &[u8]) -> Result<Vec<u8>, BundleError> {
-        let mut manifest = manifest.clone();
-        manifest.key_id = self.key_id.clone();
         // The fast path's plan, lowered now and kept only if the model agrees with
         // tract-onnx on the load-time test vectors (`BehaviourModel::load`). A build without
         // tract-onnx signs the plan it is given.
         #[cfg(feature = "tract")]
-        {
-            manifest.plan = BehaviourModel::load(model, manifest.schema.width())
+        let manifest = &Manifest {
+            plan: BehaviourModel::load(model, manifest.schema.width())
                 .ok()
-                .and_then(|m| m.fast_plan().map(|p| base64::engine::general_purpose::STANDARD.encode(p.to_bytes())));
-        }
-        self.sign_exact(&manifest, model)
+                .and_then(|m| m.fast_plan().map(|p| base64::engine::general_purpose::STANDARD.encode(p.to_bytes()))),
+            ..manifest.clone()
+        };
+        self.sign_exact(manifest, model)
     }
 
     /// Signs the manifest exactly as given (no plan lowered or replaced): for tests and for

@@ -496,11 +496,18 @@ fn limits_from_env() -> Result<edgeprice::origin::limits::Limits> {
         anyhow::ensure!(per_second > 0.0 && burst >= 1.0, "{name}: rate must be > 0 and burst >= 1");
         Ok(Rate { per_second, burst })
     };
-    let deadline = match std::env::var("EDGEPRICE_REQUEST_TIMEOUT_SECONDS") {
-        Ok(t) => std::time::Duration::from_secs_f64(t.trim().parse::<f64>()?.clamp(0.1, 3600.0)),
-        Err(_) => d.request_deadline,
-    };
+    let deadline = seconds_from_env("EDGEPRICE_REQUEST_TIMEOUT_SECONDS", d.request_deadline)?;
     Ok(Limits::new(rate("EDGEPRICE_EDGE_RATE", d.edge)?, rate("EDGEPRICE_ADMIN_RATE", d.admin)?, deadline))
+}
+
+/// A duration in seconds from the environment (clamped to 0.1 s .. 1 h), or `default`.
+fn seconds_from_env(name: &str, default: std::time::Duration) -> Result<std::time::Duration> {
+    match std::env::var(name) {
+        Ok(t) => Ok(std::time::Duration::from_secs_f64(
+            t.trim().parse::<f64>().with_context(|| name.to_string())?.clamp(0.1, 3600.0),
+        )),
+        Err(_) => Ok(default),
+    }
 }
 
 fn run_serve(db: &str, listen: &str, trusted: &[String], catalog: &Path) -> Result<()> {
@@ -557,10 +564,8 @@ fn run_serve(db: &str, listen: &str, trusted: &[String], catalog: &Path) -> Resu
         };
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         tracing::info!(address = %listener.local_addr()?, database = db.split(':').next().unwrap_or(""), "edgeprice origin listening");
-        let header_timeout = match std::env::var("EDGEPRICE_HEADER_TIMEOUT_SECONDS") {
-            Ok(t) => std::time::Duration::from_secs_f64(t.trim().parse::<f64>()?.clamp(0.1, 3600.0)),
-            Err(_) => std::time::Duration::from_secs(10),
-        };
+        let header_timeout =
+            seconds_from_env("EDGEPRICE_HEADER_TIMEOUT_SECONDS", std::time::Duration::from_secs(10))?;
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };

@@ -1,7 +1,8 @@
 //! The behaviour model at scoring time: ONNX bytes in, the two heads out, run by the int8
 //! fast path (`plan`) when the model lowers and agrees with tract-onnx, else by tract-onnx.
-//! Builds without the `tract` feature (the lean worker) run only fast-path plans. `P(buy | x, r) = sigmoid(a(x) - b(x) * (r - 1))` with
-//! `b(x) > 0`, so one run prices every candidate and demand always falls as price rises.
+//! Builds without the `tract` feature (the lean builds) run only fast-path plans.
+//! `P(buy | x, r) = sigmoid(a(x) - b(x) * (r - 1))` with `b(x) > 0`, so one run prices
+//! every candidate and demand always falls as price rises.
 //! Invariant: a loaded model takes exactly `width` f32 inputs and yields finite heads.
 
 use std::sync::Arc;
@@ -108,8 +109,20 @@ fn invalid(e: impl std::fmt::Display) -> ModelError {
     ModelError::Invalid(format!("{e:#}"))
 }
 
+/// Checks `plan` against tract-onnx (`reference`) on the load-time test vectors: an error
+/// names the first vector's heads that differ by more than `FAST_PATH_TOLERANCE`.
+#[cfg(feature = "tract")]
+fn check_plan(plan: &Plan, reference: &BehaviourModel) -> Result<(), ModelError> {
+    for x in test_vectors(reference.width) {
+        let (f, t) = (plan.heads(&x).ok_or(ModelError::NonFinite)?, reference.reference_heads(&x)?);
+        if [(f.a, t.a), (f.b, t.b)].iter().any(|(u, v)| (u - v).abs() > FAST_PATH_TOLERANCE * v.abs().max(1.0)) {
+            return Err(ModelError::SchemaMismatch(format!("fast path {f:?} differs from tract-onnx {t:?}")));
+        }
+    }
+    Ok(())
+}
+
 impl BehaviourModel {
-    /// Loads ONNX bytes and checks them against the schema's input width.
     /// A model run from a fast-path plan alone (the lean build's only way to run a model).
     pub fn from_plan(plan: Plan, width: usize) -> Result<Self, ModelError> {
         if plan.width() != width {
@@ -138,14 +151,7 @@ impl BehaviourModel {
     /// load-time test vectors: what `load` does eagerly, for a model built from a plan.
     #[cfg(feature = "tract")]
     pub fn check_reference(&self) -> Result<(), ModelError> {
-        let Some(fast) = &self.fast else { return Ok(()) };
-        for x in test_vectors(self.width) {
-            let (f, t) = (fast.heads(&x).ok_or(ModelError::NonFinite)?, self.reference_heads(&x)?);
-            if [(f.a, t.a), (f.b, t.b)].iter().any(|(u, v)| (u - v).abs() > FAST_PATH_TOLERANCE * v.abs().max(1.0)) {
-                return Err(ModelError::SchemaMismatch(format!("fast path {f:?} differs from tract-onnx {t:?}")));
-            }
-        }
-        Ok(())
+        self.fast.as_ref().map_or(Ok(()), |fast| check_plan(fast, self))
     }
 
     #[cfg(not(feature = "tract"))]
@@ -153,6 +159,8 @@ impl BehaviourModel {
         Err(ModelError::Invalid("this build has no tract-onnx: it runs models from a bundle's fast-path plan".into()))
     }
 
+    /// Loads ONNX bytes into tract-onnx and checks them against the schema's input width;
+    /// keeps the fast-path plan when the model lowers and the plan passes `check_plan`.
     #[cfg(feature = "tract")]
     pub fn load(onnx: &[u8], width: usize) -> Result<Self, ModelError> {
         let mut reader = onnx;
@@ -187,15 +195,7 @@ impl BehaviourModel {
         }
         let plan = typed.into_runnable().map_err(invalid)?;
         let reference = Self { plan: Some(plan), lazy: None, fast: None, width };
-        let fast = Plan::lower(onnx).filter(|p| {
-            p.width() == width
-                && test_vectors(width).iter().all(|x| match (p.heads(x), reference.heads(x)) {
-                    (Some(f), Ok(t)) => [(f.a, t.a), (f.b, t.b)]
-                        .iter()
-                        .all(|(u, v)| (u - v).abs() <= FAST_PATH_TOLERANCE * v.abs().max(1.0)),
-                    _ => false,
-                })
-        });
+        let fast = Plan::lower(onnx).filter(|p| p.width() == width && check_plan(p, &reference).is_ok());
         Ok(Self { fast: fast.map(Arc::new), ..reference })
     }
 

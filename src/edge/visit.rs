@@ -151,6 +151,8 @@ pub fn set_cookie(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::tracker::PageEvent;
 
     #[test]
     fn a_visit_survives_a_round_trip_exactly() {
@@ -165,8 +167,6 @@ mod tests {
         v.tracker.page_value_sum = 4.7777777777777775e54;
         assert!(decode(&encode(&v, &secret).unwrap(), &secret).is_none(), "not a sane visit");
     }
-    use super::*;
-    use crate::tracker::PageEvent;
 
     const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 

@@ -220,7 +220,7 @@ impl PricingEngine {
     /// either side; the `Quote`'s fields cross into JS only when read. Never throws.
     pub fn quote(&self, tracker: &SessionTracker, product: &PreparedProduct, now: Option<f64>) -> Quote {
         let now = now_or(now);
-        let session = tracker.inner.session(now, &tracker.visitor_type, &tracker.traffic_type, 0.0);
+        let session = tracker.current(now);
         Quote { d: self.engine.price_session(&tracker.session_id, &session, &product.product, now) }
     }
 
@@ -265,7 +265,7 @@ impl PricingEngine {
     ) -> Result<JsValue, JsValue> {
         let now = now_or(now);
         let b = self.engine.bundle();
-        let session = tracker.inner.session(now, &tracker.visitor_type, &tracker.traffic_type, 0.0);
+        let session = tracker.current(now);
         let x = b.manifest.schema.transform(&session);
         let scored = self.engine.score(&tracker.session_id, &session);
         let mut sink = 0.0;

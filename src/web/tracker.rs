@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use wasm_bindgen::prelude::*;
 
 use super::{js_error, now_or, to_js};
+use crate::session::Session;
 use crate::tracker::{PageEvent, SessionTracker as Tracker, features_json};
 
 /// Records page events in the browser and yields the session for `price`.
@@ -16,6 +17,13 @@ pub struct SessionTracker {
     pub(super) session_id: String,
     pub(super) visitor_type: String,
     pub(super) traffic_type: String,
+}
+
+impl SessionTracker {
+    /// The session so far, as `quote` prices it: this tracker's visitor and traffic type.
+    pub(super) fn current(&self, now: i64) -> Session {
+        self.inner.session(now, &self.visitor_type, &self.traffic_type, 0.0)
+    }
 }
 
 #[wasm_bindgen]
