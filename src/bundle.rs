@@ -218,6 +218,11 @@ impl BundleSigner {
         format!("{{\"key_id\": \"{}\", \"secret_key\": \"{}\"}}\n", self.key_id, hex(&self.key.to_bytes()))
     }
 
+    /// The public half, as `TrustedKeys::add` takes it.
+    pub fn public_bytes(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
     pub fn public_file(&self) -> PublicKeyFile {
         PublicKeyFile { key_id: self.key_id.clone(), public_key: hex(self.key.verifying_key().as_bytes()) }
     }

@@ -5,14 +5,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use edgeprice::bundle::{self, BundleSigner, Manifest, TrustedKeys};
+use edgeprice::bundle::{self, BundleSigner, TrustedKeys};
 use edgeprice::engine::Engine;
 use edgeprice::learn::evaluate::{self, Evaluation, Logged, Target};
 use edgeprice::learn::simulate::{self, Policy};
+use edgeprice::market::MarketModel;
 use edgeprice::pricing::product::Product;
 use edgeprice::pricing::rules::Rules;
 use edgeprice::session::Session;
-use edgeprice::train::retrain::{RetrainConfig, retrain};
+use edgeprice::train::round::{RoundInputs, propose};
 use serde_json::{Value, json};
 
 use crate::{now_or, read, read_rows};
@@ -22,7 +23,8 @@ pub struct SimulateArgs {
     /// A CSV in the data set's format (sessions with their Revenue label).
     #[arg(long)]
     data: PathBuf,
-    /// A bundle file, `list`, `uniform` (the best single price on the ladder) or `oracle`.
+    /// A bundle file, `list`, `uniform` (the best single price on the ladder),
+    /// `feature-oracle` (the market's best price at each session's features) or `oracle`.
     #[arg(long)]
     policy: String,
     #[arg(long, default_value = "models/demo_product.json")]
@@ -49,6 +51,10 @@ pub struct SimulateArgs {
     /// Simulated visits per session (each with its own valuation and session id).
     #[arg(long, default_value_t = 1)]
     visits: u32,
+    /// The market (TOML, `markets/*.toml`) deciding purchases; default: market version 1.
+    /// Only the simulator reads it.
+    #[arg(long)]
+    market: Option<PathBuf>,
     /// Price a bundle with its model arm only (no exploration, no control group).
     #[arg(long)]
     greedy: bool,
@@ -120,6 +126,34 @@ pub struct RetrainArgs {
     json: bool,
 }
 
+#[derive(Args)]
+pub struct StudyArgs {
+    /// A CSV in the data set's format; rows with index mod 5 = 4 are held out.
+    #[arg(long)]
+    data: PathBuf,
+    /// The market (TOML) deciding purchases; default: market version 1.
+    #[arg(long)]
+    market: Option<PathBuf>,
+    /// Seeded loops to run: seeds FIRST_SEED .. FIRST_SEED + SEEDS - 1.
+    #[arg(long, default_value_t = 1)]
+    seeds: u64,
+    #[arg(long, default_value_t = 1)]
+    first_seed: u64,
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    #[arg(long, default_value_t = 4)]
+    visits: u32,
+    #[arg(long, default_value = "models/rules.toml")]
+    rules: PathBuf,
+    #[arg(long, default_value = "models/page_values.json")]
+    page_values: PathBuf,
+    #[arg(long, default_value = "models/demo_product.json")]
+    product: PathBuf,
+    /// Simulated time (default 2026-12-05T12:00:00Z, when no promotion runs for the demo product).
+    #[arg(long, default_value = "2026-12-05T12:00:00Z")]
+    now: String,
+}
+
 fn trusted(extra: &[PathBuf]) -> Result<TrustedKeys> {
     let mut keys = bundle::default_keys()?;
     for p in extra {
@@ -130,11 +164,6 @@ fn trusted(extra: &[PathBuf]) -> Result<TrustedKeys> {
 
 fn product(path: &Path) -> Result<Product> {
     Product::from_json(&read(path)?).with_context(|| format!("in {}", path.display()))
-}
-
-fn fmt_time(t: i64) -> String {
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64))
-        .to_string()
 }
 
 /// Feedback events from a file (NDJSON or a JSON array) or the origin's database.
@@ -162,11 +191,15 @@ fn load_events(log: Option<&Path>, db: Option<&str>) -> Result<Vec<Value>> {
     }
 }
 
-fn policy_of<'a>(spec: &str, engine: &'a Option<Engine>) -> Result<Policy<'a>> {
+/// The baseline policies `simulate` knows by name (anything else is a bundle file).
+const NAMED_POLICIES: [&str; 4] = ["list", "uniform", "feature-oracle", "oracle"];
+
+fn policy_of<'a>(spec: &str, engine: &'a Option<Engine>, labels: &'a [f64]) -> Result<Policy<'a>> {
     Ok(match (spec, engine) {
         (_, Some(e)) => Policy::Bundle(e),
         ("list", None) => Policy::List,
         ("uniform", None) => Policy::Uniform,
+        ("feature-oracle", None) => Policy::FeatureOracle(labels),
         ("oracle", None) => Policy::Oracle,
         (other, None) => anyhow::bail!("unknown policy {other}"),
     })
@@ -193,8 +226,17 @@ fn post_events(origin: &str, lines: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// The market of a `--market FILE` argument, or version 1.
+pub fn market(path: Option<&Path>) -> Result<MarketModel> {
+    match path {
+        Some(p) => MarketModel::from_toml(&String::from_utf8(read(p)?)?).with_context(|| format!("in {}", p.display())),
+        None => Ok(MarketModel::default()),
+    }
+}
+
 pub fn run_simulate(a: SimulateArgs) -> Result<()> {
     let now = now_or(a.now.as_deref())?;
+    let market = market(a.market.as_deref())?;
     let rows = read_rows(&a.data)?;
     let sessions: Vec<(Session, bool)> = rows
         .into_iter()
@@ -202,6 +244,11 @@ pub fn run_simulate(a: SimulateArgs) -> Result<()> {
         .map(|(i, r)| r.revenue.map(|b| (r.session, b)).with_context(|| format!("row {} has no Revenue label", i + 1)))
         .collect::<Result<_>>()?;
     let visits_each = a.visits.clamp(1, 1_000) as usize;
+    // The feature oracle's label estimate, cross-fitted over distinct sessions.
+    let labels: Vec<f64> = edgeprice::learn::oracle::label_probability(&sessions)
+        .into_iter()
+        .flat_map(|q| std::iter::repeat_n(q, visits_each))
+        .collect();
     let sessions: Vec<(Session, bool)> =
         sessions.iter().flat_map(|s| std::iter::repeat_n(s.clone(), visits_each)).collect();
     let product = product(&a.product)?;
@@ -213,7 +260,7 @@ pub fn run_simulate(a: SimulateArgs) -> Result<()> {
     };
     let load = |spec: &str| -> Result<Option<Engine>> {
         Ok(match spec {
-            "list" | "uniform" | "oracle" => None,
+            named if NAMED_POLICIES.contains(&named) => None,
             path => {
                 let e = Engine::new(&read(Path::new(path))?, &keys, now).with_context(|| format!("bundle {path}"))?;
                 Some(if a.greedy { e.exploit_only() } else { e })
@@ -222,15 +269,27 @@ pub fn run_simulate(a: SimulateArgs) -> Result<()> {
     };
     let engine = load(&a.policy)?;
     let version = engine.as_ref().map_or(0, Engine::policy_version);
-    let policy = policy_of(&a.policy, &engine)?;
-    let visits = simulate::run(&sessions, &product, &policy, &rules, a.seed, now);
+    let policy = policy_of(&a.policy, &engine, &labels)?;
+    let visits = simulate::run(&market, &sessions, &product, &policy, &rules, a.seed, now);
     let uplift = match &a.baseline {
         Some(spec) => {
             let base_engine = load(spec)?;
-            let base = simulate::run(&sessions, &product, &policy_of(spec, &base_engine)?, &rules, a.seed, now);
+            let base_policy = policy_of(spec, &base_engine, &labels)?;
+            let base = simulate::run(&market, &sessions, &product, &base_policy, &rules, a.seed, now);
             Some(simulate::paired(&visits, &base))
         }
         None => None,
+    };
+    // A bundle's figures against the reachable ceiling: the share of (feature oracle -
+    // uniform) it captures, on the same sessions and valuations.
+    let ceiling = match &policy {
+        Policy::Bundle(_) => {
+            let oracle =
+                simulate::run(&market, &sessions, &product, &Policy::FeatureOracle(&labels), &rules, a.seed, now);
+            let uniform = simulate::run(&market, &sessions, &product, &Policy::Uniform, &rules, a.seed, now);
+            Some(simulate::ceiling(&visits, &oracle, &uniform))
+        }
+        _ => None,
     };
     let summary = simulate::summarize(&visits);
     if a.log.is_some() || a.origin.is_some() {
@@ -254,8 +313,12 @@ pub fn run_simulate(a: SimulateArgs) -> Result<()> {
         let mut out = serde_json::to_value(&summary)?;
         out["policy"] = json!(a.policy);
         out["seed"] = json!(a.seed);
+        out["market"] = market.describe();
         if let Some(f) = fairness {
             out["fairness"] = f;
+        }
+        if let Some(c) = &ceiling {
+            out["feature_oracle"] = serde_json::to_value(c)?;
         }
         if let (Some(u), Some(b)) = (uplift, &a.baseline) {
             out["baseline"] = json!(b);
@@ -277,6 +340,17 @@ pub fn run_simulate(a: SimulateArgs) -> Result<()> {
             println!(
                 "minus {b} on the same sessions: {:.4} per session (paired 95% CI {:.4} to {:.4})",
                 u.mean, u.ci_low, u.ci_high
+            );
+        }
+        if let Some(c) = &ceiling {
+            println!(
+                "feature oracle {:.4}, best uniform {:.4} per session: this policy captures {:.1}% of (feature oracle - uniform); policy - uniform {:.4} (paired 95% CI {:.4} to {:.4})",
+                c.profit_per_session,
+                c.uniform_profit_per_session,
+                100.0 * c.captured_share,
+                c.policy_minus_uniform.mean,
+                c.policy_minus_uniform.ci_low,
+                c.policy_minus_uniform.ci_high
             );
         }
         if let Some(f) = fairness {
@@ -325,7 +399,7 @@ pub fn run_evaluate(a: EvaluateArgs) -> Result<()> {
     let keys = trusted(&a.trusted_key)?;
     let default = Engine::with_default(now)?;
     let candidate = match a.policy.as_str() {
-        "list" | "uniform" | "oracle" => None,
+        named if NAMED_POLICIES.contains(&named) => None,
         p if p.starts_with("price:") => None,
         path => Some(Engine::new(&read(Path::new(path))?, &keys, now).with_context(|| format!("bundle {path}"))?),
     };
@@ -361,53 +435,27 @@ pub fn run_retrain(a: RetrainArgs) -> Result<()> {
     let keys = trusted(&a.trusted_key)?;
     let live = Engine::new(&read(&a.live)?, &keys, now).context("the live bundle")?;
     let rules_toml = String::from_utf8(read(&a.rules)?)?;
-    let rules = Rules::from_toml(&rules_toml).with_context(|| format!("in {}", a.rules.display()))?;
+    Rules::from_toml(&rules_toml).with_context(|| format!("in {}", a.rules.display()))?;
     let page_values: std::collections::BTreeMap<String, f64> = serde_json::from_slice(&read(&a.page_values)?)?;
     let events = load_events(a.log.as_deref(), a.db.as_deref())?;
     let logged = logged_for(&events, &product, &page_values)?;
-    // The gate judges on sessions the new model did not train on: one in five, by session id.
-    let holdout =
-        |l: &Logged| edgeprice::pricing::hash::hash_fields(&[b"gate", l.session_id.as_bytes()]).is_multiple_of(5);
-    let (gate_set, train_set): (Vec<Logged>, Vec<Logged>) = logged.into_iter().partition(holdout);
-    let config = RetrainConfig { seed: a.seed, ..Default::default() };
-    let r = retrain(&train_set, product.list_price, &rules.ladder, &config)?;
-    let created = now_or(a.created.as_deref())?;
-    let version = live.policy_version() + 1;
-    let manifest = Manifest {
-        policy_version: version,
-        key_id: String::new(),
-        created: fmt_time(created),
-        expires: fmt_time(created + a.valid_days as i64 * 86_400),
-        schema: r.schema,
-        rules_toml,
-        page_values,
-        population_curve: r.curve,
-        metrics: json!({"retrained_from": {"decisions": r.decisions, "training_rows": r.training_rows,
-            "correction": "importance resampling, weight 1/propensity capped at 20"}}),
-        plan: None, // `sign` lowers and embeds it
-    };
     let signer = BundleSigner::from_json(&read(&a.key)?)?;
-    let bytes = signer.sign(&manifest, &r.int8)?;
-    let mut with_signer = keys.clone();
-    with_signer.add_json(serde_json::to_string(&signer.public_file())?.as_bytes())?;
-    let next = Engine::new(&bytes, &with_signer, now).context("the new bundle does not verify")?;
-    std::fs::write(&a.out, &bytes).with_context(|| format!("writing {}", a.out.display()))?;
-
-    // Promotion gate: doubly robust profit per decision of both policies on the held-out
-    // log, same direct-method model; promote when the paired difference's 95% interval is
-    // above zero.
-    let new_eval = evaluate::evaluate(&gate_set, &Target::Bundle(&next), &next, &product, now);
-    let live_eval = evaluate::evaluate(&gate_set, &Target::Bundle(&live), &next, &product, now);
-    let diff = evaluate::difference(&new_eval, &live_eval);
-    let promote = diff.ci_low > 0.0;
-    let reason = if promote {
-        format!("DR uplift {:.4} per decision, 95% CI [{:.4}, {:.4}] above zero", diff.mean, diff.ci_low, diff.ci_high)
-    } else {
-        format!(
-            "DR uplift {:.4} per decision, 95% CI [{:.4}, {:.4}] does not exclude zero or is negative",
-            diff.mean, diff.ci_low, diff.ci_high
-        )
+    let inputs = RoundInputs {
+        rules_toml: &rules_toml,
+        page_values: &page_values,
+        product: &product,
+        signer: &signer,
+        keys: &keys,
+        now,
+        created: now_or(a.created.as_deref())?,
+        valid_days: a.valid_days,
+        seed: a.seed,
     };
+    let proposal = propose(logged, &live, &inputs)?;
+    let (bytes, version) = (proposal.bytes, proposal.candidate.policy_version());
+    std::fs::write(&a.out, &bytes).with_context(|| format!("writing {}", a.out.display()))?;
+    let v = proposal.verdict;
+    let (new_eval, live_eval, diff, promote, reason) = (v.candidate, v.live, v.uplift, v.promote, v.reason);
     let mut published = false;
     if promote && let Some(origin) = &a.origin {
         crate::admin_request(
@@ -419,7 +467,8 @@ pub fn run_retrain(a: RetrainArgs) -> Result<()> {
         published = true;
     }
     let report = json!({
-        "policy_version": version, "bundle": a.out, "trained_on": train_set.len(), "gate_decisions": gate_set.len(),
+        "policy_version": version, "bundle": a.out, "trained_on": proposal.trained_on,
+        "gate_decisions": proposal.gate_decisions,
         "candidate_dr": new_eval.dr, "live_dr": live_eval.dr, "uplift": diff,
         "promote": promote, "published": published, "reason": reason,
     });
@@ -429,6 +478,43 @@ pub fn run_retrain(a: RetrainArgs) -> Result<()> {
         print_evaluation(&format!("candidate v{version}"), &new_eval);
         print_evaluation(&format!("live v{}", live.policy_version()), &live_eval);
         println!("{reason}{}", if published { "; published" } else { "" });
+    }
+    Ok(())
+}
+
+/// `edgeprice study`: seeded learning loops in memory, one JSON line per round.
+pub fn run_study(a: StudyArgs) -> Result<()> {
+    let now = now_or(Some(&a.now))?;
+    let market = market(a.market.as_deref())?;
+    let rows = read_rows(&a.data)?;
+    let product = product(&a.product)?;
+    let rules_toml = String::from_utf8(read(&a.rules)?)?;
+    let page_values: std::collections::BTreeMap<String, f64> = serde_json::from_slice(&read(&a.page_values)?)?;
+    let keys = bundle::default_keys()?;
+    // A fixed key made for the study: its bundles are never written anywhere.
+    let mut rng = edgeprice::rng::SplitMix64::new(0x0073_7475_6479);
+    let mut secret = [0u8; 32];
+    secret.chunks_mut(8).for_each(|c| c.copy_from_slice(&rng.next_u64().to_le_bytes()));
+    let signer = BundleSigner::from_secret("study", &secret);
+    for seed in a.first_seed..a.first_seed + a.seeds {
+        let inputs = RoundInputs {
+            rules_toml: &rules_toml,
+            page_values: &page_values,
+            product: &product,
+            signer: &signer,
+            keys: &keys,
+            now,
+            created: now - 86_400,
+            valid_days: 3650,
+            seed: 42 + seed,
+        };
+        let config = edgeprice::train::study::StudyConfig { rounds: a.rounds, visits: a.visits, seed };
+        edgeprice::train::study::run(&market, &rows, &config, &inputs, |r| {
+            let mut line = serde_json::to_value(r).unwrap_or_default();
+            line["seed"] = json!(seed);
+            line["market"] = json!(market.family());
+            println!("{line}");
+        })?;
     }
     Ok(())
 }

@@ -43,6 +43,13 @@ enum Command {
         /// Override the learning rate.
         #[arg(long)]
         learning_rate: Option<f64>,
+        /// Price-response form: 1 `sigmoid(a - b (r - 1))`, 2 (default) adds the ceiling `c`.
+        #[arg(long)]
+        form: Option<u32>,
+        /// The market (TOML, `markets/*.toml`) that decides the exploring log's purchases;
+        /// default: market version 1. The learner sees only the log.
+        #[arg(long)]
+        market: Option<PathBuf>,
     },
     /// Print one purchase probability at the list price (r = 1) per data row, in row order.
     Score {
@@ -54,7 +61,7 @@ enum Command {
         /// Use the int8 model (behaviour.int8.onnx) instead of fp32.
         #[arg(long)]
         int8: bool,
-        /// Print the two heads `a,b` instead of the probability.
+        /// Print the heads `a,b,c` instead of the probability (`c` = 1 for two-head models).
         #[arg(long)]
         heads: bool,
     },
@@ -151,6 +158,10 @@ enum Command {
     /// Train the next model from logged feedback, build bundle N+1, and publish it only if
     /// its doubly robust estimate beats the live policy's.
     Retrain(learning::RetrainArgs),
+    /// Seeded learning loops in memory (no origin) from a cold start in a market: one JSON
+    /// line per round with the live policy against the best uniform price and the feature
+    /// oracle on held-out sessions, and each gate call with its ground truth.
+    Study(learning::StudyArgs),
     /// Price sessions for a product: one decision JSON (or one per line with --sessions).
     Price {
         /// Bundle file (default: the built-in default bundle).
@@ -186,11 +197,15 @@ fn read_schema(dir: &Path) -> Result<FeatureSchema> {
     FeatureSchema::from_json(&bytes).with_context(|| format!("in {}", path.display()))
 }
 
-fn run_train(data: &Path, out: &Path, seed: u64, overrides: (Option<usize>, Option<f64>, Option<f64>)) -> Result<()> {
+type TrainOverrides = (Option<usize>, Option<f64>, Option<f64>, Option<u32>);
+
+fn run_train(data: &Path, out: &Path, seed: u64, overrides: TrainOverrides, market: Option<&Path>) -> Result<()> {
     let started = Instant::now();
     let rows = read_rows(data)?;
-    let mut config = TrainConfig { seed, ..Default::default() };
-    let (epochs, weight_decay, learning_rate) = overrides;
+    let mut config = TrainConfig { seed, market: learning::market(market)?, ..Default::default() };
+    let (epochs, weight_decay, learning_rate, form) = overrides;
+    config.mlp.form = form.unwrap_or(config.mlp.form);
+    anyhow::ensure!((1..=2).contains(&config.mlp.form), "--form is 1 (logistic) or 2 (with the ceiling head)");
     config.mlp.epochs = epochs.unwrap_or(config.mlp.epochs);
     config.mlp.weight_decay = weight_decay.unwrap_or(config.mlp.weight_decay);
     config.mlp.learning_rate = learning_rate.unwrap_or(config.mlp.learning_rate);
@@ -240,7 +255,7 @@ fn run_score(dir: &Path, data: &Path, int8: bool, heads: bool) -> Result<()> {
         schema.transform_into(&row.session, &mut x);
         let h = model.heads(&x).with_context(|| format!("scoring data row {}", i + 1))?;
         if heads {
-            writeln!(out, "{},{}", h.a, h.b)?;
+            writeln!(out, "{},{},{}", h.a, h.b, h.c)?;
         } else {
             writeln!(out, "{:.9}", h.purchase_probability(1.0))?;
         }
@@ -307,15 +322,14 @@ fn run_keygen(out: &Path, key_id: Option<String>) -> Result<()> {
     Ok(())
 }
 
-/// The model's mean purchase probability per ladder rung over held-out sessions, from
-/// metrics.json: the population demand curve that sets the uniform price.
+/// The population demand curve that sets the uniform price, from metrics.json: estimated
+/// from the logged impressions (doubly robust, `train` writes it), not from the model alone.
 fn population_curve(metrics: &serde_json::Value) -> Result<PopulationCurve> {
-    let pr = &metrics["cross_validation"]["price_response"];
+    let pc = &metrics["population_curve"];
     let floats = |v: &serde_json::Value| -> Option<Vec<f64>> { v.as_array()?.iter().map(|x| x.as_f64()).collect() };
-    let ratios = floats(&pr["ladder"]).context("metrics.json has no price_response.ladder")?;
-    let all = pr["segments"].as_array().and_then(|s| s.iter().find(|s| s["segment"] == "all"));
-    let probs = all.and_then(|s| floats(&s["model"])).context("metrics.json has no price_response segment \"all\"")?;
-    anyhow::ensure!(ratios.len() == probs.len(), "price_response ladder and curve differ in length");
+    let ratios = floats(&pc["ratios"]).context("metrics.json has no population_curve.ratios")?;
+    let probs = floats(&pc["purchase_probability"]).context("metrics.json has no population_curve")?;
+    anyhow::ensure!(ratios.len() == probs.len(), "population_curve ratios and probabilities differ in length");
     Ok(PopulationCurve { ratios, purchase_probability: probs })
 }
 
@@ -336,9 +350,7 @@ fn run_bundle(
     let rules_toml = String::from_utf8(read(rules)?)?;
     Rules::from_toml(&rules_toml).with_context(|| format!("in {}", rules.display()))?;
     let created_at = now_or(created.as_deref())?;
-    let fmt = |t: i64| {
-        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t as u64)).to_string()
-    };
+    let fmt = edgeprice::pricing::rules::format_time;
     let page_values = match page_values {
         Some(p) => serde_json::from_slice(&read(&p)?).with_context(|| format!("in {}", p.display()))?,
         None => Default::default(),
@@ -593,8 +605,8 @@ fn admin_request(method: &str, url: &str, content_type: &str, body: &[u8]) -> Re
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Train { data, out, seed, epochs, weight_decay, learning_rate } => {
-            run_train(&data, &out, seed, (epochs, weight_decay, learning_rate))
+        Command::Train { data, out, seed, epochs, weight_decay, learning_rate, form, market } => {
+            run_train(&data, &out, seed, (epochs, weight_decay, learning_rate, form), market.as_deref())
         }
         Command::Score { model, data, int8, heads } => run_score(&model, &data, int8, heads),
         Command::Features { model, data } => run_features(&model, &data),
@@ -622,6 +634,7 @@ fn main() -> Result<()> {
         Command::Simulate(args) => learning::run_simulate(args),
         Command::Evaluate(args) => learning::run_evaluate(args),
         Command::Retrain(args) => learning::run_retrain(args),
+        Command::Study(args) => learning::run_study(args),
         Command::Serve { db, listen, trusted_key, catalog } => run_serve(&db, &listen, &trusted_key, &catalog),
         Command::Price { bundle, public_key, session, sessions, data, product, now } => {
             let source = match (session, sessions, data) {

@@ -1,5 +1,5 @@
 //! The compact fast path for the shipped model family: an int8 weight-only MLP (hidden
-//! Gemm + Relu layers, head `a` linear, head `b` softplus), lowered from its ONNX graph into
+//! Gemm + Relu layers, head `a` linear, head `b` softplus, optional head `c` sigmoid), lowered from its ONNX graph into
 //! layer shapes, int8 weights and per-output-channel scales, and run by a small kernel.
 //! tract-onnx stays the reference: `lower` accepts only the exact graph `train::onnx`
 //! writes, and `BehaviourModel::load` keeps the plan only when it agrees with tract on test
@@ -13,10 +13,12 @@ use tract_onnx::pb::{ModelProto, NodeProto, TensorProto, tensor_proto::DataType}
 
 use crate::model::Heads;
 #[cfg(feature = "tract")]
-use crate::model::{INPUT_NAME, OUTPUT_A, OUTPUT_B};
+use crate::model::{INPUT_NAME, OUTPUT_A, OUTPUT_B, OUTPUT_C};
 
-/// Version of the lowering and the kernel's arithmetic.
-pub const PLAN_VERSION: u32 = 1;
+/// Version of the lowering and the kernel's arithmetic: 1 for two heads (`a`, `b`), 2 when
+/// the plan also has the ceiling head `c`. The kernel's summation order is the same in
+/// both, so a two-head plan encodes, and prices, exactly as before version 2 existed.
+pub const PLAN_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlanDense {
@@ -43,6 +45,8 @@ pub struct Plan {
     pub hidden: Vec<PlanDense>,
     pub head_a: PlanDense,
     pub head_b: PlanDense,
+    /// The ceiling head (before its sigmoid), in price-response form 2.
+    pub head_c: Option<PlanDense>,
 }
 
 #[cfg(feature = "tract")]
@@ -118,6 +122,17 @@ impl Plan {
         if from_a != from_b || head_a.outputs != 1 || head_b.outputs != 1 {
             return None;
         }
+        let head_c = match producer(nodes, OUTPUT_C) {
+            None => None,
+            Some(sigmoid) if sigmoid.op_type == "Sigmoid" && sigmoid.input.len() == 1 => {
+                let (head_c, from_c) = dense(&m, nodes, &sigmoid.input[0])?;
+                if from_c != from_a || head_c.outputs != 1 || head_c.inputs != head_a.inputs {
+                    return None;
+                }
+                Some(head_c)
+            }
+            Some(_) => return None,
+        };
         // Walk back through Relu(Gemm(...)) layers to the input.
         let mut hidden = Vec::new();
         let mut current = from_a;
@@ -132,13 +147,13 @@ impl Plan {
         }
         hidden.reverse();
         // Every node accounted for: dequantize + Gemm + Relu per hidden layer, dequantize + Gemm
-        // per head, and the softplus.
-        if nodes.len() != 3 * hidden.len() + 5 {
+        // per head, the softplus, and the ceiling's sigmoid.
+        if nodes.len() != 3 * hidden.len() + 5 + if head_c.is_some() { 3 } else { 0 } {
             return None;
         }
         let widths_chain = hidden.windows(2).all(|w| w[0].outputs == w[1].inputs)
             && hidden.last().is_some_and(|l| l.outputs == head_a.inputs && l.outputs == head_b.inputs);
-        widths_chain.then_some(Plan { hidden, head_a, head_b })
+        widths_chain.then_some(Plan { hidden, head_a, head_b, head_c })
     }
 
     pub fn width(&self) -> usize {
@@ -167,7 +182,9 @@ impl Plan {
         let z = row(&self.head_b, 0, &cur[..n]);
         // softplus(z) = max(z, 0) + ln(1 + e^-|z|), as tract computes it without overflow.
         let head_b = z.max(0.0) + (-z.abs()).exp().ln_1p();
-        (head_a.is_finite() && head_b.is_finite()).then_some(Heads { a: head_a, b: head_b })
+        let head_c = self.head_c.as_ref().map_or(1.0, |c| 1.0 / (1.0 + (-row(c, 0, &cur[..n])).exp()));
+        let finite = head_a.is_finite() && head_b.is_finite() && head_c.is_finite();
+        finite.then_some(Heads { a: head_a, b: head_b, c: head_c })
     }
 }
 
@@ -263,13 +280,15 @@ impl PlanDense {
 }
 
 impl Plan {
-    /// The plan as bytes: magic, version, layer count, then each layer (hidden layers,
-    /// head `a`, head `b`): inputs, outputs (u32 LE), int8 weights, scales, biases (f32 LE).
+    /// The plan as bytes: magic, version (1 without head `c`, 2 with it), layer count, then
+    /// each layer (hidden layers, head `a`, head `b`, head `c` in version 2): inputs, outputs
+    /// (u32 LE), int8 weights, scales, biases (f32 LE).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = PLAN_MAGIC.to_vec();
-        out.extend_from_slice(&PLAN_VERSION.to_le_bytes());
+        let version: u32 = if self.head_c.is_some() { 2 } else { 1 };
+        out.extend_from_slice(&version.to_le_bytes());
         out.extend_from_slice(&(self.hidden.len() as u32).to_le_bytes());
-        for layer in self.hidden.iter().chain([&self.head_a, &self.head_b]) {
+        for layer in self.hidden.iter().chain([&self.head_a, &self.head_b]).chain(&self.head_c) {
             layer.write(&mut out);
         }
         out
@@ -280,18 +299,20 @@ impl Plan {
         let rest = bytes.strip_prefix(PLAN_MAGIC)?;
         let version = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?);
         let count = u32::from_le_bytes(rest.get(4..8)?.try_into().ok()?) as usize;
-        if version != PLAN_VERSION || count > 16 {
+        if !(1..=PLAN_VERSION).contains(&version) || count > 16 {
             return None;
         }
         let mut cursor = rest.get(8..)?;
         let hidden: Vec<PlanDense> = (0..count).map(|_| PlanDense::read(&mut cursor)).collect::<Option<_>>()?;
         let head_a = PlanDense::read(&mut cursor)?;
         let head_b = PlanDense::read(&mut cursor)?;
+        let head_c = if version == 2 { Some(PlanDense::read(&mut cursor)?) } else { None };
         let chained = hidden.windows(2).all(|w| w[0].outputs == w[1].inputs)
             && hidden.last().map_or(head_a.inputs, |l| l.outputs) == head_a.inputs
             && head_a.inputs == head_b.inputs
             && head_a.outputs == 1
-            && head_b.outputs == 1;
-        (cursor.is_empty() && chained).then_some(Plan { hidden, head_a, head_b })
+            && head_b.outputs == 1
+            && head_c.as_ref().is_none_or(|c| c.inputs == head_a.inputs && c.outputs == 1);
+        (cursor.is_empty() && chained).then_some(Plan { hidden, head_a, head_b, head_c })
     }
 }

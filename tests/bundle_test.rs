@@ -30,7 +30,7 @@ fn default_model() -> Vec<u8> {
 fn default_bundle_verifies() {
     let b = verify(DEFAULT_BUNDLE, &bundle::default_keys().unwrap(), now(), None).unwrap();
     assert_eq!(b.manifest.policy_version, 1);
-    assert_eq!(b.manifest.key_id, "edgeprice-default-2026");
+    assert_eq!(b.manifest.key_id, "edgeprice-default-2026-12");
 }
 
 #[test]
@@ -82,7 +82,7 @@ fn downgrade_expiry_and_keys() {
 
     // Re-signed by another key that claims the default key's id: the signature fails.
     let (manifest, _) = inspect_unverified(DEFAULT_BUNDLE).unwrap();
-    let (forger, _) = test_signer("edgeprice-default-2026", 9);
+    let (forger, _) = test_signer("edgeprice-default-2026-12", 9);
     let forged = forger.sign(&manifest, &default_model()).unwrap();
     assert_eq!(verify(&forged, &keys, now(), None).unwrap_err().code(), "bundle_bad_signature");
 }

@@ -10,7 +10,7 @@ use edgeprice::bundle::{BundleSigner, Manifest, TrustedKeys, inspect_unverified}
 use edgeprice::engine::Engine;
 use edgeprice::learn::evaluate::{Target, evaluate, join};
 use edgeprice::learn::simulate::{self, Policy};
-use edgeprice::market::Market;
+use edgeprice::market::{Market, MarketModel};
 use edgeprice::pricing::product::Product;
 use edgeprice::pricing::rules::parse_time;
 use edgeprice::session::Session;
@@ -52,14 +52,17 @@ fn simulation_is_deterministic_and_orders_the_policies() {
     let (sessions, product) = (sessions(), product());
     let engine = Engine::with_default(now()).unwrap();
     let rules = engine.bundle().rules.clone();
-    let run = |p: &Policy, seed| simulate::summarize(&simulate::run(&sessions, &product, p, &rules, seed, now()));
+    let run = |p: &Policy, seed| {
+        simulate::summarize(&simulate::run(&MarketModel::default(), &sessions, &product, p, &rules, seed, now()))
+    };
     let bundle = run(&Policy::Bundle(&engine), 3);
     // Guardrails hold: every price shown by the bundle (greedy or not) is an allowed price
     // or the reference price of the control group.
     let allowed: Vec<i64> =
         edgeprice::pricing::candidates::allowed(&product, &rules, now()).candidates.iter().map(|k| k.price).collect();
     for policy in [engine.clone(), engine.exploit_only()] {
-        for v in simulate::run(&sessions, &product, &Policy::Bundle(&policy), &rules, 3, now()) {
+        for v in simulate::run(&MarketModel::default(), &sessions, &product, &Policy::Bundle(&policy), &rules, 3, now())
+        {
             assert!(allowed.contains(&v.price_minor) || v.price_minor == product.list_price, "{}", v.price_minor);
         }
     }
@@ -89,7 +92,7 @@ fn off_policy_estimates_cover_the_ground_truth() {
     let logging = Engine::with_default(now()).unwrap();
     let rules = logging.bundle().rules.clone();
     let base = std::fs::read_to_string(common::models().join("rules.toml")).unwrap();
-    let wider = base.replace("cap = 0.10", "cap = 0.15").replace("epsilon = 0.05", "epsilon = 0.20");
+    let wider = base.replace("epsilon = 0.03", "epsilon = 0.20");
     assert_ne!(wider, base);
     let (other, _) = variant(&wider, 2);
     let market = Market;
@@ -104,7 +107,15 @@ fn off_policy_estimates_cover_the_ground_truth() {
     let mut covered = [[0usize; 3]; 3]; // [target][ips, snips, dr]
     let mut widths = [0.0f64; 3];
     for seed in 0..reps {
-        let visits = simulate::run(&sessions, &product, &Policy::Bundle(&logging), &rules, 100 + seed, now());
+        let visits = simulate::run(
+            &MarketModel::default(),
+            &sessions,
+            &product,
+            &Policy::Bundle(&logging),
+            &rules,
+            100 + seed,
+            now(),
+        );
         let events: Vec<serde_json::Value> =
             visits.iter().flat_map(|v| simulate::events(v, &sessions[v.row].0, &product, 1, now())).collect();
         let (logged, skipped) = join(&events, &product, &logging.bundle().manifest.page_values);
@@ -112,6 +123,7 @@ fn off_policy_estimates_cover_the_ground_truth() {
         // Ground truth of the bundle target: the market's expected profit under its whole
         // price distribution, on the session ids of this repetition.
         let truth_other = simulate::summarize(&simulate::run(
+            &MarketModel::default(),
             &sessions,
             &product,
             &Policy::Bundle(&other),

@@ -48,20 +48,20 @@ def ort_heads(name, x, level=ort.GraphOptimizationLevel.ORT_ENABLE_BASIC):
     options = ort.SessionOptions()
     options.graph_optimization_level = level
     session = ort.InferenceSession(str(MODELS / name), options, providers=["CPUExecutionProvider"])
-    a, b = session.run(["a", "b"], {"features": x})
-    return np.concatenate([a, b], axis=1).astype(np.float64)
+    a, b, c = session.run(["a", "b", "c"], {"features": x})
+    return np.concatenate([a, b, c], axis=1).astype(np.float64)
 
 
 @pytest.mark.parametrize("name", ["behaviour.onnx", "behaviour.int8.onnx"])
 def test_models_pass_the_onnx_checker(name):
     model = onnx.load(str(MODELS / name))
     onnx.checker.check_model(model, full_check=True)
-    assert [o.name for o in model.graph.output] == ["a", "b"]
+    assert [o.name for o in model.graph.output] == ["a", "b", "c"]
 
 
 def test_fp32_onnxruntime_matches_tract(features):
     ours, theirs = tract_heads(), ort_heads("behaviour.onnx", features)
-    assert ours.shape == theirs.shape == (features.shape[0], 2)
+    assert ours.shape == theirs.shape == (features.shape[0], 3)
     diff = np.abs(ours - theirs).max()
     print(f"fp32 max |edgeprice (tract-onnx) - onnxruntime| over {len(ours)} sessions: {diff:.3g}")
     assert diff < FP32_TOL
@@ -78,14 +78,14 @@ def test_int8_onnxruntime_matches_tract(features):
 
 def test_int8_close_to_fp32_in_probability(features):
     sig = lambda z: 1.0 / (1.0 + np.exp(-z))
-    p32 = sig(ort_heads("behaviour.onnx", features)[:, 0])
-    p8 = sig(ort_heads("behaviour.int8.onnx", features)[:, 0])
+    h32, h8 = ort_heads("behaviour.onnx", features), ort_heads("behaviour.int8.onnx", features)
+    p32, p8 = h32[:, 2] * sig(h32[:, 0]), h8[:, 2] * sig(h8[:, 0])
     diff = np.abs(p32 - p8)
     print(f"int8 vs fp32 purchase probability at r=1: max {diff.max():.4f}, mean {diff.mean():.5f}")
     assert diff.max() < 0.05
 
 
-def test_score_prints_sigmoid_of_head_a(features):
+def test_score_prints_the_probability_at_list_price(features):
     probs = np.array([float(v) for v in run("score", "--model", str(MODELS), "--data", str(DATA)).split()])
-    a = ort_heads("behaviour.onnx", features)[:, 0]
-    assert np.abs(probs - 1.0 / (1.0 + np.exp(-a))).max() < 1e-5
+    h = ort_heads("behaviour.onnx", features)
+    assert np.abs(probs - h[:, 2] / (1.0 + np.exp(-h[:, 0]))).max() < 1e-5

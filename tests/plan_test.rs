@@ -14,6 +14,7 @@ fn the_shipped_int8_model_lowers_and_agrees_with_tract() {
     let onnx = std::fs::read(common::models().join("behaviour.int8.onnx")).unwrap();
     let schema = FeatureSchema::from_json(&std::fs::read(common::models().join("schema.json")).unwrap()).unwrap();
     let plan = Plan::lower(&onnx).expect("the shipped int8 model is in the fast path's family");
+    assert!(plan.head_c.is_some(), "the shipped model has the ceiling head (price-response form 2)");
     assert_eq!(plan.width(), schema.width());
     assert_eq!(plan.hidden.iter().map(|l| l.outputs).collect::<Vec<_>>(), [64, 32]);
     let tract = BehaviourModel::load(&onnx, schema.width()).unwrap();
@@ -22,7 +23,7 @@ fn the_shipped_int8_model_lowers_and_agrees_with_tract() {
     for r in rows.iter().step_by(3) {
         let x = schema.transform(&r.session);
         let (want, got) = (tract.reference_heads(&x).unwrap(), plan.heads(&x).unwrap());
-        for (w, g) in [(want.a, got.a), (want.b, got.b)] {
+        for (w, g) in [(want.a, got.a), (want.b, got.b), (want.c, got.c)] {
             let rel = (w - g).abs() / w.abs().max(1.0);
             worst = worst.max(rel);
         }

@@ -11,7 +11,7 @@ use edgeprice::model::Heads;
 use edgeprice::pricing::candidates::allowed;
 use edgeprice::pricing::decision::{Arm, Decision, Inputs, decide};
 use edgeprice::pricing::product::Product;
-use edgeprice::pricing::rules::{Rules, parse_time};
+use edgeprice::pricing::rules::{ControlPrice, Rules, parse_time};
 use proptest::prelude::*;
 
 const RUNGS: [f64; 12] = [1.1, 1.05, 1.0, 0.97, 0.94, 0.91, 0.88, 0.85, 0.8, 0.75, 0.7, 0.6];
@@ -31,6 +31,7 @@ struct RuleParams {
     epsilon: f64,
     temperature: f64,
     control: f64,
+    control_list: bool,
 }
 
 fn rules_toml(p: &RuleParams) -> String {
@@ -41,7 +42,7 @@ fn rules_toml(p: &RuleParams) -> String {
         "objective = \"profit\"\nladder = [{}]\n[guardrails]\nmin_margin = {}\nmax_discount = {}\nallow_above_reference = {}\n\
          [inventory]\nlow_stock = {}\noverstock = 1000\noverstock_extra_discount = {}\n\
          [[promotions]]\nname = \"sale\"\nstart = \"2026-06-01T00:00:00Z\"\nend = \"2026-07-01T00:00:00Z\"\ncategories = [\"shoes\"]\nextra_discount = {}\n\
-         {ending}[personalization]\ncap = {}\n[exploration]\nmode = \"{}\"\nepsilon = {}\ntemperature = {}\ncontrol_share = {}\n",
+         {ending}[personalization]\ncap = {}\n[exploration]\nmode = \"{}\"\nepsilon = {}\ntemperature = {}\ncontrol_share = {}\ncontrol = \"{}\"\n",
         ladder.join(", "),
         p.min_margin,
         p.max_discount,
@@ -53,7 +54,8 @@ fn rules_toml(p: &RuleParams) -> String {
         if p.softmax { "softmax" } else { "epsilon" },
         p.epsilon,
         p.temperature,
-        p.control
+        p.control,
+        if p.control_list { "list" } else { "uniform" }
     )
 }
 
@@ -61,7 +63,7 @@ fn rule_params() -> impl Strategy<Value = RuleParams> {
     (
         (1u16..4096, 0.0..0.6f64, 0.0..0.5f64, any::<bool>(), 0u64..20),
         (0.0..0.2f64, 0.0..0.3f64, prop_oneof![Just(None), Just(Some(99)), Just(Some(95)), Just(Some(0))]),
-        (0.0..0.4f64, any::<bool>(), 0.0..1.0f64, 0.001..0.2f64, 0.0..0.5f64),
+        (0.0..0.4f64, any::<bool>(), 0.0..1.0f64, 0.001..0.2f64, 0.0..0.5f64, any::<bool>()),
     )
         .prop_map(|(a, b, c)| RuleParams {
             ladder_mask: a.0,
@@ -77,6 +79,7 @@ fn rule_params() -> impl Strategy<Value = RuleParams> {
             epsilon: c.2,
             temperature: c.3,
             control: c.4,
+            control_list: c.5,
         })
 }
 
@@ -118,13 +121,16 @@ fn check(d: &Decision, product: &Product, rules: &Rules, now: i64) {
     }
     let lowest = (product.list_price as f64 * (1.0 - set.max_discount) - 1e-6).ceil() as i64;
     assert!(d.price_minor >= lowest, "discount beyond the maximum");
-    if d.arm == Arm::Control {
+    if d.arm == Arm::Control && rules.exploration.control == ControlPrice::List {
         assert_eq!(d.price_minor, product.list_price);
     } else {
         assert!(set.candidates.iter().any(|c| c.price == d.price_minor), "price is not an allowed candidate");
         let uniform = (d.uniform_price.unwrap() * 100.0).round();
         let cap = rules.personalization.cap;
         assert!((d.price_minor as f64 - uniform).abs() <= cap * uniform + 1.0, "outside the personalization cap");
+        if d.arm == Arm::Control {
+            assert_eq!(d.price_minor as f64, uniform, "a uniform-price control shows the uniform price");
+        }
     }
 }
 
@@ -137,6 +143,7 @@ proptest! {
         product in product_json(),
         a in -8.0f32..8.0,
         b in 0.01f32..30.0,
+        c in 0.05f32..=1.0,
         session in "[a-z0-9]{1,12}",
         day in 0i64..365,
     ) {
@@ -150,7 +157,7 @@ proptest! {
         let product = product.unwrap();
         let curve = PopulationCurve { ratios: vec![0.6, 1.0, 1.1], purchase_probability: vec![0.4, 0.15, 0.1] };
         let now = parse_time("2026-01-01T00:00:00Z").unwrap() + day * 86_400;
-        let inputs = Inputs { session_id: &session, product: &product, rules: &rules, curve: &curve, heads: Heads { a, b }, policy_version: 3, now };
+        let inputs = Inputs { session_id: &session, product: &product, rules: &rules, curve: &curve, heads: Heads { a, b, c }, policy_version: 3, now };
         match decide(&inputs) {
             Ok(d) => {
                 check(&d, &product, &rules, now);

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::Estimate;
 use crate::engine::Engine;
+use crate::model::Heads;
 use crate::pricing::product::Product;
 use crate::session::Session;
 use crate::tracker::parse_session;
@@ -95,15 +96,29 @@ pub struct Evaluation {
 }
 
 /// Estimates the target's profit per decision. `dm` supplies P(buy | x, r) for the direct
-/// method (usually the candidate bundle's own model); `now` prices the target.
+/// method (a bundle's model); `now` prices the target.
 pub fn evaluate(logged: &[Logged], target: &Target, dm: &Engine, product: &Product, now: i64) -> Evaluation {
+    let b = dm.bundle();
+    let heads: Vec<Option<Heads>> =
+        logged.iter().map(|l| b.model.heads(&b.manifest.schema.transform(&l.session)).ok()).collect();
+    evaluate_with(logged, target, &heads, product, now)
+}
+
+/// `evaluate` with the direct method's heads given per logged decision (for example from
+/// a model fitted on other decisions: cross-fitting). `None` predicts no purchase.
+pub fn evaluate_with(
+    logged: &[Logged],
+    target: &Target,
+    dm: &[Option<Heads>],
+    product: &Product,
+    now: i64,
+) -> Evaluation {
     let c = product.currency;
     let list = product.list_price as f64;
-    let b = dm.bundle();
     let mut w = Vec::with_capacity(logged.len());
     let mut ips = Vec::with_capacity(logged.len());
     let mut dr = Vec::with_capacity(logged.len());
-    for l in logged {
+    for (i, l) in logged.iter().enumerate() {
         let dist: Vec<(i64, f64)> = match target {
             Target::Bundle(engine) => engine
                 .price_session(&l.session_id, &l.session, product, now)
@@ -113,7 +128,7 @@ pub fn evaluate(logged: &[Logged], target: &Target, dm: &Engine, product: &Produ
                 .collect(),
             Target::Fixed(p) => vec![(*p, 1.0)],
         };
-        let heads = b.model.heads(&b.manifest.schema.transform(&l.session)).ok();
+        let heads = dm.get(i).copied().flatten();
         let q = |price: i64| {
             heads.map_or(0.0, |h| h.purchase_probability(price as f64 / list)) * c.to_major(price - product.cost)
         };

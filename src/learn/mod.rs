@@ -3,7 +3,9 @@
 //! from logged feedback (`evaluate`). Bytes and values in, values out; the CLI reads files,
 //! talks to the origin and retrains (`train::retrain`).
 
+pub mod curve;
 pub mod evaluate;
+pub mod oracle;
 pub mod simulate;
 
 /// A mean with a normal-approximation 95% confidence interval.

@@ -3,14 +3,16 @@
 //! seed (common random numbers), so policies compare on the same shoppers. Policies:
 //! a bundle (the engine, exploration and control included), `list` (the reference price),
 //! `uniform` (the best single allowed price for these sessions, found with the market's
-//! expected profit: a hindsight baseline) and `oracle` (the highest allowed price each
-//! shopper would pay: the upper bound). Invariant: every shown price is an allowed price.
+//! expected profit: a hindsight baseline), `feature-oracle` (each session's best allowed
+//! price by the market's expected profit at its features, label unknown: the reachable
+//! ceiling, `learn::oracle`) and `oracle` (the highest allowed price each shopper would
+//! pay: the upper bound). Invariant: every shown price is an allowed price.
 
 use serde_json::{Value, json};
 
 use super::Estimate;
 use crate::engine::Engine;
-use crate::market::Market;
+use crate::market::MarketModel;
 use crate::pricing::candidates::allowed;
 use crate::pricing::product::Product;
 use crate::pricing::rules::Rules;
@@ -24,6 +26,8 @@ pub enum Policy<'a> {
     Bundle(&'a Engine),
     List,
     Uniform,
+    /// The probability of each row's real label (`oracle::label_probability`).
+    FeatureOracle(&'a [f64]),
     Oracle,
 }
 
@@ -62,12 +66,14 @@ pub fn session_id(seed: u64, row: usize) -> String {
 }
 
 /// The market's valuation of session `row` in simulation `seed` (as a ratio of list price).
-pub fn valuation(market: &Market, s: &Session, bought: bool, seed: u64, row: usize) -> f64 {
+pub fn valuation(market: &MarketModel, s: &Session, bought: bool, seed: u64, row: usize) -> f64 {
     market.valuation(s, bought, seed, SIM_STREAM | row as u64)
 }
 
-/// Replays every session once. `rules` give the allowed prices of the non-bundle policies.
+/// Replays every session once in `market`. `rules` give the allowed prices of the
+/// non-bundle policies.
 pub fn run(
+    market: &MarketModel,
     sessions: &[(Session, bool)],
     product: &Product,
     policy: &Policy,
@@ -75,27 +81,18 @@ pub fn run(
     seed: u64,
     now: i64,
 ) -> Vec<Visit> {
-    let market = Market;
     let c = product.currency;
     let list = product.list_price;
     let candidates = allowed(product, rules, now).candidates;
     let profit_of = |price: i64| c.to_major(price - product.cost);
     let ratio = |price: i64| price as f64 / list as f64;
     let uniform = match policy {
-        Policy::Uniform => candidates
-            .iter()
-            .map(|k| {
-                let total: f64 = sessions
-                    .iter()
-                    .map(|(s, b)| market.purchase_probability(s, *b, k.ratio) * profit_of(k.price))
-                    .sum();
-                (k.price, total)
-            })
-            .fold(None, |best: Option<(i64, f64)>, x| match best {
-                Some(b) if b.1 >= x.1 => Some(b),
-                _ => Some(x),
-            })
-            .map_or(list, |b| b.0),
+        Policy::Uniform => best_of(candidates.iter().map(|k| {
+            let total: f64 =
+                sessions.iter().map(|(s, b)| market.purchase_probability(s, *b, k.ratio) * profit_of(k.price)).sum();
+            (k.price, total)
+        }))
+        .unwrap_or(list),
         _ => list,
     };
     sessions
@@ -103,9 +100,9 @@ pub fn run(
         .enumerate()
         .map(|(row, (s, bought))| {
             let id = session_id(seed, row);
-            let v = valuation(&market, s, *bought, seed, row);
+            let v = valuation(market, s, *bought, seed, row);
             let truth = |price: i64| market.purchase_probability(s, *bought, ratio(price)) * profit_of(price);
-            let (price, propensity, arm, decision_id, expected) = match policy {
+            let (price, propensity, arm, decision_id, expected) = match *policy {
                 Policy::Bundle(engine) => {
                     let d = engine.price_session(&id, s, product, now);
                     let expected = d.candidates.iter().map(|k| k.propensity * truth(k.price_minor)).sum();
@@ -114,6 +111,17 @@ pub fn run(
                 }
                 Policy::List => (list, 1.0, "control".into(), format!("list-{id}"), truth(list)),
                 Policy::Uniform => (uniform, 1.0, "model".into(), format!("uniform-{id}"), truth(uniform)),
+                Policy::FeatureOracle(q) => {
+                    let q = q.get(row).copied().unwrap_or(0.0);
+                    let expected = |price: i64| {
+                        let r = ratio(price);
+                        (q * market.purchase_probability(s, true, r)
+                            + (1.0 - q) * market.purchase_probability(s, false, r))
+                            * profit_of(price)
+                    };
+                    let price = best_of(candidates.iter().map(|k| (k.price, expected(k.price)))).unwrap_or(list);
+                    (price, 1.0, "model".into(), format!("feature-oracle-{id}"), truth(price))
+                }
                 Policy::Oracle => {
                     // The highest allowed price at or below the valuation; no sale below the floor.
                     let price = candidates.iter().find(|k| k.ratio <= v).map_or(list, |k| k.price);
@@ -143,6 +151,16 @@ pub fn run(
         .collect()
 }
 
+/// The price of the largest value; ties go to the first (candidates are highest first).
+fn best_of(values: impl Iterator<Item = (i64, f64)>) -> Option<i64> {
+    values
+        .fold(None, |best: Option<(i64, f64)>, x| match best {
+            Some(b) if b.1 >= x.1 => Some(b),
+            _ => Some(x),
+        })
+        .map(|b| b.0)
+}
+
 pub fn summarize(visits: &[Visit]) -> Summary {
     let profits: Vec<f64> = visits.iter().map(|v| v.profit).collect();
     let e = Estimate::of(&profits);
@@ -155,6 +173,38 @@ pub fn summarize(visits: &[Visit]) -> Summary {
         revenue_per_session: visits.iter().map(|v| v.revenue).sum::<f64>() / n,
         conversion: visits.iter().filter(|v| v.purchased).count() as f64 / n,
         expected_profit_per_session: visits.iter().map(|v| v.expected_profit).sum::<f64>() / n,
+    }
+}
+
+/// A policy's profit against the reachable ceiling, on the same sessions and valuations.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Ceiling {
+    /// The feature oracle's profit per session (and 95% interval).
+    pub profit_per_session: f64,
+    pub profit_ci_low: f64,
+    pub profit_ci_high: f64,
+    /// The best uniform price's profit per session (hindsight, the market's expectation).
+    pub uniform_profit_per_session: f64,
+    /// Paired differences per session.
+    pub feature_oracle_minus_uniform: Estimate,
+    pub policy_minus_uniform: Estimate,
+    /// (policy - uniform) / (feature oracle - uniform): the headline figure.
+    pub captured_share: f64,
+    pub label_estimate_version: u32,
+}
+
+pub fn ceiling(policy: &[Visit], feature_oracle: &[Visit], uniform: &[Visit]) -> Ceiling {
+    let (o, u) = (summarize(feature_oracle), summarize(uniform));
+    let (gap, gain) = (paired(feature_oracle, uniform), paired(policy, uniform));
+    Ceiling {
+        profit_per_session: o.profit_per_session,
+        profit_ci_low: o.profit_ci_low,
+        profit_ci_high: o.profit_ci_high,
+        uniform_profit_per_session: u.profit_per_session,
+        feature_oracle_minus_uniform: gap,
+        policy_minus_uniform: gain,
+        captured_share: gain.mean / gap.mean,
+        label_estimate_version: super::oracle::LABEL_ESTIMATE_VERSION,
     }
 }
 

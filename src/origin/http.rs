@@ -285,10 +285,29 @@ async fn summary(
     if let Err(denied) = need(&s, &headers, Role::Admin) {
         return denied.into_response();
     }
-    match s.store.arm_sums(q.policy_version).await {
-        Ok(sums) => Json(super::report::summarize(&sums)).into_response(),
-        Err(e) => internal(e),
+    let sums = match s.store.arm_sums(q.policy_version).await {
+        Ok(sums) => sums,
+        Err(e) => return internal(e),
+    };
+    // Which price each policy's control group saw, from its stored bundle's rules.
+    let mut controls = std::collections::BTreeMap::new();
+    for version in sums.iter().map(|a| a.policy_version) {
+        if controls.contains_key(&version) {
+            continue;
+        }
+        let stored = match s.store.bundle(version).await {
+            Ok(stored) => stored,
+            Err(e) => return internal(e),
+        };
+        let rules = stored
+            .and_then(|b| bundle::inspect_unverified(&b.bytes).ok())
+            .and_then(|(m, _)| crate::pricing::rules::Rules::from_toml(&m.rules_toml).ok());
+        if let Some(rules) = rules {
+            let name = serde_json::to_value(rules.exploration.control).ok().and_then(|v| v.as_str().map(String::from));
+            controls.insert(version, name.unwrap_or_default());
+        }
     }
+    Json(super::report::summarize(&sums, &controls)).into_response()
 }
 
 async fn healthz(State(s): State<Shared>) -> Response {

@@ -1,6 +1,7 @@
 //! The summary report: per policy version and arm, conversion, revenue and profit per
 //! decision with 95% confidence intervals (normal approximation), and the A/B difference
-//! of each non-control arm against the control arm of the same policy version.
+//! of each non-control arm against the control arm of the same policy version, saying which
+//! price that control group was shown (the policy's uniform price, or the list price).
 
 use serde::Serialize;
 
@@ -37,6 +38,9 @@ pub struct Difference {
     pub policy_version: u64,
     pub arm: String,
     pub against: String,
+    /// What the control group was shown: `uniform` (the policy's uniform price), `list`, or
+    /// `unknown` when the policy's bundle is not in the store.
+    pub control_price: String,
     pub conversion: Estimate,
     pub revenue_per_decision: Estimate,
     pub profit_per_decision: Estimate,
@@ -68,7 +72,8 @@ fn stats(s: &ArmSums) -> [(f64, f64); 3] {
     ]
 }
 
-pub fn summarize(sums: &[ArmSums]) -> Summary {
+/// `controls` maps a policy version to its rules' control price (`uniform` or `list`).
+pub fn summarize(sums: &[ArmSums], controls: &std::collections::BTreeMap<u64, String>) -> Summary {
     let arms = sums
         .iter()
         .map(|s| {
@@ -94,6 +99,7 @@ pub fn summarize(sums: &[ArmSums]) -> Summary {
                 policy_version: other.policy_version,
                 arm: other.arm.clone(),
                 against: "control".into(),
+                control_price: controls.get(&other.policy_version).cloned().unwrap_or_else(|| "unknown".into()),
                 conversion: diff(c, base[0]),
                 revenue_per_decision: diff(r, base[1]),
                 profit_per_decision: diff(p, base[2]),
@@ -129,7 +135,9 @@ mod tests {
             profit_sq: 16.0,
             ..s.clone()
         };
-        let report = summarize(&[control, s]);
+        let controls = [(1, "uniform".to_string())].into_iter().collect();
+        let report = summarize(&[control, s], &controls);
+        assert_eq!(report.ab[0].control_price, "uniform");
         let model = &report.arms[1];
         assert_eq!(model.conversion.mean, 0.5);
         assert!((model.revenue_per_decision.ci_high - (5.0 + Z95 * (100.0f64 / 3.0 / 4.0).sqrt())).abs() < 1e-12);

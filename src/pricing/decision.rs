@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::candidates::{Candidate, allowed};
 use super::hash::{HASH_VERSION, hash_fields, uniform};
 use super::product::Product;
-use super::rules::{ExplorationMode, Objective, Rules};
+use super::rules::{ControlPrice, ExplorationMode, Objective, Rules};
 use crate::bundle::PopulationCurve;
 use crate::model::Heads;
 
@@ -198,10 +198,17 @@ pub fn decide(inp: &Inputs) -> Result<Decision, &'static str> {
     };
     let (sid, sku, pv) = (inp.session_id, product.sku.as_str(), inp.policy_version);
     let control = uniform("arm", sid, sku, pv) < x.control_share;
+    let control_price = match x.control {
+        ControlPrice::Uniform => uniform_price,
+        ControlPrice::List => list,
+    };
     let u = uniform("explore", sid, sku, pv);
     let (chosen_price, arm) = if control {
-        reasons.push("control".into());
-        (list, Arm::Control)
+        reasons.push(match x.control {
+            ControlPrice::Uniform => "control_uniform".into(),
+            ControlPrice::List => "control_list".into(),
+        });
+        (control_price, Arm::Control)
     } else {
         let pick = match x.mode {
             ExplorationMode::Epsilon if u < x.epsilon => {
@@ -243,13 +250,14 @@ pub fn decide(inp: &Inputs) -> Result<Decision, &'static str> {
                 product,
                 k.price,
                 *p,
-                (1.0 - share) * q + if k.price == list { share } else { 0.0 },
+                (1.0 - share) * q + if k.price == control_price { share } else { 0.0 },
             )
         })
         .collect();
-    if share > 0.0 && !personal.iter().any(|k| k.price == list) {
-        let p = inp.heads.purchase_probability(1.0);
-        outcomes.insert(0, CandidateOutcome::predicted(product, list, p, share));
+    // The uniform price is always within the cap; a list-price control may lie outside it.
+    if share > 0.0 && !personal.iter().any(|k| k.price == control_price) {
+        let p = inp.heads.purchase_probability(control_price as f64 / list as f64);
+        outcomes.insert(0, CandidateOutcome::predicted(product, control_price, p, share));
     }
     let shown = outcomes.iter().find(|o| o.price_minor == chosen_price).cloned().ok_or("internal_no_candidate")?;
     Ok(Decision {

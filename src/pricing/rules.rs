@@ -85,9 +85,25 @@ pub struct Exploration {
     /// Softmax mode: temperature, in units of the list price's expected objective.
     #[serde(default = "default_temperature")]
     pub temperature: f64,
-    /// Share of sessions that get the reference price (the A/B control).
+    /// Share of sessions in the A/B control group: they get one non-personalized price.
     #[serde(default)]
     pub control_share: f64,
+    /// What the control group is shown (default: the policy's uniform price).
+    #[serde(default)]
+    pub control: ControlPrice,
+}
+
+/// The price of the A/B control group. `uniform` (the default) measures what a shop asks of
+/// personalization: does it beat the best single price it could set? `list` measures it
+/// against the reference price, which also counts what the uniform price alone earns.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlPrice {
+    /// The policy's uniform price: the best allowed price on the bundle's population curve.
+    #[default]
+    Uniform,
+    /// The product's reference (list) price.
+    List,
 }
 
 fn default_temperature() -> f64 {
@@ -144,6 +160,12 @@ pub fn parse_time(text: &str) -> Option<i64> {
     let t = humantime::parse_rfc3339(text).ok()?;
     let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
     i64::try_from(secs).ok()
+}
+
+/// RFC 3339 UTC text of seconds since the Unix epoch (times before it print as the epoch).
+pub fn format_time(t: i64) -> String {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64))
+        .to_string()
 }
 
 impl Rules {

@@ -1,6 +1,7 @@
-//! The two-headed MLP, trained with candle (autograd and AdamW; no hand-written backprop).
-//! `x -> relu(64) -> relu(32) -> { a: linear, b: softplus(linear) }` and the loss is the
-//! Bernoulli log likelihood of `sigmoid(a - b * (r - 1))` on logged (features, r, bought).
+//! The multi-headed MLP, trained with candle (autograd and AdamW; no hand-written backprop).
+//! `x -> relu(64) -> relu(32) -> { a: linear, b: softplus(linear), c: sigmoid(linear) }` and
+//! the loss is the Bernoulli log likelihood of `c * sigmoid(a - b * (r - 1))` on logged
+//! (features, r, bought); price-response form 1 has no head `c` (`c = 1`).
 //! Invariant: initial weights and batch order come from `SplitMix64(seed)` only, so the
 //! same data and seed give the same weights, bit for bit, on the same machine.
 
@@ -17,11 +18,13 @@ pub struct MlpConfig {
     pub batch: usize,
     pub learning_rate: f64,
     pub weight_decay: f64,
+    /// Price-response form: 1 is `sigmoid(a - b (r - 1))`, 2 adds the ceiling head `c`.
+    pub form: u32,
 }
 
 impl Default for MlpConfig {
     fn default() -> Self {
-        Self { hidden: [64, 32], epochs: 6, batch: 256, learning_rate: 2e-3, weight_decay: 0.1 }
+        Self { hidden: [64, 32], epochs: 6, batch: 256, learning_rate: 2e-3, weight_decay: 0.1, form: 2 }
     }
 }
 
@@ -40,6 +43,8 @@ pub struct Mlp {
     pub hidden: Vec<Dense>,
     pub head_a: Dense,
     pub head_b: Dense,
+    /// The ceiling head (before its sigmoid), in form 2.
+    pub head_c: Option<Dense>,
 }
 
 /// Training examples: `n` rows of `width` features, a price ratio and an outcome each.
@@ -102,7 +107,9 @@ pub fn fit(data: &Examples, config: &MlpConfig, seed: u64, on_epoch: &mut dyn Fn
     let la = Layer::new(&mut rng, h2, 1, 0.5, -1.5, &dev)?;
     // softplus(0.5413) = 1: price sensitivity starts at one logit per unit of price ratio.
     let lb = Layer::new(&mut rng, h2, 1, 0.5, 0.5413, &dev)?;
-    let vars: Vec<Var> = [&l1, &l2, &la, &lb].iter().flat_map(|l| [l.w.clone(), l.b.clone()]).collect();
+    // sigmoid(2.2) = 0.9: the ceiling starts near 1, where form 1 sits.
+    let lc = if config.form >= 2 { Some(Layer::new(&mut rng, h2, 1, 0.5, 2.2, &dev)?) } else { None };
+    let vars: Vec<Var> = [&l1, &l2, &la, &lb].into_iter().chain(&lc).flat_map(|l| [l.w.clone(), l.b.clone()]).collect();
     let params = ParamsAdamW { lr: config.learning_rate, weight_decay: config.weight_decay, ..Default::default() };
     let mut opt = AdamW::new(vars, params)?;
     let x_all = Tensor::from_slice(data.features, (n, data.width), &dev)?;
@@ -120,17 +127,30 @@ pub fn fit(data: &Examples, config: &MlpConfig, seed: u64, on_epoch: &mut dyn Fn
             let a = la.forward(&h)?;
             let b = softplus(&lb.forward(&h)?)?;
             let logit = (a - (b * r.affine(1.0, -1.0)?)?)?;
-            let loss = (softplus(&logit)? - (y * &logit)?)?.mean_all()?;
+            let loss = match &lc {
+                // -log likelihood of sigmoid(logit): softplus(logit) - y * logit.
+                None => (softplus(&logit)? - (y * &logit)?)?.mean_all()?,
+                Some(lc) => {
+                    // p = c * sigmoid(logit); log p = -softplus(-zc) - softplus(-logit).
+                    let zc = lc.forward(&h)?;
+                    let log_p = (softplus(&zc.neg()?)? + softplus(&logit.neg()?)?)?.neg()?;
+                    // log(1 - p), kept finite where p rounds to 1.
+                    let log_q = log_p.exp()?.affine(-1.0, 1.0)?.clamp(1e-7, 1.0)?.log()?;
+                    let ll = ((&y * log_p)? + (y.affine(-1.0, 1.0)? * log_q)?)?;
+                    ll.neg()?.mean_all()?
+                }
+            };
             opt.backward_step(&loss)?;
         }
         on_epoch();
     }
-    Ok(Mlp { hidden: vec![l1.export()?, l2.export()?], head_a: la.export()?, head_b: lb.export()? })
+    let head_c = lc.map(|l| l.export()).transpose()?;
+    Ok(Mlp { hidden: vec![l1.export()?, l2.export()?], head_a: la.export()?, head_b: lb.export()?, head_c })
 }
 
 impl Mlp {
     /// Forward pass in plain f32 arithmetic, for checks against the exported ONNX.
-    pub fn heads(&self, x: &[f32]) -> (f32, f32) {
+    pub fn heads(&self, x: &[f32]) -> (f32, f32, f32) {
         let dense = |layer: &Dense, x: &[f32], relu: bool| -> Vec<f32> {
             (0..layer.outputs)
                 .map(|j| {
@@ -146,6 +166,7 @@ impl Mlp {
         }
         let a = dense(&self.head_a, &h, false)[0];
         let zb = dense(&self.head_b, &h, false)[0];
-        (a, zb.max(0.0) + (-zb.abs()).exp().ln_1p())
+        let c = self.head_c.as_ref().map_or(1.0, |l| 1.0 / (1.0 + (-dense(l, &h, false)[0]).exp()));
+        (a, zb.max(0.0) + (-zb.abs()).exp().ln_1p(), c)
     }
 }

@@ -3,14 +3,17 @@
 //! The learner sees only the logged (session, price ratio, outcome) triples the market
 //! produced under the exploring logging policy, never the market's parameters.
 
+pub mod gate;
 pub mod mlp;
 pub mod onnx;
 pub mod report;
 pub mod retrain;
+pub mod round;
+pub mod study;
 
 use crate::dataset::Row;
 use crate::features::{FeatureSchema, SchemaError};
-use crate::market::{Impression, LoggingPolicy, Market, simulate_log};
+use crate::market::{Impression, LoggingPolicy, MarketModel, simulate_log};
 use crate::model::{BehaviourModel, ModelError};
 use crate::rng::SplitMix64;
 use crate::session::Session;
@@ -42,11 +45,22 @@ pub struct TrainConfig {
     pub mlp: MlpConfig,
     #[serde(skip)]
     pub logging: LoggingPolicy,
+    /// The market that decides the logged purchases (version 1 unless `--market`); the
+    /// learner sees only the log it produced.
+    #[serde(skip)]
+    pub market: MarketModel,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { seed: 42, folds: 5, visits: 4, mlp: MlpConfig::default(), logging: LoggingPolicy::default() }
+        Self {
+            seed: 42,
+            folds: 5,
+            visits: 4,
+            mlp: MlpConfig::default(),
+            logging: LoggingPolicy::default(),
+            market: MarketModel::default(),
+        }
     }
 }
 
@@ -135,9 +149,9 @@ pub fn train(rows: &[Row], config: &TrainConfig, on_epoch: &mut dyn FnMut()) -> 
     if buyers < config.folds || labels.len() - buyers < config.folds {
         return Err(TrainError::TooFewRows { folds: config.folds });
     }
-    let market = Market;
+    let market = &config.market;
     let pairs: Vec<(&Session, bool)> = rows.iter().zip(&labels).map(|(r, &l)| (&r.session, l)).collect();
-    let log = simulate_log(&market, &config.logging, &pairs, config.visits, config.seed);
+    let log = simulate_log(market, &config.logging, &pairs, config.visits, config.seed);
     let fold = stratified_folds(&labels, config.folds, config.seed);
 
     let mut cv = report::CrossValidation::new(rows.len(), &config.logging.ladder);
@@ -148,15 +162,17 @@ pub fn train(rows: &[Row], config: &TrainConfig, on_epoch: &mut dyn FnMut()) -> 
         let int8 = BehaviourModel::load(&onnx::export(&mlp, Precision::Int8, ""), schema.width())?;
         for i in (0..rows.len()).filter(|&i| fold[i] == k) {
             let x = schema.transform(&rows[i].session);
-            cv.record(k, i, &rows[i].session, labels[i], fp32.heads(&x)?, int8.heads(&x)?, &market);
+            cv.record(k, i, &rows[i].session, labels[i], fp32.heads(&x)?, int8.heads(&x)?, market);
         }
     }
 
     let all: Vec<usize> = (0..rows.len()).collect();
     let (schema, mlp) = fit_on(rows, &all, &log, config, config.seed, on_epoch)?;
     let doc = format!(
-        "edgeprice behaviour model: P(buy | x, r) = sigmoid(a(x) - b(x) * (r - 1)); feature transform v{}; seed {}",
-        schema.transform_version, config.seed
+        "edgeprice behaviour model: P(buy | x, r) = {}; feature transform v{}; seed {}",
+        if config.mlp.form >= 2 { "c(x) * sigmoid(a(x) - b(x) * (r - 1))" } else { "sigmoid(a(x) - b(x) * (r - 1))" },
+        schema.transform_version,
+        config.seed
     );
     let fp32 = onnx::export(&mlp, Precision::Fp32, &doc);
     let int8 = onnx::export(&mlp, Precision::Int8, &doc);

@@ -2,7 +2,8 @@
 //! fp32 (`Gemm` per layer), or int8 with symmetric per-output-channel weights
 //! (`DequantizeLinear(axis = 1)` feeding each `Gemm`; biases stay f32). Both run
 //! unchanged in tract-onnx and onnxruntime. Input `features` is `[batch, width]`;
-//! outputs `a` and `b` are `[batch, 1]`.
+//! outputs `a`, `b` (and the ceiling `c`, a sigmoid, in price-response form 2) are
+//! `[batch, 1]`.
 
 use prost::Message;
 use tract_onnx::pb::{
@@ -12,7 +13,7 @@ use tract_onnx::pb::{
 };
 
 use super::mlp::{Dense, Mlp};
-use crate::model::{INPUT_NAME, OUTPUT_A, OUTPUT_B};
+use crate::model::{INPUT_NAME, OUTPUT_A, OUTPUT_B, OUTPUT_C};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Precision {
@@ -129,6 +130,11 @@ pub fn export(mlp: &Mlp, precision: Precision, doc: &str) -> Vec<u8> {
     graph.node.push(node("Softplus", "head_b.softplus", &["head_b.pre"], OUTPUT_B, vec![]));
     graph.output.push(value_info(OUTPUT_A, 1));
     graph.output.push(value_info(OUTPUT_B, 1));
+    if let Some(head_c) = &mlp.head_c {
+        dense(&mut graph, "head_c", head_c, &current, "head_c.pre", precision);
+        graph.node.push(node("Sigmoid", "head_c.sigmoid", &["head_c.pre"], OUTPUT_C, vec![]));
+        graph.output.push(value_info(OUTPUT_C, 1));
+    }
     let model = ModelProto {
         ir_version: 7,
         opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }],

@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use super::TrainConfig;
 use crate::features::{FEATURE_TRANSFORM_VERSION, FeatureSchema};
-use crate::market::{Impression, MARKET_VERSION, Market};
+use crate::learn::curve::{Observation, doubly_robust};
+use crate::market::{Impression, MARKET_VERSION, MarketModel};
 use crate::metrics::{auc, expected_calibration_error, log_loss, mean_std};
 use crate::model::Heads;
 use crate::rng::RNG_VERSION;
@@ -60,6 +61,9 @@ pub struct CvMetrics {
     pub int8_mean_abs_prob_diff: f64,
     /// Price response on held-out sessions: model (fp32) against the market's probability.
     pub price_response: PriceResponse,
+    /// Held-out likelihood of the price response: mean log loss of every logged impression
+    /// (at the price it showed) under the out-of-fold int8 model.
+    pub logged_log_loss: f64,
 }
 
 #[derive(Serialize, Clone, Debug)]
@@ -71,6 +75,8 @@ pub struct Versions {
 
 #[derive(Serialize, Clone, Debug)]
 pub struct DataSummary {
+    /// The market family and parameters that decided the logged purchases.
+    pub market: serde_json::Value,
     pub sessions: usize,
     pub buyers: usize,
     pub logged_impressions: usize,
@@ -88,12 +94,23 @@ pub struct ModelSummary {
     pub int8_bytes: usize,
 }
 
+/// The population demand curve the bundle carries (it sets the policy's uniform price).
+#[derive(Serialize, Clone, Debug)]
+pub struct EvidenceCurve {
+    pub ratios: Vec<f64>,
+    pub purchase_probability: Vec<f64>,
+    /// Logged decisions that showed each ratio.
+    pub support: Vec<usize>,
+    pub method: &'static str,
+}
+
 #[derive(Serialize, Clone, Debug)]
 pub struct Metrics {
     pub versions: Versions,
     pub config: TrainConfig,
     pub data: DataSummary,
     pub cross_validation: CvMetrics,
+    pub population_curve: EvidenceCurve,
     pub model: ModelSummary,
 }
 
@@ -123,6 +140,8 @@ pub struct CrossValidation {
     fold: Vec<usize>,
     p_fp32: Vec<f64>,
     p_int8: Vec<f64>,
+    /// Out-of-fold int8 heads of every row (what the served model would say of it).
+    heads: Vec<Option<Heads>>,
     segments: Vec<Segment>,
 }
 
@@ -133,6 +152,7 @@ impl CrossValidation {
             fold: vec![0; rows],
             p_fp32: vec![f64::NAN; rows],
             p_int8: vec![f64::NAN; rows],
+            heads: vec![None; rows],
             segments: SEGMENTS
                 .iter()
                 .map(|&(name, member)| Segment {
@@ -148,10 +168,20 @@ impl CrossValidation {
 
     /// Records held-out row `i` of fold `k`.
     #[allow(clippy::too_many_arguments)]
-    pub fn record(&mut self, k: usize, i: usize, s: &Session, bought: bool, fp32: Heads, int8: Heads, market: &Market) {
+    pub fn record(
+        &mut self,
+        k: usize,
+        i: usize,
+        s: &Session,
+        bought: bool,
+        fp32: Heads,
+        int8: Heads,
+        market: &MarketModel,
+    ) {
         self.fold[i] = k;
         self.p_fp32[i] = fp32.purchase_probability(1.0);
         self.p_int8[i] = int8.purchase_probability(1.0);
+        self.heads[i] = Some(int8);
         for seg in self.segments.iter_mut().filter(|seg| (seg.member)(s)) {
             seg.count += 1;
             for (j, &r) in self.ladder.iter().enumerate() {
@@ -203,10 +233,39 @@ impl CrossValidation {
                 model,
             });
         }
+        // Doubly robust on the logged impressions with cross-fitted heads: no session's
+        // prediction comes from a model that saw its outcomes.
+        let obs: Vec<Observation> = log
+            .iter()
+            .filter_map(|imp| {
+                Some(Observation {
+                    heads: self.heads.get(imp.session).copied().flatten()?,
+                    shown_ratio: imp.price_ratio,
+                    propensity: imp.propensity,
+                    bought: imp.purchased,
+                })
+            })
+            .collect();
+        let logged_log_loss = obs
+            .iter()
+            .map(|o| {
+                let p = o.heads.purchase_probability(o.shown_ratio).clamp(1e-12, 1.0 - 1e-12);
+                -if o.bought { p.ln() } else { (1.0 - p).ln() }
+            })
+            .sum::<f64>()
+            / obs.len().max(1) as f64;
+        let (curve, support) = doubly_robust(&self.ladder, &obs);
+        let population_curve = EvidenceCurve {
+            ratios: curve.ratios,
+            purchase_probability: curve.purchase_probability,
+            support,
+            method: "doubly robust over the logged impressions: cross-fitted int8 model + inverse-propensity residuals",
+        };
         let parameters = {
             let w = schema.width();
             let [h1, h2] = config.mlp.hidden;
-            w * h1 + h1 + h1 * h2 + h2 + 2 * (h2 + 1)
+            let heads = if config.mlp.form >= 2 { 3 } else { 2 };
+            w * h1 + h1 + h1 * h2 + h2 + heads * (h2 + 1)
         };
         Metrics {
             versions: Versions {
@@ -216,6 +275,7 @@ impl CrossValidation {
             },
             config: config.clone(),
             data: DataSummary {
+                market: config.market.describe(),
                 sessions: labels.len(),
                 buyers: labels.iter().filter(|&&l| l).count(),
                 logged_impressions: log.len(),
@@ -232,6 +292,7 @@ impl CrossValidation {
                 ece_fp32: Summary::of(per_fold(&|p, y| expected_calibration_error(p, y, 10), &self.p_fp32)),
                 int8_max_abs_prob_diff: diffs.iter().copied().fold(0.0, f64::max),
                 int8_mean_abs_prob_diff: diffs.iter().sum::<f64>() / diffs.len().max(1) as f64,
+                logged_log_loss,
                 price_response: PriceResponse {
                     ladder: self.ladder.clone(),
                     mean_abs_error: errors.iter().sum::<f64>() / errors.len().max(1) as f64,
@@ -239,6 +300,7 @@ impl CrossValidation {
                     segments: curves,
                 },
             },
+            population_curve,
             model: ModelSummary {
                 inputs: schema.width(),
                 input_names: schema.names(),

@@ -5,14 +5,15 @@
 //! correction: importance resampling. Each logged decision enters the training set with an
 //! expected multiplicity proportional to 1 / propensity (capped at `max_weight`), as if
 //! prices had been shown uniformly. The population demand curve that sets the uniform price
-//! is estimated from the log by IPS at every price shown at least `min_support` times, and
-//! from the new model's mean prediction elsewhere.
+//! is estimated from the log, doubly robust (`learn::curve`), at every price shown at least
+//! `min_support` times, and from the new model's mean prediction at ladder rungs elsewhere.
 
 use super::TrainError;
 use super::mlp::{self, Examples, MlpConfig};
 use super::onnx::{self, Precision};
 use crate::bundle::PopulationCurve;
 use crate::features::FeatureSchema;
+use crate::learn::curve::{Observation, doubly_robust};
 use crate::learn::evaluate::Logged;
 use crate::model::BehaviourModel;
 use crate::rng::SplitMix64;
@@ -43,13 +44,17 @@ pub struct Retrained {
     pub training_rows: usize,
 }
 
-/// Trains on `logged` (one product, list price `list_minor`); `ladder` is the rules' ratios.
-pub fn retrain(
-    logged: &[Logged],
-    list_minor: i64,
-    ladder: &[f64],
-    config: &RetrainConfig,
-) -> Result<Retrained, TrainError> {
+/// A model fitted on logged decisions: its schema, int8 ONNX bytes and the loaded model.
+pub struct Fitted {
+    pub schema: FeatureSchema,
+    pub int8: Vec<u8>,
+    pub model: BehaviourModel,
+    /// Training rows after importance resampling.
+    pub rows: usize,
+}
+
+/// Fits schema and model on `logged` (list price `list_minor`), importance-resampled.
+pub fn fit_logged(logged: &[Logged], list_minor: i64, config: &RetrainConfig) -> Result<Fitted, TrainError> {
     let buyers = logged.iter().filter(|l| l.purchased).count();
     if buyers < 5 || logged.len() - buyers < 5 {
         return Err(TrainError::TooFewRows { folds: 5 });
@@ -71,41 +76,51 @@ pub fn retrain(
         }
     }
     let examples = Examples { width: schema.width(), features: &features, price_ratio: &ratio, bought: &bought };
-    let model = mlp::fit(&examples, &config.mlp, config.seed, &mut || {})?;
+    let mlp = mlp::fit(&examples, &config.mlp, config.seed, &mut || {})?;
     let doc = format!(
         "edgeprice behaviour model retrained from {} logged decisions (importance resampling, cap {}); seed {}",
         logged.len(),
         config.max_weight,
         config.seed
     );
-    let int8 = onnx::export(&model, Precision::Int8, &doc);
-    let served = BehaviourModel::load(&int8, schema.width())?;
+    let int8 = onnx::export(&mlp, Precision::Int8, &doc);
+    let model = BehaviourModel::load(&int8, schema.width())?;
+    Ok(Fitted { schema, int8, model, rows: ratio.len() })
+}
 
-    // Population curve: IPS where the log supports it, the model's mean elsewhere.
-    let n = logged.len() as f64;
-    let xs: Vec<Vec<f32>> = logged.iter().map(|l| schema.transform(&l.session)).collect();
-    let heads: Vec<_> = xs.iter().filter_map(|x| served.heads(x).ok()).collect();
+/// Trains on `logged` (one product, list price `list_minor`); `ladder` is the rules' ratios.
+pub fn retrain(
+    logged: &[Logged],
+    list_minor: i64,
+    ladder: &[f64],
+    config: &RetrainConfig,
+) -> Result<Retrained, TrainError> {
+    let Fitted { schema, int8, model: served, rows } = fit_logged(logged, list_minor, config)?;
+    // Population curve: doubly robust where the log supports a price, the model elsewhere.
+    let list = list_minor as f64;
+    let obs: Vec<Observation> = logged
+        .iter()
+        .filter_map(|l| {
+            let heads = served.heads(&schema.transform(&l.session)).ok()?;
+            Some(Observation {
+                heads,
+                shown_ratio: l.price_minor as f64 / list,
+                propensity: l.propensity,
+                bought: l.purchased,
+            })
+        })
+        .collect();
     let mut shown: Vec<i64> = logged.iter().map(|l| l.price_minor).collect();
     shown.sort_unstable();
     shown.dedup();
-    let mut points: Vec<(f64, f64)> = Vec::new();
-    for price in shown {
-        let hits: Vec<&Logged> = logged.iter().filter(|l| l.price_minor == price).collect();
-        if hits.len() >= config.min_support {
-            let ips = hits.iter().map(|l| f64::from(u8::from(l.purchased)) / l.propensity).sum::<f64>() / n;
-            points.push((price as f64 / list_minor as f64, ips.clamp(0.0, 1.0)));
-        }
-    }
-    for &r in ladder {
-        if !points.iter().any(|(x, _)| (x - r).abs() < 0.015) && !heads.is_empty() {
-            let mean = heads.iter().map(|h| h.purchase_probability(r)).sum::<f64>() / heads.len() as f64;
-            points.push((r, mean));
-        }
-    }
-    let mut curve = PopulationCurve {
-        ratios: points.iter().map(|p| p.0).collect(),
-        purchase_probability: points.iter().map(|p| p.1).collect(),
-    };
-    curve.normalize();
-    Ok(Retrained { schema, int8, curve, decisions: logged.len(), training_rows: ratio.len() })
+    let mut ratios: Vec<f64> = shown
+        .into_iter()
+        .filter(|p| logged.iter().filter(|l| l.price_minor == *p).count() >= config.min_support)
+        .map(|p| p as f64 / list)
+        .collect();
+    let unsupported: Vec<f64> =
+        ladder.iter().copied().filter(|r| !ratios.iter().any(|x| (x - r).abs() < 0.015)).collect();
+    ratios.extend(unsupported);
+    let (curve, _) = doubly_robust(&ratios, &obs);
+    Ok(Retrained { schema, int8, curve, decisions: logged.len(), training_rows: rows })
 }

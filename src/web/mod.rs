@@ -245,12 +245,13 @@ impl PricingEngine {
         to_js(&out)
     }
 
-    /// The model alone on one feature vector: `[a, b]` (purchase logit at list price, price
-    /// sensitivity). For comparing runtimes; throws on a vector of the wrong width.
+    /// The model alone on one feature vector: `[a, b, c]` (purchase logit at list price, price
+    /// sensitivity, ceiling; `c = 1` for two-head models). For comparing runtimes; throws on
+    /// a vector of the wrong width.
     #[wasm_bindgen(js_name = modelHeads)]
     pub fn model_heads(&self, features: &[f32]) -> Result<Vec<f32>, JsValue> {
         let h = self.engine.bundle().model.heads(features).map_err(|e| js_error(e.code(), &e.to_string()))?;
-        Ok(vec![h.a, h.b])
+        Ok(vec![h.a, h.b, h.c])
     }
 
     /// Where a decision's time goes on this host: `rounds` batches of 100 calls of each

@@ -11,6 +11,20 @@
 //!   `v = 1 - min(D, 0.5)`, `D ~ Gamma(2, depth(x) / 2)` (mean `depth(x)`, hump-shaped: a
 //!   token discount moves few shoppers): it buys once the discount reaches `D`;
 //! - every other non-buyer never buys (`v = 0`).
+//!
+//! That is version 1 (`Market`). Other families of ground truth (`logit`, `flat`) sit
+//! behind `MarketModel` and are chosen by a market file (`markets/README.md`).
+
+mod discount;
+mod family;
+mod file;
+mod flat;
+mod logit;
+
+pub use family::MarketModel;
+pub use file::MarketError;
+pub use flat::FlatMarket;
+pub use logit::LogitMarket;
 
 use crate::rng::SplitMix64;
 use crate::session::{Numeric, Session};
@@ -35,7 +49,7 @@ fn finite_or_zero(x: f64) -> f64 {
 }
 
 /// The market's fixed parameters (version 1). See the model card for their rationale.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Market;
 
 impl Market {
@@ -163,8 +177,9 @@ pub struct Impression {
 
 /// Replays `visits` visits of every session through the logging policy and the market.
 /// Deterministic in `seed`; a session's draws do not depend on the other sessions.
+/// `market` is a `&MarketModel` (a `&Market` is still accepted: it is `MarketModel::V1`).
 pub fn simulate_log(
-    market: &Market,
+    market: &MarketModel,
     policy: &LoggingPolicy,
     sessions: &[(&Session, bool)],
     visits: u32,
@@ -184,17 +199,41 @@ pub fn simulate_log(
     log
 }
 
+/// Test sessions of every market family, from a CSV snippet in the data set's format.
+#[cfg(test)]
+fn sessions() -> Vec<(Session, bool)> {
+    let text = "Administrative,Administrative_Duration,Informational,Informational_Duration,ProductRelated,ProductRelated_Duration,BounceRates,ExitRates,PageValues,SpecialDay,Month,OperatingSystems,Browser,Region,TrafficType,VisitorType,Weekend,Revenue\n\
+        0,0,0,0,10,262.5,0,0.02,0,0,May,2,2,5,2,Returning_Visitor,FALSE,FALSE\n\
+        2,40,0,0,30,900,0,0.01,25.5,0,Nov,2,2,1,3,New_Visitor,TRUE,FALSE\n\
+        1,10,0,0,12,400,0,0.015,40,0.4,Nov,1,1,1,4,New_Visitor,FALSE,TRUE\n\
+        0,0,6,120,45,1500,0,0.005,0,0,Dec,2,2,3,8,Returning_Visitor,TRUE,FALSE\n\
+        5,300,0,0,3,60,0.2,0.2,0,0,Mar,2,4,1,1,Returning_Visitor,FALSE,FALSE\n\
+        3,90,2,30,25,800,0,0.01,12,0,Dec,2,2,1,2,Returning_Visitor,TRUE,TRUE\n";
+    crate::dataset::parse(text).unwrap().into_iter().map(|r| (r.session, r.revenue.unwrap())).collect()
+}
+
+/// Sessions with values no data set should hold (NaN, infinite, negative, huge, empty codes):
+/// every family must still answer a finite probability in [0, 1].
+#[cfg(test)]
+fn odd_sessions() -> Vec<(Session, bool)> {
+    let mut out = Vec::new();
+    for (k, value) in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -3.0, 1e300, f64::MAX].into_iter().enumerate() {
+        let mut s = Session::default();
+        for column in Numeric::ALL {
+            s.set(column, value);
+        }
+        s.month = ["", "Nov", "Dec", "June"][k % 4].to_string();
+        s.traffic_type = ["1", "", "13", "99"][k % 4].to_string();
+        s.weekend = k % 2 == 0;
+        out.push((s.clone(), false));
+        out.push((s, true));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sessions() -> Vec<(Session, bool)> {
-        let text = "Administrative,Administrative_Duration,Informational,Informational_Duration,ProductRelated,ProductRelated_Duration,BounceRates,ExitRates,PageValues,SpecialDay,Month,OperatingSystems,Browser,Region,TrafficType,VisitorType,Weekend,Revenue\n\
-            0,0,0,0,10,262.5,0,0.02,0,0,May,2,2,5,2,Returning_Visitor,FALSE,FALSE\n\
-            2,40,0,0,30,900,0,0.01,25.5,0,Nov,2,2,1,3,New_Visitor,TRUE,FALSE\n\
-            1,10,0,0,12,400,0,0.015,40,0.4,Nov,1,1,1,4,New_Visitor,FALSE,TRUE\n";
-        crate::dataset::parse(text).unwrap().into_iter().map(|r| (r.session, r.revenue.unwrap())).collect()
-    }
 
     #[test]
     fn list_price_reproduces_the_real_labels() {
@@ -240,8 +279,9 @@ mod tests {
         assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         let owned = sessions();
         let refs: Vec<(&Session, bool)> = owned.iter().map(|(s, b)| (s, *b)).collect();
-        let log = simulate_log(&Market, &policy, &refs, 200, 1);
-        assert_eq!(log, simulate_log(&Market, &policy, &refs, 200, 1));
+        let log = simulate_log(&MarketModel::default(), &policy, &refs, 200, 1);
+        assert_eq!(log, simulate_log(&MarketModel::default(), &policy, &refs, 200, 1));
+        // A bare `Market` is version 1 through `MarketModel::V1`: the same log.
         let list = log.iter().filter(|i| i.price_ratio == 1.0).count() as f64 / log.len() as f64;
         assert!((list - p[0]).abs() < 0.04, "{list} vs {}", p[0]);
         for imp in &log {
