@@ -223,14 +223,36 @@ fn simulate_and_evaluate_take_any_csv_of_the_data_sets_format() {
     assert_eq!(summary["sessions"], 400);
     assert!(summary["profit_ci_low"].as_f64() <= summary["profit_per_session"].as_f64());
     assert!(summary["fairness"]["groups"]["VisitorType"].is_object(), "fairness report by group");
+    // A bundle's figures against the reachable ceiling, on the same sessions and valuations.
+    let fo = &summary["feature_oracle"];
+    for key in ["profit_per_session", "uniform_profit_per_session", "captured_share"] {
+        assert!(fo[key].is_number(), "feature_oracle.{key} in {summary}");
+    }
+    assert!(fo["feature_oracle_minus_uniform"]["mean"].as_f64().unwrap() >= -1e-9, "{fo}");
+    assert_eq!(summary["market"]["family"], "v1");
     let logged = std::fs::read_to_string(&log).unwrap();
     assert_eq!(logged.lines().count(), 800, "a decision and an outcome per session");
-    for policy in ["list", "uniform", "oracle"] {
+    for policy in ["list", "uniform", "feature-oracle", "oracle"] {
         let mut args = vec!["simulate", "--policy", policy, "--json"];
         args.extend_from_slice(&base);
         let out = edgeprice(&args);
         assert!(out.status.success(), "{policy}: {}", String::from_utf8_lossy(&out.stderr));
     }
+    // Another market family from its file; a bad market file is refused with its code.
+    let flat = common::repo().join("markets/flat.toml");
+    let mut args = vec!["simulate", "--policy", "uniform", "--json", "--market", flat.to_str().unwrap()];
+    args.extend_from_slice(&base);
+    let out = edgeprice(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["market"]["family"], "flat");
+    let bad = dir.join("bad-market.toml");
+    std::fs::write(&bad, "family = \"flat\"\n[parameters]\nbuy_share = 2.0\n").unwrap();
+    let mut args = vec!["simulate", "--policy", "uniform", "--market", bad.to_str().unwrap()];
+    args.extend_from_slice(&base);
+    let out = edgeprice(&args);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("buy_share"), "{}", String::from_utf8_lossy(&out.stderr));
     // Off-policy: the logged policy evaluated on its own log, and the list price.
     for policy in [bundle.to_str().unwrap(), "list"] {
         let out = edgeprice(&[

@@ -4,6 +4,7 @@ use edgeprice::engine::Engine;
 use edgeprice::pricing::candidates::allowed;
 use edgeprice::pricing::decision::{Arm, Decision};
 use edgeprice::pricing::product::Product;
+use edgeprice::pricing::rules::ControlPrice;
 
 pub const NOW: i64 = 1_795_867_200; // 2026-11-28T12:00:00Z
 
@@ -13,12 +14,17 @@ pub fn engine() -> &'static Engine {
     ENGINE.get_or_init(|| Engine::with_default(NOW).unwrap())
 }
 
-/// A shown price is the list price (control, fallback) or one the rules allow; the
+/// A shown price is the list price (fallback, a list-price control group), the uniform price
+/// (a uniform-price control group, an allowed price) or one the rules allow; the
 /// propensities of the candidates sum to 1 and the shown one is among them.
 pub fn check(engine: &Engine, product: &Product, d: &Decision) {
     let b = engine.bundle();
     let allowed = allowed(product, &b.rules, NOW);
     match d.arm {
+        Arm::Control if b.rules.exploration.control == ControlPrice::Uniform => {
+            assert_eq!(d.uniform_price, Some(product.currency.to_major(d.price_minor)), "{d:?}");
+            assert!(allowed.candidates.iter().any(|c| c.price == d.price_minor), "{d:?} not in {allowed:?}")
+        }
         Arm::Fallback | Arm::Control => assert_eq!(d.price_minor, product.list_price, "{d:?}"),
         Arm::Model | Arm::Explore => {
             assert!(allowed.candidates.iter().any(|c| c.price == d.price_minor), "{d:?} not in {allowed:?}")

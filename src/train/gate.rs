@@ -1,7 +1,7 @@
 //! The promotion gate: a candidate policy replaces the live one only when its doubly
 //! robust profit per decision on held-out logged decisions beats the live policy's, paired,
 //! with the 95% interval above zero. The direct method is cross-fitted (version 1): the
-//! held-out decisions are split in two by session, and each half is scored by a model
+//! held-out decisions are split in two by shopper, and each half is scored by a model
 //! fitted on the other half with the retraining recipe. So the direct method is never the
 //! candidate's own model, which is optimistic about the prices it picked itself.
 
@@ -11,7 +11,6 @@ use crate::engine::Engine;
 use crate::learn::Estimate;
 use crate::learn::evaluate::{Evaluation, Logged, Target, difference, evaluate_with};
 use crate::model::Heads;
-use crate::pricing::hash::hash_fields;
 use crate::pricing::product::Product;
 
 /// Version of the gate's split and estimator.
@@ -26,9 +25,9 @@ pub struct Verdict {
     pub reason: String,
 }
 
-/// Which half of the cross-fit a held-out decision's session falls in.
+/// Which half of the cross-fit a held-out decision's shopper falls in.
 fn half(l: &Logged) -> usize {
-    (hash_fields(&[b"gate-dm", l.session_id.as_bytes()]) & 1) as usize
+    (super::round::shopper_hash(b"gate-dm", l) & 1) as usize
 }
 
 /// Direct-method heads of every decision of `held_out`, each from a model that did not

@@ -1,5 +1,5 @@
 //! One round of the learning loop after the traffic: split the logged decisions (one
-//! session in five held out for the gate, by session id), retrain on the rest, sign the
+//! shopper in five held out for the gate, by a hash of the session's features), retrain on the rest, sign the
 //! candidate as the live version + 1 and judge it against the live policy (`gate`).
 //! `edgeprice retrain` and the in-memory studies (`study`) run exactly this.
 
@@ -51,9 +51,21 @@ pub enum RoundError {
     Rules(String),
 }
 
-/// Whether a logged decision's session is held out for the gate (one in five).
+/// Hash of what the learner knows of a decision's shopper: the session's features. Visits
+/// with the same features (a returning shopper, the same session logged again) share it,
+/// so a split by it never puts one shopper on both sides (a model that saw a shopper's
+/// other visits is optimistic about that shopper, and a gate fed such a split was: it
+/// promoted worse candidates). Falls back to the session id.
+pub fn shopper_hash(salt: &[u8], l: &Logged) -> u64 {
+    match serde_json::to_vec(&l.session) {
+        Ok(features) => hash_fields(&[salt, &features]),
+        Err(_) => hash_fields(&[salt, l.session_id.as_bytes()]),
+    }
+}
+
+/// Whether a logged decision's shopper is held out for the gate (one in five).
 pub fn held_out_for_gate(l: &Logged) -> bool {
-    hash_fields(&[b"gate", l.session_id.as_bytes()]).is_multiple_of(5)
+    shopper_hash(b"gate", l).is_multiple_of(5)
 }
 
 /// Retrains on `logged` and judges the candidate against `live`.
