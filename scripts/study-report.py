@@ -23,21 +23,22 @@ for m in markets:
     print(f"{m:6}  {len(final):5}  {100 * st.mean(rel):+.2f}% [{100 * min(rel):+.2f}%, {100 * max(rel):+.2f}%]"
           f"   {above:>2} of {len(final)}   {cap:>8}   {100 * st.mean(gap):+.2f}%")
 print("\nGate calls (candidate vs live, judged on held-out logged decisions; truth: the market's expected")
-print("profit of both deployed policies on the held-out sessions):")
-print("market  calls  promoted  truly better  false promotions (promoted, not better) / not better   power")
-for m in markets:
-    calls = [r["gate"] for r in rows if r["market"] == m and r.get("gate")]
-    all_calls += calls
+print("profit of both deployed policies on the held-out sessions). The gate promotes when three paired DR")
+print("intervals are above zero (explored decisions; all decisions with each of two direct methods); each")
+print("alone is shown for comparison.")
+rules = {
+    "the gate (all three)": lambda c: c["promoted"],
+    "explored decisions alone": lambda c: c["uplift_explored"]["ci_low"] > 0,
+    "all, cross-fitted DM": lambda c: c["uplift"]["ci_low"] > 0,
+    "all, live model as DM": lambda c: c["uplift_live_dm"]["ci_low"] > 0,
+}
+print("market  rule                       calls  truly better  false promotions / not better   power (promoted / better)")
+for m in markets + ["all"]:
+    calls = [r["gate"] for r in rows if (m == "all" or r["market"] == m) and r.get("gate")]
     better = [c for c in calls if c["truly_better"]]
     worse = [c for c in calls if not c["truly_better"]]
-    false = sum(c["promoted"] for c in worse)
-    hits = sum(c["promoted"] for c in better)
-    print(f"{m:6}  {len(calls):5}  {sum(c['promoted'] for c in calls):8}  {len(better):12}  "
-          f"{false:>5} / {len(worse):<4} ({100 * false / max(len(worse), 1):.1f}%)   "
-          f"{hits} / {len(better)} ({100 * hits / max(len(better), 1):.1f}%)")
-worse = [c for c in all_calls if not c["truly_better"]]
-better = [c for c in all_calls if c["truly_better"]]
-false = sum(c["promoted"] for c in worse)
-print(f"all     {len(all_calls):5}  {sum(c['promoted'] for c in all_calls):8}  {len(better):12}  "
-      f"{false:>5} / {len(worse):<4} ({100 * false / max(len(worse), 1):.1f}%)   "
-      f"{sum(c['promoted'] for c in better)} / {len(better)}")
+    for name, rule in rules.items():
+        false = sum(rule(c) for c in worse)
+        hits = sum(rule(c) for c in better)
+        print(f"{m:6}  {name:25}  {len(calls):5}  {len(better):12}  {false:>5} / {len(worse):<4} ({100 * false / max(len(worse), 1):4.1f}%)"
+              f"      {hits} / {len(better)} ({100 * hits / max(len(better), 1):.1f}%)")

@@ -456,6 +456,7 @@ pub fn run_retrain(a: RetrainArgs) -> Result<()> {
     std::fs::write(&a.out, &bytes).with_context(|| format!("writing {}", a.out.display()))?;
     let v = proposal.verdict;
     let (new_eval, live_eval, diff, promote, reason) = (v.candidate, v.live, v.uplift, v.promote, v.reason);
+    let (diff_live_dm, diff_explored, explored) = (v.uplift_live_dm, v.uplift_explored, v.explored);
     let mut published = false;
     if promote && let Some(origin) = &a.origin {
         crate::admin_request(
@@ -469,7 +470,8 @@ pub fn run_retrain(a: RetrainArgs) -> Result<()> {
     let report = json!({
         "policy_version": version, "bundle": a.out, "trained_on": proposal.trained_on,
         "gate_decisions": proposal.gate_decisions,
-        "candidate_dr": new_eval.dr, "live_dr": live_eval.dr, "uplift": diff,
+        "candidate_dr": new_eval.dr, "live_dr": live_eval.dr, "uplift": diff, "uplift_live_dm": diff_live_dm,
+        "uplift_explored": diff_explored, "explored_decisions": explored,
         "promote": promote, "published": published, "reason": reason,
     });
     if a.json {

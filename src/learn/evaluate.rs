@@ -26,6 +26,9 @@ pub struct Logged {
     pub purchased: bool,
     /// Profit of this visit (major units).
     pub reward: f64,
+    /// The logging policy's exploration drew this price (arm `explore`): uniformly from
+    /// the allowed prices, whatever the model thought of them.
+    pub explored: bool,
 }
 
 /// Reads feedback events (decisions and outcomes, any order) for one product. Decisions
@@ -64,6 +67,7 @@ pub fn join(events: &[Value], product: &Product, page_values: &BTreeMap<String, 
                     propensity,
                     purchased,
                     reward,
+                    explored: e["arm"] == "explore",
                 });
             }
             _ => skipped += 1,
@@ -113,6 +117,20 @@ pub fn evaluate_with(
     product: &Product,
     now: i64,
 ) -> Evaluation {
+    evaluate_clipped(logged, target, dm, product, now, f64::INFINITY)
+}
+
+/// `evaluate_with` with the doubly robust terms' importance weights capped at `clip`: a
+/// capped decision leans on the direct method for the rest. Biased toward the direct
+/// method where the log rarely shows the target's prices, and far less noisy there.
+pub fn evaluate_clipped(
+    logged: &[Logged],
+    target: &Target,
+    dm: &[Option<Heads>],
+    product: &Product,
+    now: i64,
+    clip: f64,
+) -> Evaluation {
     let c = product.currency;
     let list = product.list_price as f64;
     let mut w = Vec::with_capacity(logged.len());
@@ -137,7 +155,7 @@ pub fn evaluate_with(
         let direct: f64 = dist.iter().map(|(p, pr)| pr * q(*p)).sum();
         w.push(wi);
         ips.push(wi * l.reward);
-        dr.push(direct + wi * (l.reward - q(l.price_minor)));
+        dr.push(direct + wi.min(clip) * (l.reward - q(l.price_minor)));
     }
     let n = logged.len() as f64;
     let sum_w: f64 = w.iter().sum();
@@ -179,4 +197,42 @@ pub fn evaluate_with(
 pub fn difference(candidate: &Evaluation, live: &Evaluation) -> Estimate {
     let d: Vec<f64> = candidate.dr_terms.iter().zip(&live.dr_terms).map(|(a, b)| a - b).collect();
     Estimate::of(&d)
+}
+
+/// Two-sided 95% quantile of Student's t with 19 degrees of freedom (20 groups).
+const T95_19: f64 = 2.093_024_054_408_263;
+
+/// Groups of `grouped_difference`.
+pub const GROUPS: usize = 20;
+
+/// Paired doubly robust difference (candidate - live) with a 95% interval from the means
+/// of `GROUPS` groups of decisions (`group[i]` in 0..GROUPS, for example by shopper) and
+/// Student's t. The decisions of one shopper are not independent (the same features, label
+/// and model error every visit), and a few decisions with huge importance weights make the
+/// per-decision normal interval too narrow; the spread of group means counts both.
+pub fn grouped_difference(candidate: &Evaluation, live: &Evaluation, group: &[usize]) -> Estimate {
+    let d: Vec<f64> = candidate.dr_terms.iter().zip(&live.dr_terms).map(|(a, b)| a - b).collect();
+    grouped_mean(&d, group)
+}
+
+/// Mean of `values` with a 95% interval from the means of `GROUPS` groups and Student's t
+/// (infinite when a group is empty).
+pub fn grouped_mean(values: &[f64], group: &[usize]) -> Estimate {
+    let mut sums = [0.0; GROUPS];
+    let mut counts = [0usize; GROUPS];
+    for (v, g) in values.iter().zip(group) {
+        sums[g % GROUPS] += v;
+        counts[g % GROUPS] += 1;
+    }
+    let means: Vec<f64> = sums.iter().zip(&counts).filter(|(_, n)| **n > 0).map(|(s, n)| s / *n as f64).collect();
+    let total: f64 = sums.iter().sum();
+    let n = counts.iter().sum::<usize>().max(1) as f64;
+    let mean = total / n;
+    if means.len() < GROUPS {
+        return Estimate { mean, ci_low: f64::NEG_INFINITY, ci_high: f64::INFINITY };
+    }
+    let m = means.iter().sum::<f64>() / GROUPS as f64;
+    let var = means.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (GROUPS - 1) as f64;
+    let half = T95_19 * (var / GROUPS as f64).sqrt();
+    Estimate { mean, ci_low: mean - half, ci_high: mean + half }
 }

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::round::{RoundError, RoundInputs, propose};
+use super::round::{RoundError, RoundInputs, held_out_for_gate, propose};
 use crate::dataset::Row;
 use crate::engine::Engine;
 use crate::learn::evaluate::Logged;
@@ -42,11 +42,28 @@ pub struct Standing {
 #[derive(Serialize, Clone, Debug)]
 pub struct GateCall {
     pub candidate_version: u64,
+    /// DR uplift per decision with the cross-fitted direct method, and with the live model.
     pub uplift: Estimate,
+    pub uplift_live_dm: Estimate,
+    pub uplift_clipped: Estimate,
+    pub uplift_direct: Estimate,
+    /// What the gate decides on: the explored decisions' DR uplift, and their number.
+    pub uplift_explored: Estimate,
+    pub explored: usize,
     pub promoted: bool,
     /// The market's expected profit per held-out visit, deployed candidate - deployed live.
     pub truth: f64,
     pub truly_better: bool,
+    /// The same difference on the gate's own held-out logged decisions (the population the
+    /// gate estimates on), for checking its estimator apart from the population change.
+    pub truth_on_gate_decisions: f64,
+    /// Each policy's DR estimate (cross-fitted) and truth on the gate's decisions.
+    pub candidate_dr: f64,
+    pub candidate_ips: f64,
+    pub candidate_snips: f64,
+    pub live_dr: f64,
+    pub candidate_truth_on_gate: f64,
+    pub live_truth_on_gate: f64,
 }
 
 #[derive(Serialize, Clone, Debug)]
@@ -79,6 +96,7 @@ fn logged(visits: &[Visit], sessions: &[(Session, bool)]) -> Vec<Logged> {
             propensity: v.propensity,
             purchased: v.purchased,
             reward: v.profit,
+            explored: v.arm == "explore",
         })
         .collect()
 }
@@ -115,6 +133,8 @@ pub fn run(
                 propensity: imp.propensity,
                 purchased: imp.purchased,
                 reward: if imp.purchased { product.currency.to_major(price_minor - product.cost) } else { 0.0 },
+                // Marked for the gate, which ignores the cold start's verdict anyway.
+                explored: false,
             }
         })
         .collect();
@@ -123,6 +143,7 @@ pub fn run(
     log.clear(); // the loop's feedback starts with the first live policy's traffic
 
     let traffic_sessions = repeat(&learn, config.visits);
+    let mut labels: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
     let mut reports = Vec::new();
     for round in 0..=config.rounds {
         let deployed = run_on(&Policy::Bundle(&live));
@@ -156,17 +177,52 @@ pub fn run(
                 inp.now,
             );
             log.extend(logged(&visits, &traffic_sessions));
+            labels.extend(visits.iter().map(|v| (v.session_id.clone(), traffic_sessions[v.row].1)));
             let seeded = RoundInputs { seed: inp.seed + round as u64, ..*inp };
             let proposal = propose(log.clone(), &live, &seeded)?;
             let candidate_deployed = run_on(&Policy::Bundle(&proposal.candidate));
             let mean_expected = |v: &[Visit]| v.iter().map(|x| x.expected_profit).sum::<f64>() / v.len().max(1) as f64;
             let truth = mean_expected(&candidate_deployed) - mean_expected(&deployed);
+            let gate_set: Vec<&Logged> = log.iter().filter(|l| held_out_for_gate(l)).collect();
+            let expected_on_gate = |engine: &Engine| {
+                let total: f64 = gate_set
+                    .iter()
+                    .map(|l| {
+                        let bought = labels.get(&l.session_id).copied().unwrap_or(false);
+                        let d = engine.price_session(&l.session_id, &l.session, product, inp.now);
+                        d.candidates
+                            .iter()
+                            .map(|k| {
+                                let r = k.price_minor as f64 / product.list_price as f64;
+                                let margin = product.currency.to_major(k.price_minor - product.cost);
+                                k.propensity * market.purchase_probability(&l.session, bought, r) * margin
+                            })
+                            .sum::<f64>()
+                    })
+                    .sum();
+                total / gate_set.len().max(1) as f64
+            };
+            let (candidate_truth_on_gate, live_truth_on_gate) =
+                (expected_on_gate(&proposal.candidate), expected_on_gate(&live));
+            let truth_on_gate_decisions = candidate_truth_on_gate - live_truth_on_gate;
             report.gate = Some(GateCall {
                 candidate_version: proposal.candidate.policy_version(),
                 uplift: proposal.verdict.uplift,
+                uplift_live_dm: proposal.verdict.uplift_live_dm,
+                uplift_clipped: proposal.verdict.uplift_clipped,
+                uplift_direct: proposal.verdict.uplift_direct,
+                uplift_explored: proposal.verdict.uplift_explored,
+                explored: proposal.verdict.explored,
                 promoted: proposal.verdict.promote,
                 truth,
                 truly_better: truth > 0.0,
+                truth_on_gate_decisions,
+                candidate_dr: proposal.verdict.candidate.dr.mean,
+                candidate_ips: proposal.verdict.candidate.ips.mean,
+                candidate_snips: proposal.verdict.candidate.snips.mean,
+                live_dr: proposal.verdict.live.dr.mean,
+                candidate_truth_on_gate,
+                live_truth_on_gate,
             });
             if proposal.verdict.promote {
                 live = proposal.candidate;
