@@ -193,30 +193,23 @@ pub fn evaluate_clipped(
     }
 }
 
-/// Paired doubly robust difference (candidate - live) with its 95% interval.
-pub fn difference(candidate: &Evaluation, live: &Evaluation) -> Estimate {
-    let d: Vec<f64> = candidate.dr_terms.iter().zip(&live.dr_terms).map(|(a, b)| a - b).collect();
-    Estimate::of(&d)
-}
-
 /// Two-sided 95% quantile of Student's t with 19 degrees of freedom (20 groups).
 const T95_19: f64 = 2.093_024_054_408_263;
 
-/// Groups of `grouped_difference`.
+/// Groups of `grouped_mean`.
 pub const GROUPS: usize = 20;
 
-/// Paired doubly robust difference (candidate - live) with a 95% interval from the means
-/// of `GROUPS` groups of decisions (`group[i]` in 0..GROUPS, for example by shopper) and
-/// Student's t. The decisions of one shopper are not independent (the same features, label
-/// and model error every visit), and a few decisions with huge importance weights make the
-/// per-decision normal interval too narrow; the spread of group means counts both.
+/// Paired doubly robust difference (candidate - live); see `grouped_mean` for the interval.
 pub fn grouped_difference(candidate: &Evaluation, live: &Evaluation, group: &[usize]) -> Estimate {
     let d: Vec<f64> = candidate.dr_terms.iter().zip(&live.dr_terms).map(|(a, b)| a - b).collect();
     grouped_mean(&d, group)
 }
 
-/// Mean of `values` with a 95% interval from the means of `GROUPS` groups and Student's t
-/// (infinite when a group is empty).
+/// Mean of `values` with a 95% interval from the means of `GROUPS` groups of them
+/// (`group[i]` in 0..GROUPS, for example by shopper) and Student's t; infinite when a group
+/// is empty. The decisions of one shopper are not independent (the same features, label and
+/// model error every visit), and a few decisions with huge importance weights make a
+/// per-decision normal interval too narrow; the spread of group means counts both.
 pub fn grouped_mean(values: &[f64], group: &[usize]) -> Estimate {
     let mut sums = [0.0; GROUPS];
     let mut counts = [0usize; GROUPS];
