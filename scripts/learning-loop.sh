@@ -54,7 +54,7 @@ sim() {  # sim NAME POLICY SEED [FLAGS...]: one JSON summary of the held-out ses
 }
 
 echo "Profit per held-out session (95% CI), $VISITS simulated visits per session; 'greedy' is the live bundle's"
-echo "model arm alone, 'deployed' adds its control group (10%, the policy's uniform price) and 3% exploration."
+echo "model arm alone, 'deployed' adds its control group (10%, the policy's uniform price) and 2% exploration."
 echo "Differences are paired (same sessions, same valuations). Captured: (greedy - uniform) / (feature oracle - uniform)."
 gate="initial model, trained on the market's exploring log"
 for round in $(seq 0 "$ROUNDS"); do

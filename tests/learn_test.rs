@@ -92,7 +92,7 @@ fn off_policy_estimates_cover_the_ground_truth() {
     let logging = Engine::with_default(now()).unwrap();
     let rules = logging.bundle().rules.clone();
     let base = std::fs::read_to_string(common::models().join("rules.toml")).unwrap();
-    let wider = base.replace("epsilon = 0.03", "epsilon = 0.20");
+    let wider = base.replace("epsilon = 0.02", "epsilon = 0.20");
     assert_ne!(wider, base);
     let (other, _) = variant(&wider, 2);
     let market = Market;

@@ -133,7 +133,7 @@ pub fn run(
                 propensity: imp.propensity,
                 purchased: imp.purchased,
                 reward: if imp.purchased { product.currency.to_major(price_minor - product.cost) } else { 0.0 },
-                // Marked for the gate, which ignores the cold start's verdict anyway.
+                // Not marked: the cold start's gate verdict is not used.
                 explored: false,
             }
         })
@@ -143,7 +143,8 @@ pub fn run(
     log.clear(); // the loop's feedback starts with the first live policy's traffic
 
     let traffic_sessions = repeat(&learn, config.visits);
-    let mut labels: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
+    // Each logged decision's real label, for the truth on the gate's own decisions.
+    let mut bought_at_list: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
     let mut reports = Vec::new();
     for round in 0..=config.rounds {
         let deployed = run_on(&Policy::Bundle(&live));
@@ -177,7 +178,7 @@ pub fn run(
                 inp.now,
             );
             log.extend(logged(&visits, &traffic_sessions));
-            labels.extend(visits.iter().map(|v| (v.session_id.clone(), traffic_sessions[v.row].1)));
+            bought_at_list.extend(visits.iter().map(|v| (v.session_id.clone(), traffic_sessions[v.row].1)));
             let seeded = RoundInputs { seed: inp.seed + round as u64, ..*inp };
             let proposal = propose(log.clone(), &live, &seeded)?;
             let candidate_deployed = run_on(&Policy::Bundle(&proposal.candidate));
@@ -188,7 +189,7 @@ pub fn run(
                 let total: f64 = gate_set
                     .iter()
                     .map(|l| {
-                        let bought = labels.get(&l.session_id).copied().unwrap_or(false);
+                        let bought = bought_at_list.get(&l.session_id).copied().unwrap_or(false);
                         let d = engine.price_session(&l.session_id, &l.session, product, inp.now);
                         d.candidates
                             .iter()
