@@ -117,20 +117,6 @@ pub fn evaluate_with(
     product: &Product,
     now: i64,
 ) -> Evaluation {
-    evaluate_clipped(logged, target, dm, product, now, f64::INFINITY)
-}
-
-/// `evaluate_with` with the doubly robust terms' importance weights capped at `clip`: a
-/// capped decision leans on the direct method for the rest. Biased toward the direct
-/// method where the log rarely shows the target's prices, and far less noisy there.
-pub fn evaluate_clipped(
-    logged: &[Logged],
-    target: &Target,
-    dm: &[Option<Heads>],
-    product: &Product,
-    now: i64,
-    clip: f64,
-) -> Evaluation {
     let c = product.currency;
     let list = product.list_price as f64;
     let mut w = Vec::with_capacity(logged.len());
@@ -155,7 +141,7 @@ pub fn evaluate_clipped(
         let direct: f64 = dist.iter().map(|(p, pr)| pr * q(*p)).sum();
         w.push(wi);
         ips.push(wi * l.reward);
-        dr.push(direct + wi.min(clip) * (l.reward - q(l.price_minor)));
+        dr.push(direct + wi * (l.reward - q(l.price_minor)));
     }
     let n = logged.len() as f64;
     let sum_w: f64 = w.iter().sum();

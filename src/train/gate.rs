@@ -1,9 +1,9 @@
 //! The promotion gate: a candidate policy replaces the live one only when it beats the
 //! live policy on held-out logged decisions, paired, with the 95% interval above zero.
 //! Version 4 asks for three intervals above zero. First, on the **explored** decisions
-//! alone: there the logging policy drew the
-//! price uniformly from the allowed ones, whatever its model thought, so the importance
-//! weight of a target policy is `n * pi(price)`, at most `n` (the number of allowed prices).
+//! alone: there the logging policy drew the price uniformly from the allowed ones, whatever
+//! its model thought, so the importance weight of a target policy is `n * pi(price)`, at
+//! most `n` (the number of allowed prices).
 //! The doubly robust estimate over them (direct method cross-fitted: each half of the
 //! held-out shoppers scored by a model fitted on the other half) is then unbiased and its
 //! terms bounded; it is also noisy, with a few hundred explored decisions a round. Second
@@ -19,14 +19,9 @@ use super::TrainError;
 use super::retrain::{RetrainConfig, fit_logged};
 use crate::engine::Engine;
 use crate::learn::Estimate;
-use crate::learn::evaluate::{
-    Evaluation, GROUPS, Logged, Target, evaluate_clipped, evaluate_with, grouped_difference, grouped_mean,
-};
+use crate::learn::evaluate::{Evaluation, GROUPS, Logged, Target, evaluate_with, grouped_difference, grouped_mean};
 use crate::model::Heads;
 use crate::pricing::product::Product;
-
-/// Largest importance weight of the clipped estimate.
-pub const CLIP: f64 = 20.0;
 
 /// Version of the gate's split and estimators.
 pub const GATE_VERSION: u32 = 4;
@@ -43,9 +38,6 @@ pub struct Verdict {
     pub uplift: Estimate,
     /// The same with the live policy's model as the direct method.
     pub uplift_live_dm: Estimate,
-    /// Cross-fitted, importance weights capped at `CLIP`; and the direct method alone.
-    pub uplift_clipped: Estimate,
-    pub uplift_direct: Estimate,
     pub promote: bool,
     pub reason: String,
 }
@@ -99,14 +91,6 @@ pub fn judge(
         &evaluate_with(held_out, &l, &live_dm, product, now),
         &group,
     );
-    let paired_clipped = |clip: f64| {
-        grouped_difference(
-            &evaluate_clipped(held_out, &c, &dm, product, now, clip),
-            &evaluate_clipped(held_out, &l, &dm, product, now, clip),
-            &group,
-        )
-    };
-    let (uplift_clipped, uplift_direct) = (paired_clipped(CLIP), paired_clipped(0.0));
     let (uplift_explored, explored) = explored_difference(held_out, candidate_engine, live, &dm, &group, product, now);
     let promote = uplift_explored.ci_low > 0.0 && uplift.ci_low > 0.0 && uplift_live_dm.ci_low > 0.0;
     let verdict = if promote { "all three above zero: promote" } else { "not all three above zero: hold" };
@@ -125,18 +109,7 @@ pub fn judge(
         uplift_live_dm.ci_low,
         uplift_live_dm.ci_high,
     );
-    Ok(Verdict {
-        uplift_explored,
-        explored,
-        candidate,
-        live: live_eval,
-        uplift,
-        uplift_live_dm,
-        uplift_clipped,
-        uplift_direct,
-        promote,
-        reason,
-    })
+    Ok(Verdict { uplift_explored, explored, candidate, live: live_eval, uplift, uplift_live_dm, promote, reason })
 }
 
 /// Paired doubly robust difference, candidate - live, over the explored decisions of

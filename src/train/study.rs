@@ -45,8 +45,6 @@ pub struct GateCall {
     /// DR uplift per decision with the cross-fitted direct method, and with the live model.
     pub uplift: Estimate,
     pub uplift_live_dm: Estimate,
-    pub uplift_clipped: Estimate,
-    pub uplift_direct: Estimate,
     /// What the gate decides on: the explored decisions' DR uplift, and their number.
     pub uplift_explored: Estimate,
     pub explored: usize,
@@ -210,8 +208,6 @@ pub fn run(
                 candidate_version: proposal.candidate.policy_version(),
                 uplift: proposal.verdict.uplift,
                 uplift_live_dm: proposal.verdict.uplift_live_dm,
-                uplift_clipped: proposal.verdict.uplift_clipped,
-                uplift_direct: proposal.verdict.uplift_direct,
                 uplift_explored: proposal.verdict.uplift_explored,
                 explored: proposal.verdict.explored,
                 promoted: proposal.verdict.promote,
