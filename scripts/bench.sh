@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 8's benchmarks in one run, side by side: native (cargo bench --bench native), the
+# Issue 8's benchmarks in one run, side by side: native (cargo bench -p edgeprice-learn --bench native), the
 # CLI batch, the wasm packages in Node next to onnxruntime-node and onnxruntime-web,
 # onnxruntime in Python, the worker on workerd (cold start, per decision, memory), and the
 # sizes. Each part prints `BENCH {json}` lines into build/bench/results.jsonl;
@@ -45,8 +45,8 @@ for v in $(seq 101 130); do
     --policy-version "$v" --key "$OUT/bench.key" --created 2026-11-28T00:00:00Z --out "$OUT/v$v.epb" >>"$OUT/setup.log" 2>&1
 done
 
-echo "== native (cargo bench --bench native)"
-cargo bench --bench native -- ${QUICK:+--quick} 2>/dev/null | grep '^BENCH' | tee -a "$RESULTS" | cut -c1-150
+echo "== native (cargo bench -p edgeprice-learn --bench native)"
+cargo bench -p edgeprice-learn --bench native -- ${QUICK:+--quick} 2>/dev/null | grep '^BENCH' | tee -a "$RESULTS" | cut -c1-150
 
 echo "== CLI batch: edgeprice price --sessions (10,000 sessions, 1 product, JSON in and out)"
 t0=$(date +%s.%N)

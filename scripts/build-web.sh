@@ -2,35 +2,33 @@
 # Builds the wasm packages: pkg/web (ES module for browsers) and pkg/node (CommonJS for
 # Node), with the size profile, wasm-bindgen (the CLI version Cargo.lock pins) and
 # wasm-opt -Oz (npm binaryen). Prints raw and gzip sizes of the final _bg.wasm and fails
-# past the budget. `build-web.sh lean`: the same API without tract-onnx (feature
-# `web-lean`) into pkg/web-lean and pkg/node-lean.
+# past the budget. `build-web.sh lean`: the same API without tract-onnx (crates/web without
+# its default feature `tract`) into pkg/web-lean and pkg/node-lean.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 if [ "${1:-}" = lean ]; then
-  FEATURE=web-lean SUFFIX=-lean
+  FEATURES_ARG=--no-default-features SUFFIX=-lean
   BUDGET_GZIP=$((512 * 1024))          # the fast path alone: bundle verify, rules, kernel
 else
-  FEATURE=web SUFFIX=
+  FEATURES_ARG= SUFFIX=
   BUDGET_GZIP=$((5 * 1024 * 1024 / 2))   # 2.5 MiB: Cloudflare's free plan allows 3 MiB per worker
 fi
 WEB=pkg/web$SUFFIX NODE=pkg/node$SUFFIX
 WASM_OPT=node_modules/.bin/wasm-opt
 FEATURES="--enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue"
 
-# `cargo rustc --crate-type cdylib` rather than a cdylib in Cargo.toml: LTO is skipped
-# for crates that are both cdylib and rlib (TOOLCHAIN.md).
-cargo rustc --lib --crate-type cdylib --profile wasm --target wasm32-unknown-unknown \
-  --no-default-features --features $FEATURE
-raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/edgeprice.wasm"
+# crates/web is a plain cdylib (LTO is skipped for crates that are both cdylib and rlib).
+cargo build -p edgeprice-web --profile wasm --target wasm32-unknown-unknown $FEATURES_ARG
+raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/edgeprice_web.wasm"
 
 # Where the bytes go, by crate (from the name section, before wasm-bindgen strips it).
 python3 scripts/wasm-size-by-crate.py "$raw" 12
 
 rm -rf $WEB $NODE
-wasm-bindgen --target web --out-dir $WEB "$raw"
-wasm-bindgen --target nodejs --out-dir $NODE "$raw"
+wasm-bindgen --target web --out-name edgeprice --out-dir $WEB "$raw"
+wasm-bindgen --target nodejs --out-name edgeprice --out-dir $NODE "$raw"
 printf '{"name": "edgeprice", "type": "module", "main": "edgeprice.js", "types": "edgeprice.d.ts"}\n' > $WEB/package.json
 printf '{"name": "edgeprice", "type": "commonjs", "main": "edgeprice.js", "types": "edgeprice.d.ts"}\n' > $NODE/package.json
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Cloudflare Worker into build/worker/ (`lean` as the first argument: the worker
-# without tract-onnx, feature `worker-lean`, into build/worker-lean/, budget 1 MiB gzip):
-# the Rust adapter (feature `worker`) with
+# without tract-onnx, crates/worker without its default feature `tract`, into
+# build/worker-lean/, budget 1 MiB gzip): the Rust adapter (crates/worker) with
 # the size profile, wasm-bindgen --target web (the CLI version Cargo.lock pins), wasm-opt -Oz
 # (npm binaryen), and the ES module entry. wrangler.toml runs this as its build command.
 # Prints raw and gzip sizes and fails when the wasm alone is past the worker budget
@@ -12,18 +12,20 @@ source scripts/env.sh
 
 BUDGET_GZIP=$((3 * 1024 * 1024))   # Cloudflare's free plan: 3 MiB gzip per worker upload
 features=worker
+features_arg=
 out=build/worker
 if [ "${1:-}" = lean ]; then
   BUDGET_GZIP=$((1024 * 1024))
   features=worker-lean
+  features_arg=--no-default-features
   out=build/worker-lean
 fi
 WASM_OPT=node_modules/.bin/wasm-opt
 FEATURES="--enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue"
 
-cargo rustc --lib --crate-type cdylib --profile wasm --target wasm32-unknown-unknown \
-  --no-default-features --features "$features"
-raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/edgeprice.wasm"
+# crates/worker is a plain cdylib (LTO is skipped for crates that are both cdylib and rlib).
+cargo build -p edgeprice-worker --profile wasm --target wasm32-unknown-unknown $features_arg
+raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/edgeprice_worker.wasm"
 
 # wrangler runs this before every dev/deploy: skip wasm-bindgen and wasm-opt (about a
 # minute) when cargo's output is the one already processed.
@@ -32,13 +34,13 @@ if [ -f "$out/.source" ] && [ "$(cat "$out/.source")" = "$stamp" ] && [ -f "$out
   before="(unchanged)"
 else
   rm -rf "$out"
-  wasm-bindgen --target web --out-dir "$out" "$raw"
+  wasm-bindgen --target web --out-name edgeprice --out-dir "$out" "$raw"
   $WASM_OPT -Oz $FEATURES "$out/edgeprice_bg.wasm" -o "$out/edgeprice_bg.opt.wasm"
   before=$(stat -c %s "$out/edgeprice_bg.wasm")
   mv "$out/edgeprice_bg.opt.wasm" "$out/edgeprice_bg.wasm"
   echo "$stamp" > "$out/.source"
 fi
-cp src/worker/entry.mjs "$out/entry.mjs"
+cp crates/worker/src/entry.mjs "$out/entry.mjs"
 
 size=$(stat -c %s "$out/edgeprice_bg.wasm")
 gz=$(gzip -9 -c "$out/edgeprice_bg.wasm" | wc -c)

@@ -13,13 +13,17 @@ MARKER=$(mktemp)
 exec > >(tee "$RUN_LOG") 2>&1
 bash scripts/setup.sh
 
-echo "== cargo fmt and clippy (unwrap and expect are denied outside tests)"
-cargo fmt --check
+echo "== cargo fmt and clippy (unwrap and expect are denied outside tests), every feature set CI builds"
+cargo fmt --all --check
 cargo clippy --release --all-targets -- -D warnings
-cargo clippy --release --lib --no-default-features --features web --target wasm32-unknown-unknown -- -D warnings
-cargo clippy --release --lib --no-default-features --features web-lean --target wasm32-unknown-unknown -- -D warnings
-cargo clippy --release --lib --no-default-features --features worker --target wasm32-unknown-unknown -- -D warnings
-cargo clippy --release --lib --no-default-features --features worker-lean --target wasm32-unknown-unknown -- -D warnings
+# The wasm crates with and without tract-onnx, and the core and edge alone (lean).
+for set in "-p edgeprice-web" "-p edgeprice-web --no-default-features" \
+  "-p edgeprice-worker" "-p edgeprice-worker --no-default-features" \
+  "-p edgeprice-core -p edgeprice-edge" "-p edgeprice-core --features tract"; do
+  cargo clippy --release $set --target wasm32-unknown-unknown -- -D warnings
+done
+echo "== the layering: core imports no other crate of the workspace, edge only core"
+python3 scripts/layers-check.py
 
 echo "== PostgreSQL for the origin tests (SQLite needs no server)"
 service postgresql start >/dev/null
@@ -31,8 +35,8 @@ echo "== cargo test (native)"
 cargo test --release --all-targets 2>&1 | tee "${TMPDIR:-/tmp}/edgeprice-cargo-test.log"
 
 echo "== the core without tract-onnx (the lean build: fast-path plans only), natively and for wasm32"
-cargo test --release --lib --no-default-features
-cargo build --release --lib --no-default-features --target wasm32-unknown-unknown
+cargo test --release -p edgeprice-core -p edgeprice-edge --lib
+cargo build --release -p edgeprice-core -p edgeprice-edge --target wasm32-unknown-unknown
 
 echo "== onnxruntime cross-check of models/,"
 cargo build --release --bin edgeprice

@@ -1,4 +1,4 @@
-"""The origin's OpenAPI document (src/origin/openapi.yaml) is valid OpenAPI 3."""
+"""The origin's OpenAPI document (crates/origin/src/openapi.yaml) is valid OpenAPI 3."""
 
 import pathlib
 
@@ -7,6 +7,6 @@ from openapi_spec_validator.readers import read_from_filename
 
 
 def test_openapi_document_is_valid():
-    spec, _ = read_from_filename(str(pathlib.Path(__file__).resolve().parent.parent / "src/origin/openapi.yaml"))
+    spec, _ = read_from_filename(str(pathlib.Path(__file__).resolve().parent.parent / "crates/origin/src/openapi.yaml"))
     validate(spec)
     assert "/v1/feedback" in spec["paths"]

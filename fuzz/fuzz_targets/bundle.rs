@@ -7,9 +7,9 @@
 
 mod common;
 
-use edgeprice::bundle::{BundleSigner, TrustedKeys, default_keys, verify};
-use edgeprice::engine::Engine;
-use edgeprice::pricing::product::Product;
+use edgeprice_core::bundle::{BundleSigner, TrustedKeys, default_keys, verify};
+use edgeprice_core::engine::Engine;
+use edgeprice_core::pricing::product::Product;
 use libfuzzer_sys::fuzz_target;
 
 /// The fuzz signer and the keys trusting it (the shipped key too), made once per process.
@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
         let engine = Engine::from_verified(b);
         let product = Product::from_json(br#"{"sku":"f","list_price":49.99,"cost":20,"currency":"USD"}"#).unwrap();
         for visitor in ["New_Visitor", "Returning_Visitor"] {
-            let session = edgeprice::session::Session { visitor_type: visitor.into(), ..Default::default() };
+            let session = edgeprice_core::session::Session { visitor_type: visitor.into(), ..Default::default() };
             let d = engine.price_session("fuzz", &session, &product, common::NOW);
             common::check(&engine, &product, &d);
         }

@@ -1,10 +1,10 @@
 //! Shared by the fuzz targets: the invariant every decision must keep, whatever the input.
 #![allow(dead_code)] // each target uses what it needs
-use edgeprice::engine::Engine;
-use edgeprice::pricing::candidates::allowed;
-use edgeprice::pricing::decision::{Arm, Decision};
-use edgeprice::pricing::product::Product;
-use edgeprice::pricing::rules::ControlPrice;
+use edgeprice_core::engine::Engine;
+use edgeprice_core::pricing::candidates::allowed;
+use edgeprice_core::pricing::decision::{Arm, Decision};
+use edgeprice_core::pricing::product::Product;
+use edgeprice_core::pricing::rules::ControlPrice;
 
 pub const NOW: i64 = 1_795_867_200; // 2026-11-28T12:00:00Z
 
@@ -19,9 +19,9 @@ pub fn engine() -> &'static Engine {
 /// propensities of the candidates sum to 1 and the shown one is among them.
 pub fn check(engine: &Engine, product: &Product, d: &Decision) {
     let b = engine.bundle();
-    let allowed = allowed(product, &b.rules, NOW);
+    let allowed = allowed(product, b.rules(), NOW);
     match d.arm {
-        Arm::Control if b.rules.exploration.control == ControlPrice::Uniform => {
+        Arm::Control if b.rules().exploration.control == ControlPrice::Uniform => {
             assert_eq!(d.uniform_price, Some(product.currency.to_major(d.price_minor)), "{d:?}");
             assert!(allowed.candidates.iter().any(|c| c.price == d.price_minor), "{d:?} not in {allowed:?}")
         }

@@ -3,7 +3,7 @@
 //! A visit that decodes is sane and survives a round trip.
 #![no_main]
 
-use edgeprice::edge::visit::{COOKIE_NAME, decode, encode, from_header, sign_json};
+use edgeprice_edge::visit::{COOKIE_NAME, decode, encode, from_header, sign_json};
 use libfuzzer_sys::fuzz_target;
 
 const SECRET: &[u8] = b"fuzz-secret-of-at-least-thirty-two-bytes";

@@ -4,13 +4,13 @@
 
 mod common;
 
-use edgeprice::pricing::product::Product;
+use edgeprice_core::pricing::product::Product;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(product) = Product::from_json(data) {
         let engine = common::engine();
-        let session = edgeprice::session::Session { visitor_type: "New_Visitor".into(), ..Default::default() };
+        let session = edgeprice_core::session::Session { visitor_type: "New_Visitor".into(), ..Default::default() };
         let d = engine.price_session("fuzz", &session, &product, common::NOW);
         common::check(engine, &product, &d);
     }

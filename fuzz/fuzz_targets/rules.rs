@@ -4,9 +4,9 @@
 
 mod common;
 
-use edgeprice::pricing::candidates::allowed;
-use edgeprice::pricing::product::Product;
-use edgeprice::pricing::rules::Rules;
+use edgeprice_core::pricing::candidates::allowed;
+use edgeprice_core::pricing::product::Product;
+use edgeprice_core::pricing::rules::Rules;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use edgeprice::pricing::product::Product;
+use edgeprice_core::pricing::product::Product;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,0 +1,106 @@
+//! The CLI's one HTTP client for the origin: admin requests (publish, rollback, retrain's
+//! publish) with EDGEPRICE_ADMIN_TOKEN, feedback uploads (`simulate --origin`) with
+//! EDGEPRICE_EDGE_TOKEN. A non-2xx answer is an error carrying the origin's error body.
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+/// The media type of a signed bundle on the wire.
+pub const BUNDLE_TYPE: &str = "application/vnd.edgeprice.bundle";
+
+pub struct Origin {
+    base: String,
+    agent: ureq::Agent,
+}
+
+/// Which token a request carries (from the environment, never from an argument).
+#[derive(Clone, Copy)]
+pub enum Token {
+    Admin,
+    Edge,
+}
+
+impl Token {
+    fn var(self) -> &'static str {
+        match self {
+            Token::Admin => "EDGEPRICE_ADMIN_TOKEN",
+            Token::Edge => "EDGEPRICE_EDGE_TOKEN",
+        }
+    }
+}
+
+impl Origin {
+    pub fn new(base: &str) -> Self {
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        Origin { base: base.trim_end_matches('/').to_string(), agent }
+    }
+
+    /// Sends `body` to `path` (PUT or POST); the answer's text on 2xx, else an error.
+    pub fn send(&self, method: &str, path: &str, token: Token, content_type: &str, body: &[u8]) -> Result<String> {
+        let secret = std::env::var(token.var()).with_context(|| format!("{} is not set", token.var()))?;
+        let url = format!("{}{path}", self.base);
+        let auth = format!("Bearer {secret}");
+        let request = match method {
+            "PUT" => self.agent.put(&url),
+            _ => self.agent.post(&url),
+        };
+        let mut resp = request
+            .header("Authorization", &auth)
+            .header("Content-Type", content_type)
+            .send(body)
+            .with_context(|| format!("{method} {url}"))?;
+        let status = resp.status();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        anyhow::ensure!(status.is_success(), "{method} {url}: {status} {text}");
+        Ok(text)
+    }
+
+    /// Publishes a signed bundle; prints the origin's answer.
+    pub fn publish(&self, bundle: &[u8]) -> Result<()> {
+        println!("{}", self.send("PUT", "/v1/policy", Token::Admin, BUNDLE_TYPE, bundle)?);
+        Ok(())
+    }
+
+    /// Makes an earlier policy version live again; prints the origin's answer.
+    pub fn rollback(&self, version: u64) -> Result<()> {
+        let body = serde_json::json!({ "version": version }).to_string();
+        println!("{}", self.send("POST", "/v1/policy/rollback", Token::Admin, "application/json", body.as_bytes())?);
+        Ok(())
+    }
+
+    /// Uploads feedback events (NDJSON lines) in batches of 1,000; any rejected event fails.
+    pub fn post_feedback(&self, lines: &[String]) -> Result<()> {
+        for chunk in lines.chunks(1_000) {
+            let body = chunk.join("\n");
+            let text = self.send("POST", "/v1/feedback", Token::Edge, "application/x-ndjson", body.as_bytes())?;
+            let answer: Value = serde_json::from_str(&text).unwrap_or_default();
+            let rejected = answer["rejected"].as_array().map_or(0, Vec::len);
+            anyhow::ensure!(rejected == 0, "the origin rejected {rejected} events: {}", answer["rejected"]);
+        }
+        Ok(())
+    }
+}
+
+#[derive(clap::Args)]
+pub struct PublishArgs {
+    #[arg(long, env = "EDGEPRICE_ORIGIN")]
+    pub origin: String,
+    #[arg(long)]
+    pub bundle: std::path::PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct RollbackArgs {
+    #[arg(long, env = "EDGEPRICE_ORIGIN")]
+    pub origin: String,
+    #[arg(long)]
+    pub to: u64,
+}
+
+pub fn publish(a: PublishArgs) -> Result<()> {
+    Origin::new(&a.origin).publish(&crate::files::read(&a.bundle)?)
+}
+
+pub fn rollback(a: RollbackArgs) -> Result<()> {
+    Origin::new(&a.origin).rollback(a.to)
+}

@@ -1,0 +1,84 @@
+//! The CLI's reading side: files, times and keys named on the command line, with the path
+//! in every error. Everything else in the binary goes through these.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use edgeprice_core::bundle::{self, TrustedKeys};
+use edgeprice_core::features::FeatureSchema;
+use edgeprice_core::pricing::product::Product;
+use edgeprice_core::pricing::rules::parse_time;
+use edgeprice_learn::dataset::{self, Row};
+use edgeprice_learn::market::MarketModel;
+
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+pub fn read_text(path: &Path) -> Result<String> {
+    String::from_utf8(read(path)?).with_context(|| format!("{} is not UTF-8", path.display()))
+}
+
+/// Writes a file, naming it in the error.
+pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+pub fn read_rows(path: &Path) -> Result<Vec<Row>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    dataset::parse(&text).with_context(|| format!("in {}", path.display()))
+}
+
+pub fn read_schema(dir: &Path) -> Result<FeatureSchema> {
+    let path = dir.join("schema.json");
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    FeatureSchema::from_json(&bytes).with_context(|| format!("in {}", path.display()))
+}
+
+/// Unix seconds of an RFC 3339 argument, or the clock when it is absent.
+pub fn now_or(text: Option<&str>) -> Result<i64> {
+    match text {
+        Some(t) => {
+            parse_time(t).with_context(|| format!("{t:?} is not an RFC 3339 UTC time (like 2026-11-28T12:00:00Z)"))
+        }
+        None => Ok(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64),
+    }
+}
+
+/// The keys of `--public-key FILE`, or the built-in default bundle's key.
+pub fn keys(public_key: Option<&Path>) -> Result<TrustedKeys> {
+    match public_key {
+        Some(p) => {
+            let mut k = TrustedKeys::default();
+            k.add_json(&read(p)?)?;
+            Ok(k)
+        }
+        None => Ok(bundle::default_keys()?),
+    }
+}
+
+/// The built-in key and the key files of `--trusted-key`.
+pub fn trusted(extra: &[PathBuf]) -> Result<TrustedKeys> {
+    let mut keys = bundle::default_keys()?;
+    for p in extra {
+        keys.add_json(&read(p)?).with_context(|| format!("in {}", p.display()))?;
+    }
+    Ok(keys)
+}
+
+pub fn product(path: &Path) -> Result<Product> {
+    Product::from_json(&read(path)?).with_context(|| format!("in {}", path.display()))
+}
+
+/// The market of a `--market FILE` argument, or version 1.
+pub fn market(path: Option<&Path>) -> Result<MarketModel> {
+    match path {
+        Some(p) => MarketModel::from_toml(&String::from_utf8(read(p)?)?).with_context(|| format!("in {}", p.display())),
+        None => Ok(MarketModel::default()),
+    }
+}
+
+/// A JSON file (page values, metrics).
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    serde_json::from_slice(&read(path)?).with_context(|| format!("in {}", path.display()))
+}

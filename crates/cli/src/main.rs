@@ -1,0 +1,85 @@
+//! The `edgeprice` command line: a dispatcher to one small module per command group, each
+//! thin I/O around the library crates (paths, stdout, progress, the origin's HTTP API).
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+mod bundle;
+mod client;
+mod evaluate;
+mod files;
+mod model;
+mod price;
+mod retrain;
+mod serve;
+mod simulate;
+mod study;
+
+#[derive(Parser)]
+#[command(name = "edgeprice", version, about = "Personalized pricing at the edge: train, score, price.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train the behaviour model on a data set CSV (with 5-fold cross-validation) and write
+    /// behaviour.onnx, behaviour.int8.onnx, schema.json and metrics.json to DIR.
+    Train(model::TrainArgs),
+    /// Print one purchase probability at the list price (r = 1) per data row, in row order.
+    Score(model::ScoreArgs),
+    /// Print the model's input vector of every data row as CSV (header: input names).
+    Features(model::FeaturesArgs),
+    /// Make an Ed25519 signing key: writes the secret key file KEY (keep it private) and
+    /// KEY.pub.json, and prints the public key file.
+    Keygen(bundle::KeygenArgs),
+    /// Build and sign a policy bundle from a model folder and a rules file.
+    Bundle(bundle::BundleArgs),
+    /// Verify a bundle: exit 0 when valid, non-zero with the reason code otherwise.
+    Verify(bundle::VerifyArgs),
+    /// Print a bundle's manifest and parsed rules as JSON (signature not checked).
+    Inspect(bundle::InspectArgs),
+    /// Run the origin service: publish and serve bundles, store feedback. Tokens come from
+    /// the environment: EDGEPRICE_ADMIN_TOKEN and EDGEPRICE_EDGE_TOKEN.
+    Serve(serve::ServeArgs),
+    /// Publish a bundle to an origin (admin token from EDGEPRICE_ADMIN_TOKEN).
+    Publish(client::PublishArgs),
+    /// Make an earlier policy version live again at an origin (admin token from the environment).
+    Rollback(client::RollbackArgs),
+    /// Replay the sessions of a CSV through a policy (a bundle, list, uniform or oracle), the
+    /// market model deciding purchases; prints profit, revenue and conversion per session.
+    Simulate(simulate::SimulateArgs),
+    /// Off-policy estimates (IPS, SNIPS, doubly robust) of a policy's profit per session
+    /// from logged feedback.
+    Evaluate(evaluate::EvaluateArgs),
+    /// Train the next model from logged feedback, build bundle N+1, and publish it only if
+    /// its doubly robust estimate beats the live policy's.
+    Retrain(retrain::RetrainArgs),
+    /// Seeded learning loops in memory (no origin) from a cold start in a market: one JSON
+    /// line per round with the live policy against the best uniform price and the feature
+    /// oracle on held-out sessions, and each gate call with its ground truth.
+    Study(study::StudyArgs),
+    /// Price sessions for a product: one decision JSON (or one per line with --sessions).
+    Price(price::PriceArgs),
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Train(a) => model::train(a),
+        Command::Score(a) => model::score(a),
+        Command::Features(a) => model::features(a),
+        Command::Keygen(a) => bundle::keygen(a),
+        Command::Bundle(a) => bundle::bundle(a),
+        Command::Verify(a) => bundle::verify(a),
+        Command::Inspect(a) => bundle::inspect(a),
+        Command::Serve(a) => serve::serve(a),
+        Command::Publish(a) => client::publish(a),
+        Command::Rollback(a) => client::rollback(a),
+        Command::Simulate(a) => simulate::simulate(a),
+        Command::Evaluate(a) => evaluate::evaluate(a),
+        Command::Retrain(a) => retrain::retrain(a),
+        Command::Study(a) => study::study(a),
+        Command::Price(a) => price::price(a),
+    }
+}

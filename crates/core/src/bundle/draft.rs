@@ -1,0 +1,52 @@
+//! A new policy before its key id, plan and signature: what `edgeprice bundle` and a
+//! retraining round put into a bundle. `BundleSigner::sign_draft` is the one way both sign
+//! one, so their bundles carry the same validity rules and are checked the same way.
+
+use std::collections::BTreeMap;
+
+use super::keys::TrustedKeys;
+use super::manifest::Manifest;
+use super::signer::BundleSigner;
+use super::{BundleError, verify};
+use crate::features::FeatureSchema;
+use crate::pricing::curve::PopulationCurve;
+use crate::pricing::rules::format_time;
+
+pub struct Draft {
+    pub policy_version: u64,
+    /// Unix seconds; the bundle is valid from here (less five minutes of clock skew).
+    pub created: i64,
+    pub valid_days: u64,
+    pub schema: FeatureSchema,
+    pub rules_toml: String,
+    pub page_values: BTreeMap<String, f64>,
+    pub population_curve: PopulationCurve,
+    /// Free-form JSON shown by `inspect` (model metrics, how it was trained).
+    pub metrics: serde_json::Value,
+}
+
+impl BundleSigner {
+    /// Signs a new policy valid `created` .. `created + valid_days` (the fast-path plan
+    /// lowered by `sign`), then verifies the bytes with this signer's key at `created`: a
+    /// bundle that would not load is never returned.
+    pub fn sign_draft(&self, draft: Draft, model: &[u8]) -> Result<Vec<u8>, BundleError> {
+        let days = i64::try_from(draft.valid_days).unwrap_or(i64::MAX / 86_400 - 1);
+        let manifest = Manifest {
+            policy_version: draft.policy_version,
+            key_id: self.key_id.clone(),
+            created: format_time(draft.created),
+            expires: format_time(draft.created.saturating_add(days.saturating_mul(86_400))),
+            schema: draft.schema,
+            rules_toml: draft.rules_toml,
+            page_values: draft.page_values,
+            population_curve: draft.population_curve,
+            metrics: draft.metrics,
+            plan: None, // `sign` lowers and embeds it
+        };
+        let bytes = self.sign(&manifest, model)?;
+        let mut own = TrustedKeys::default();
+        own.add(&self.key_id, &self.public_bytes())?;
+        verify(&bytes, &own, draft.created, None)?;
+        Ok(bytes)
+    }
+}

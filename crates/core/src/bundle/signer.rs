@@ -1,0 +1,95 @@
+//! Signing bundles: a key id and 32 secret bytes frame and sign a manifest and a model.
+//! The core signs only with keys it is given; generating keys is the CLI's job.
+
+use ed25519_dalek::{Signer, SigningKey};
+use serde::Deserialize;
+
+use super::keys::{PublicKeyFile, hex, unhex};
+use super::manifest::Manifest;
+use super::{BundleError, FORMAT_VERSION, MAGIC};
+#[cfg(feature = "tract")]
+use crate::model::BehaviourModel;
+#[cfg(feature = "tract")]
+use base64::Engine as _;
+
+/// A signing key: 32 secret bytes and the id it signs as.
+pub struct BundleSigner {
+    pub key_id: String,
+    key: SigningKey,
+}
+
+impl BundleSigner {
+    pub fn from_secret(key_id: &str, secret: &[u8; 32]) -> Self {
+        Self { key_id: key_id.to_string(), key: SigningKey::from_bytes(secret) }
+    }
+
+    /// Reads `{"key_id": "...", "secret_key": "<64 hex>"}`.
+    pub fn from_json(json: &[u8]) -> Result<Self, BundleError> {
+        #[derive(Deserialize)]
+        struct SecretFile {
+            key_id: String,
+            secret_key: String,
+        }
+        let file: SecretFile = serde_json::from_slice(json).map_err(|e| BundleError::Malformed(e.to_string()))?;
+        let secret = unhex::<32>(&file.secret_key)
+            .ok_or_else(|| BundleError::Malformed("secret key is not 64 hex digits".into()))?;
+        Ok(Self::from_secret(&file.key_id, &secret))
+    }
+
+    pub fn secret_json(&self) -> String {
+        format!("{{\"key_id\": \"{}\", \"secret_key\": \"{}\"}}\n", self.key_id, hex(&self.key.to_bytes()))
+    }
+
+    /// The public half, as `TrustedKeys::add` takes it.
+    pub fn public_bytes(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
+    pub fn public_file(&self) -> PublicKeyFile {
+        PublicKeyFile { key_id: self.key_id.clone(), public_key: hex(self.key.verifying_key().as_bytes()) }
+    }
+
+    /// Writes and signs a bundle. The manifest's key id is set to the signer's.
+    pub fn sign(&self, manifest: &Manifest, model: &[u8]) -> Result<Vec<u8>, BundleError> {
+        // The fast path's plan, lowered now and kept only if the model agrees with
+        // tract-onnx on the load-time test vectors (`BehaviourModel::load`). A build without
+        // tract-onnx signs the plan it is given.
+        #[cfg(feature = "tract")]
+        let manifest = &Manifest {
+            plan: BehaviourModel::load(model, manifest.schema.width())
+                .ok()
+                .and_then(|m| m.fast_plan().map(|p| base64::engine::general_purpose::STANDARD.encode(p.to_bytes()))),
+            ..manifest.clone()
+        };
+        self.sign_exact(manifest, model)
+    }
+
+    /// Signs the manifest exactly as given (no plan lowered or replaced): for tests and for
+    /// tools that bring their own plan.
+    pub fn sign_exact(&self, manifest: &Manifest, model: &[u8]) -> Result<Vec<u8>, BundleError> {
+        let mut manifest = manifest.clone();
+        manifest.key_id = self.key_id.clone();
+        let json = serde_json::to_vec(&manifest).map_err(|e| BundleError::Malformed(e.to_string()))?;
+        self.sign_manifest_bytes(&json, model)
+    }
+
+    /// Frames and signs manifest bytes exactly as given, valid JSON or not: how tests and
+    /// the fuzz targets reach the checks behind the signature.
+    pub fn sign_manifest_bytes(&self, json: &[u8], model: &[u8]) -> Result<Vec<u8>, BundleError> {
+        let key_id = self.key_id.as_bytes();
+        let key_len = u8::try_from(key_id.len()).map_err(|_| BundleError::Malformed("key id too long".into()))?;
+        let mut out = Vec::with_capacity(json.len() + model.len() + 128);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.push(key_len);
+        out.extend_from_slice(key_id);
+        for part in [json, model] {
+            let len = u32::try_from(part.len()).map_err(|_| BundleError::Malformed("part too large".into()))?;
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(part);
+        }
+        let signature = self.key.sign(&out);
+        out.extend_from_slice(&signature.to_bytes());
+        Ok(out)
+    }
+}

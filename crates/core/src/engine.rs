@@ -1,0 +1,141 @@
+//! The engine: a verified bundle and the pricing of sessions with it. Session and product
+//! JSON in, a decision out; any failure after the product is known yields the reference
+//! price with arm `fallback` and the reason. An update that fails verification leaves the
+//! live bundle in place.
+
+use serde_json::Value;
+
+use crate::bundle::{self, BundleError, TrustedKeys, VerifiedBundle};
+use crate::model::Heads;
+use crate::pricing::decision::{Decision, Inputs, decide, fallback};
+use crate::pricing::product::{Product, ProductError};
+use crate::pricing::rules::Rules;
+use crate::session::Session;
+use crate::tracker::parse_session;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PriceError {
+    /// Without a valid product there is no reference price to fall back to.
+    #[error(transparent)]
+    Product(#[from] ProductError),
+}
+
+impl PriceError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            PriceError::Product(e) => e.code(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Engine {
+    bundle: VerifiedBundle,
+    /// The rules it prices with: the bundle's signed rules, except in `exploit_only`.
+    rules: Rules,
+}
+
+impl Engine {
+    pub fn new(bytes: &[u8], keys: &TrustedKeys, now: i64) -> Result<Self, BundleError> {
+        Ok(Self::from_verified(bundle::verify(bytes, keys, now, None)?))
+    }
+
+    /// An engine for a bundle verified elsewhere (`bundle::verify`).
+    pub fn from_verified(bundle: VerifiedBundle) -> Self {
+        Self { rules: bundle.rules().clone(), bundle }
+    }
+
+    /// The engine with the bundle compiled into this build (`models/default.epb`).
+    pub fn with_default(now: i64) -> Result<Self, BundleError> {
+        Self::new(bundle::DEFAULT_BUNDLE, &bundle::default_keys()?, now)
+    }
+
+    /// Swaps in a newer bundle; on any error the current one stays live.
+    pub fn update(&mut self, bytes: &[u8], keys: &TrustedKeys, now: i64) -> Result<u64, BundleError> {
+        let next = bundle::verify(bytes, keys, now, Some(self.policy_version()))?;
+        *self = Self::from_verified(next);
+        Ok(self.policy_version())
+    }
+
+    /// The same policy without exploration and control: its model arm alone, for offline
+    /// analysis (`simulate --greedy`). The bundle's signed rules are not changed.
+    pub fn exploit_only(&self) -> Engine {
+        let mut engine = self.clone();
+        let x = &mut engine.rules.exploration;
+        (x.mode, x.epsilon, x.control_share) = (crate::pricing::rules::ExplorationMode::Epsilon, 0.0, 0.0);
+        engine
+    }
+
+    pub fn policy_version(&self) -> u64 {
+        self.bundle.manifest().policy_version
+    }
+
+    pub fn bundle(&self) -> &VerifiedBundle {
+        &self.bundle
+    }
+
+    /// Prices a session (JSON of either session form) for a product (JSON), at `now`.
+    pub fn price(&self, session: &Value, product: &Value, now: i64) -> Result<Decision, PriceError> {
+        let product = Product::from_value(product.clone())?;
+        match parse_session(session, now, &self.bundle.manifest().page_values) {
+            Ok((id, s)) => Ok(self.price_session(&id, &s, &product, now)),
+            Err(e) => Ok(fallback(&product, &bounded_id(session), self.policy_version(), now, e.code())),
+        }
+    }
+
+    /// Prices parsed inputs; never fails.
+    pub fn price_session(&self, session_id: &str, session: &Session, product: &Product, now: i64) -> Decision {
+        self.price_scored(&self.score(session_id, session), product, now)
+    }
+
+    /// Features and model run for one session: the part of a decision that does not depend
+    /// on the product, so a category page scores the session once.
+    pub fn score(&self, session_id: &str, session: &Session) -> Scored {
+        let x = self.bundle.manifest().schema.transform(session);
+        Scored { session_id: session_id.to_string(), heads: self.bundle.model().heads(&x).map_err(|e| e.code()) }
+    }
+
+    /// The rules for one product on a scored session; never fails.
+    pub fn price_scored(&self, scored: &Scored, product: &Product, now: i64) -> Decision {
+        let (session_id, version) = (scored.session_id.as_str(), self.policy_version());
+        if now >= self.bundle.expires_at() {
+            return fallback(product, session_id, version, now, "policy_expired");
+        }
+        let heads = match scored.heads {
+            Ok(h) => h,
+            Err(code) => return fallback(product, session_id, version, now, code),
+        };
+        let inputs = Inputs {
+            session_id,
+            product,
+            rules: &self.rules,
+            curve: &self.bundle.manifest().population_curve,
+            heads,
+            policy_version: version,
+            now,
+        };
+        decide(&inputs).unwrap_or_else(|reason| fallback(product, session_id, version, now, reason))
+    }
+
+    /// Prices one session (JSON) for many products (a category page): the session is read
+    /// and scored once. Each product gets its decision, or the error that product has.
+    pub fn price_products(&self, session: &Value, products: &[Value], now: i64) -> Vec<Result<Decision, PriceError>> {
+        let scored = match parse_session(session, now, &self.bundle.manifest().page_values) {
+            Ok((id, s)) => self.score(&id, &s),
+            Err(e) => Scored { session_id: bounded_id(session), heads: Err(e.code()) },
+        };
+        products.iter().map(|p| Ok(self.price_scored(&scored, &Product::from_value(p.clone())?, now))).collect()
+    }
+}
+
+/// A session's id and model heads (or the code of why the model could not run).
+#[derive(Clone, Debug)]
+pub struct Scored {
+    pub session_id: String,
+    pub heads: Result<Heads, &'static str>,
+}
+
+/// The session id as given, bounded, so that even a rejected session's decision can be joined.
+fn bounded_id(session: &Value) -> String {
+    session.get("session_id").and_then(Value::as_str).unwrap_or("").chars().take(128).collect()
+}

@@ -1,0 +1,396 @@
+//! Feedback batches from the edge: decision events (what was shown, with its propensity)
+//! and outcome events (whether the session bought). Text in, validated events out; each
+//! malformed event is reported by its index and reason and the valid rest is kept
+//! (per-event results, never all-or-nothing).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::pricing::decision::{Arm, Decision};
+
+/// Largest feedback body accepted (413 beyond).
+pub const MAX_BODY: usize = 1 << 20;
+const MAX_ID: usize = 128;
+
+/// One feedback event, the contract between edge, origin and learner. Its JSON (`to_json`,
+/// tagged by `type`) is what the edge sends and the origin stores; `parse_batch` reads it
+/// back, checking every field.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FeedbackEvent {
+    Decision(DecisionEvent),
+    Outcome(OutcomeEvent),
+}
+
+/// A price shown to a session, with the propensity of having shown it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DecisionEvent {
+    pub event_id: String,
+    pub decision_id: String,
+    pub session_id: String,
+    pub sku: String,
+    pub policy_version: u64,
+    pub arm: Arm,
+    /// Major units.
+    pub price: f64,
+    /// Unit cost at decision time (optional; reports count profit as revenue - cost).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
+    pub propensity: f64,
+    /// The session's features (`{"features": {...}}` form), what the learner replays.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub features: Option<Value>,
+    /// Unix seconds when it happened at the edge.
+    pub time: i64,
+}
+
+/// An event's fields besides id, decision id, kind and time, flat (`FeedbackEvent::columns`).
+pub struct Columns<'a> {
+    pub session_id: Option<&'a str>,
+    pub sku: Option<&'a str>,
+    pub policy_version: Option<u64>,
+    pub arm: Option<Arm>,
+    pub price: Option<f64>,
+    pub cost: Option<f64>,
+    pub propensity: Option<f64>,
+    pub features: Option<&'a Value>,
+    pub purchased: Option<bool>,
+    pub revenue: Option<f64>,
+}
+
+/// Whether the session of a decision bought.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OutcomeEvent {
+    pub event_id: String,
+    pub decision_id: String,
+    pub purchased: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revenue: Option<f64>,
+    /// Decision fields an outcome may repeat (checked like a decision's when present).
+    #[serde(flatten)]
+    pub echo: Echo,
+    pub time: i64,
+}
+
+/// The decision fields an outcome may echo; all optional.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Echo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_version: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arm: Option<Arm>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub propensity: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub features: Option<Value>,
+}
+
+impl DecisionEvent {
+    /// The event of a decision shown to `session_id`: the one place the edge (worker) and
+    /// the simulator build it. Event id `d-<decision id>`.
+    pub fn of(decision: &Decision, session_id: &str, cost: Option<f64>, features: Option<Value>, time: i64) -> Self {
+        DecisionEvent {
+            event_id: format!("d-{}", decision.decision_id),
+            decision_id: decision.decision_id.clone(),
+            session_id: session_id.to_string(),
+            sku: decision.sku.clone(),
+            policy_version: decision.policy_version,
+            arm: decision.arm,
+            price: decision.price,
+            cost,
+            propensity: decision.propensity,
+            features,
+            time,
+        }
+    }
+}
+
+impl OutcomeEvent {
+    /// The outcome of decision `decision_id` (event id `o-<decision id>`).
+    pub fn of(decision_id: &str, session_id: &str, purchased: bool, revenue: Option<f64>, time: i64) -> Self {
+        OutcomeEvent {
+            event_id: format!("o-{decision_id}"),
+            decision_id: decision_id.to_string(),
+            purchased,
+            revenue,
+            echo: Echo { session_id: Some(session_id.to_string()), ..Echo::default() },
+            time,
+        }
+    }
+}
+
+impl FeedbackEvent {
+    pub fn event_id(&self) -> &str {
+        match self {
+            FeedbackEvent::Decision(d) => &d.event_id,
+            FeedbackEvent::Outcome(o) => &o.event_id,
+        }
+    }
+
+    pub fn decision_id(&self) -> &str {
+        match self {
+            FeedbackEvent::Decision(d) => &d.decision_id,
+            FeedbackEvent::Outcome(o) => &o.decision_id,
+        }
+    }
+
+    /// `decision` or `outcome`, as the wire's `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FeedbackEvent::Decision(_) => "decision",
+            FeedbackEvent::Outcome(_) => "outcome",
+        }
+    }
+
+    pub fn time(&self) -> i64 {
+        match self {
+            FeedbackEvent::Decision(d) => d.time,
+            FeedbackEvent::Outcome(o) => o.time,
+        }
+    }
+
+    /// Every field as one flat row (what the origin's table stores): decision fields are
+    /// present for a decision, and for an outcome when it echoes them.
+    pub fn columns(&self) -> Columns<'_> {
+        match self {
+            FeedbackEvent::Decision(d) => Columns {
+                session_id: Some(&d.session_id),
+                sku: Some(&d.sku),
+                policy_version: Some(d.policy_version),
+                arm: Some(d.arm),
+                price: Some(d.price),
+                cost: d.cost,
+                propensity: Some(d.propensity),
+                features: d.features.as_ref(),
+                purchased: None,
+                revenue: None,
+            },
+            FeedbackEvent::Outcome(o) => Columns {
+                session_id: o.echo.session_id.as_deref(),
+                sku: o.echo.sku.as_deref(),
+                policy_version: o.echo.policy_version,
+                arm: o.echo.arm,
+                price: o.echo.price,
+                cost: o.echo.cost,
+                propensity: o.echo.propensity,
+                features: o.echo.features.as_ref(),
+                purchased: Some(o.purchased),
+                revenue: o.revenue,
+            },
+        }
+    }
+
+    /// The wire form (one JSON object).
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    event_id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    decision_id: String,
+    session_id: Option<String>,
+    sku: Option<String>,
+    policy_version: Option<u64>,
+    arm: Option<String>,
+    price: Option<f64>,
+    cost: Option<f64>,
+    propensity: Option<f64>,
+    features: Option<Value>,
+    purchased: Option<bool>,
+    revenue: Option<f64>,
+    time: f64,
+}
+
+/// One rejected event of a batch.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Rejected {
+    pub index: usize,
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn id_ok(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_ID
+}
+
+fn validate(value: Value) -> Result<FeedbackEvent, (&'static str, String)> {
+    let raw: Raw = serde_json::from_value(value).map_err(|e| ("event_malformed", e.to_string()))?;
+    let bad = |code: &'static str, m: &str| Err((code, m.to_string()));
+    if !id_ok(&raw.event_id) || !id_ok(&raw.decision_id) {
+        return bad("event_bad_id", "event_id and decision_id must be 1 to 128 bytes");
+    }
+    if !raw.time.is_finite() || raw.time < 0.0 {
+        return bad("event_bad_time", "time must be Unix seconds");
+    }
+    enum Kind {
+        Decision,
+        Outcome,
+    }
+    let kind = match raw.kind.as_str() {
+        "decision" => Kind::Decision,
+        "outcome" => Kind::Outcome,
+        _ => return bad("event_bad_type", "type must be decision or outcome"),
+    };
+    // Every field is checked when present, whatever the kind (an outcome may echo its
+    // decision's fields); a decision must have them all.
+    if raw.session_id.as_deref().is_some_and(|s| !id_ok(s))
+        || raw.sku.as_deref().is_some_and(|s| s.is_empty() || s.len() > 256)
+    {
+        return bad("event_bad_id", "session_id must be 1 to 128 bytes and sku 1 to 256");
+    }
+    let arm = match raw.arm.as_deref().map(Arm::from_name) {
+        Some(None) => return bad("event_bad_arm", "arm must be model, explore, control or fallback"),
+        Some(Some(a)) => Some(a),
+        None => None,
+    };
+    if raw.price.is_some_and(|p| !p.is_finite() || p < 0.0) {
+        return bad("event_bad_price", "price must be a finite amount >= 0");
+    }
+    if raw.cost.is_some_and(|c| !c.is_finite() || c < 0.0) {
+        return bad("event_bad_price", "cost must be a finite amount >= 0");
+    }
+    if raw.propensity.is_some_and(|p| !(p > 0.0 && p <= 1.0)) {
+        return bad("event_bad_propensity", "propensity must be in (0, 1]");
+    }
+    if raw.features.as_ref().is_some_and(|f| f.to_string().len() > 16 * 1024) {
+        return bad("event_too_large", "features take more than 16 KiB");
+    }
+    if raw.revenue.is_some_and(|r| !r.is_finite() || r < 0.0) {
+        return bad("event_bad_price", "revenue must be a finite amount >= 0");
+    }
+    let time = raw.time as i64;
+    match kind {
+        Kind::Decision => {
+            let (Some(session_id), Some(sku)) = (raw.session_id, raw.sku) else {
+                return bad("event_bad_id", "a decision needs session_id and sku");
+            };
+            let Some(policy_version) = raw.policy_version else {
+                return bad("event_missing_field", "a decision needs policy_version");
+            };
+            let Some(arm) = arm else {
+                return bad("event_bad_arm", "arm must be model, explore, control or fallback");
+            };
+            let Some(price) = raw.price else {
+                return bad("event_bad_price", "price must be a finite amount >= 0");
+            };
+            let Some(propensity) = raw.propensity else {
+                return bad("event_bad_propensity", "propensity must be in (0, 1]");
+            };
+            Ok(FeedbackEvent::Decision(DecisionEvent {
+                event_id: raw.event_id,
+                decision_id: raw.decision_id,
+                session_id,
+                sku,
+                policy_version,
+                arm,
+                price,
+                cost: raw.cost,
+                propensity,
+                features: raw.features,
+                time,
+            }))
+        }
+        Kind::Outcome => {
+            let Some(purchased) = raw.purchased else {
+                return bad("event_missing_field", "an outcome needs purchased");
+            };
+            Ok(FeedbackEvent::Outcome(OutcomeEvent {
+                event_id: raw.event_id,
+                decision_id: raw.decision_id,
+                purchased,
+                revenue: raw.revenue,
+                echo: Echo {
+                    session_id: raw.session_id,
+                    sku: raw.sku,
+                    policy_version: raw.policy_version,
+                    arm,
+                    price: raw.price,
+                    cost: raw.cost,
+                    propensity: raw.propensity,
+                    features: raw.features,
+                },
+                time,
+            }))
+        }
+    }
+}
+
+/// Checks one event in wire form (as stored, or one item of a batch).
+pub fn from_value(value: Value) -> Result<FeedbackEvent, (&'static str, String)> {
+    validate(value)
+}
+
+/// Parses a batch (a JSON array, or NDJSON: one event per line). `Err` when the body as
+/// a whole cannot be read (not UTF-8, or not a JSON array while starting with `[`).
+pub fn parse_batch(body: &[u8]) -> Result<(Vec<FeedbackEvent>, Vec<Rejected>), String> {
+    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_string())?;
+    let items: Vec<Result<Value, String>> = if text.trim_start().starts_with('[') {
+        let array: Vec<Value> = serde_json::from_str(text).map_err(|e| format!("body is not a JSON array: {e}"))?;
+        array.into_iter().map(Ok).collect()
+    } else {
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).map_err(|e| e.to_string()))
+            .collect()
+    };
+    let mut events = Vec::new();
+    let mut rejected = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        match item.map_err(|m| ("event_malformed", m)).and_then(validate) {
+            Ok(e) => events.push(e),
+            Err((code, message)) => rejected.push(Rejected { index, code, message }),
+        }
+    }
+    Ok((events, rejected))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outcome_echoing_decision_fields_gets_them_checked() {
+        // Found by the `feedback` fuzz target: an outcome with propensity 5.86 was stored.
+        let body = br#"{"event_id": "o-1", "type": "outcome", "decision_id": "dec-1", "purchased": true, "propensity": 5.86, "time": 1}
+{"event_id": "o-2", "type": "outcome", "decision_id": "dec-2", "purchased": true, "arm": "mystery", "time": 1}
+{"event_id": "o-3", "type": "outcome", "decision_id": "dec-3", "purchased": false, "propensity": 0.5, "arm": "model", "time": 1}"#;
+        let (events, rejected) = parse_batch(body).unwrap();
+        assert_eq!(events.iter().map(|e| e.event_id()).collect::<Vec<_>>(), ["o-3"]);
+        assert_eq!(
+            rejected.iter().map(|r| (r.index, r.code)).collect::<Vec<_>>(),
+            [(0, "event_bad_propensity"), (1, "event_bad_arm")]
+        );
+    }
+
+    #[test]
+    fn batch_keeps_valid_events_and_names_bad_ones() {
+        let body = br#"{"event_id":"e1","type":"decision","decision_id":"d1","session_id":"s","sku":"k","policy_version":1,"arm":"model","price":9.99,"propensity":0.9,"time":1}
+{"event_id":"e2","type":"outcome","decision_id":"d1","purchased":true,"revenue":9.99,"time":2}
+not json
+{"event_id":"e3","type":"decision","decision_id":"d2","session_id":"s","sku":"k","policy_version":1,"arm":"model","price":9.99,"propensity":0,"time":1}
+"#;
+        let (events, rejected) = parse_batch(body).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(
+            rejected.iter().map(|r| (r.index, r.code)).collect::<Vec<_>>(),
+            [(2, "event_malformed"), (3, "event_bad_propensity")]
+        );
+        assert!(parse_batch(b"[1, 2").is_err());
+        assert!(parse_batch(&[0xff, 0xfe]).is_err());
+        let (events, rejected) = parse_batch(b"[]").unwrap();
+        assert!(events.is_empty() && rejected.is_empty());
+    }
+}

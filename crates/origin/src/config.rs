@@ -1,0 +1,108 @@
+//! The origin's configuration from its environment, read once at start by `edgeprice serve`
+//! (the router itself takes values, so tests build it without an environment):
+//! EDGEPRICE_ADMIN_TOKEN and EDGEPRICE_EDGE_TOKEN (at least 16 characters, different),
+//! EDGEPRICE_EDGE_RATE and EDGEPRICE_ADMIN_RATE as `per_second:burst` (for example
+//! `1000:2000`), EDGEPRICE_REQUEST_TIMEOUT_SECONDS for a whole request and
+//! EDGEPRICE_HEADER_TIMEOUT_SECONDS (10 s by default) for its headers.
+
+use std::path::Path;
+use std::time::Duration;
+
+use edgeprice_core::bundle::{self, TrustedKeys};
+
+use crate::limits::{Limits, Rate};
+
+/// A setting that is missing or wrong, named with its variable or file.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+fn bad(message: impl Into<String>) -> ConfigError {
+    ConfigError(message.into())
+}
+
+/// What `serve` needs besides the database, the catalog and the listen address.
+pub struct Settings {
+    pub admin_token: String,
+    pub edge_token: String,
+    pub limits: Limits,
+    pub header_timeout: Duration,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let token = |name: &str| -> Result<String, ConfigError> {
+            let t = std::env::var(name).map_err(|_| bad(format!("{name} is not set")))?;
+            if t.len() < 16 {
+                return Err(bad(format!("{name} must be at least 16 characters")));
+            }
+            Ok(t)
+        };
+        let (admin_token, edge_token) = (token("EDGEPRICE_ADMIN_TOKEN")?, token("EDGEPRICE_EDGE_TOKEN")?);
+        if admin_token == edge_token {
+            return Err(bad("the admin and edge tokens must differ"));
+        }
+        let d = Limits::default();
+        let deadline = seconds("EDGEPRICE_REQUEST_TIMEOUT_SECONDS", d.request_deadline)?;
+        let limits =
+            Limits::new(rate("EDGEPRICE_EDGE_RATE", d.edge)?, rate("EDGEPRICE_ADMIN_RATE", d.admin)?, deadline);
+        let header_timeout = seconds("EDGEPRICE_HEADER_TIMEOUT_SECONDS", Duration::from_secs(10))?;
+        Ok(Settings { admin_token, edge_token, limits, header_timeout })
+    }
+}
+
+/// A rate `per_second:burst` (or one number for both) from the environment, or `default`.
+fn rate(name: &str, default: Rate) -> Result<Rate, ConfigError> {
+    let Ok(text) = std::env::var(name) else { return Ok(default) };
+    let (per, burst) = text.split_once(':').unwrap_or((&text, &text));
+    let number = |t: &str| t.trim().parse::<f64>().map_err(|e| bad(format!("{name}: {e}")));
+    let (per_second, burst) = (number(per)?, number(burst)?);
+    if !(per_second > 0.0 && burst >= 1.0) {
+        return Err(bad(format!("{name}: rate must be > 0 and burst >= 1")));
+    }
+    Ok(Rate { per_second, burst })
+}
+
+/// A duration in seconds from the environment (clamped to 0.1 s .. 1 h), or `default`.
+fn seconds(name: &str, default: Duration) -> Result<Duration, ConfigError> {
+    match std::env::var(name) {
+        Ok(t) => {
+            let s = t.trim().parse::<f64>().map_err(|e| bad(format!("{name}: {e}")))?;
+            Ok(Duration::from_secs_f64(s.clamp(0.1, 3600.0)))
+        }
+        Err(_) => Ok(default),
+    }
+}
+
+/// Keys trusted to sign bundles: each entry a public key file or `KEY_ID:HEX`; none given
+/// means the built-in default bundle's key.
+pub fn trusted_keys(entries: &[String]) -> Result<TrustedKeys, ConfigError> {
+    let entries: Vec<&str> = entries.iter().map(|t| t.trim()).filter(|t| !t.is_empty()).collect();
+    if entries.is_empty() {
+        return bundle::default_keys().map_err(|e| bad(e.to_string()));
+    }
+    let mut keys = TrustedKeys::default();
+    for entry in entries {
+        let added = match entry.split_once(':') {
+            Some((id, hex)) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                keys.add_json(serde_json::json!({"key_id": id, "public_key": hex}).to_string().as_bytes())
+            }
+            _ => {
+                let bytes = std::fs::read(entry).map_err(|e| bad(format!("reading {entry}: {e}")))?;
+                keys.add_json(&bytes)
+            }
+        };
+        added.map_err(|e| bad(format!("trusted key {entry}: {e}")))?;
+    }
+    Ok(keys)
+}
+
+/// Makes the folder of a SQLite database file (the default `data/`) if it does not exist.
+pub fn prepare_database(url: &str) -> Result<(), ConfigError> {
+    if let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p))
+        && let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).map_err(|e| bad(format!("creating {}: {e}", dir.display())))?;
+    }
+    Ok(())
+}

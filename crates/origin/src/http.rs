@@ -1,0 +1,371 @@
+//! The HTTP API under /v1 (errors in the one body shape of `errors`, with stable codes;
+//! database detail never reaches the client, it is logged instead).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::errors::{error, internal, json_errors};
+use super::limits::{Bucket, Limits};
+use super::store::{Store, StoreError};
+use edgeprice_core::bundle::{self, BundleError, MAX_BUNDLE, TrustedKeys};
+use edgeprice_core::feedback::{MAX_BODY, parse_batch};
+use edgeprice_core::secret::same_secret;
+
+/// The API description, served at /v1/openapi.yaml.
+pub const OPENAPI: &str = include_str!("openapi.yaml");
+
+/// Counters behind `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    requests: AtomicU64,
+    feedback_accepted: AtomicU64,
+    feedback_duplicates: AtomicU64,
+    feedback_rejected: AtomicU64,
+    publish_accepted: AtomicU64,
+    publish_rejected: AtomicU64,
+}
+
+pub struct AppState {
+    pub store: Store,
+    /// Demo catalog: product JSON (the engine's product input) by SKU.
+    pub catalog: std::collections::BTreeMap<String, serde_json::Value>,
+    pub keys: TrustedKeys,
+    pub admin_token: String,
+    pub edge_token: String,
+    /// Unix seconds; a function so that tests can fix the time.
+    pub clock: fn() -> i64,
+    pub metrics: Metrics,
+    /// Rate limits per token and the request deadline (`limits`).
+    pub limits: Limits,
+}
+
+type Shared = Arc<AppState>;
+
+#[derive(PartialEq)]
+enum Role {
+    Admin,
+    Edge,
+}
+
+/// Why a request may not proceed (401 without a known token, 403 with the wrong one, 429
+/// past the token's rate, with the seconds to wait).
+enum Denied {
+    NoToken,
+    UnknownToken,
+    WrongRole,
+    RateLimited(f64),
+}
+
+impl IntoResponse for Denied {
+    fn into_response(self) -> Response {
+        match self {
+            Denied::NoToken => error(StatusCode::UNAUTHORIZED, "unauthorized", "a bearer token is required"),
+            Denied::UnknownToken => error(StatusCode::UNAUTHORIZED, "unauthorized", "unknown token"),
+            Denied::WrongRole => error(StatusCode::FORBIDDEN, "forbidden", "this token may not do that"),
+            Denied::RateLimited(wait) => {
+                let mut r = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests for this token");
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.ceil().max(1.0) as u64));
+                r
+            }
+        }
+    }
+}
+
+fn role(state: &AppState, headers: &HeaderMap) -> Result<Role, Denied> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(Denied::NoToken)?;
+    if same_secret(token.as_bytes(), state.admin_token.as_bytes()) {
+        Ok(Role::Admin)
+    } else if same_secret(token.as_bytes(), state.edge_token.as_bytes()) {
+        Ok(Role::Edge)
+    } else {
+        Err(Denied::UnknownToken)
+    }
+}
+
+/// Authentication (401), then the role (403), then the token's rate bucket (429): only
+/// requests that would be served take a token.
+fn need(state: &AppState, headers: &HeaderMap, wanted: Role) -> Result<(), Denied> {
+    let role = role(state, headers)?;
+    if role != wanted {
+        return Err(Denied::WrongRole);
+    }
+    let bucket = if role == Role::Admin { Bucket::Admin } else { Bucket::Edge };
+    state.limits.take(bucket, std::time::Instant::now()).map_err(Denied::RateLimited)
+}
+
+/// The request deadline: the whole request, body included, or 408.
+async fn deadline(State(s): State<Shared>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(s.limits.request_deadline, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => error(StatusCode::REQUEST_TIMEOUT, "request_timeout", "the request took too long"),
+    }
+}
+
+fn bundle_response(version: u64, bytes: Vec<u8>, headers: &HeaderMap) -> Response {
+    let etag = format!("\"{version}\"");
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut resp = if matches { StatusCode::NOT_MODIFIED.into_response() } else { bytes.into_response() };
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.edgeprice.bundle"));
+    // Edges poll; a minute of caching keeps a fleet from stampeding the origin.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60, stale-if-error=86400"));
+    resp
+}
+
+async fn latest(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    match s.store.live().await {
+        Ok(Some(b)) => bundle_response(b.version, b.bytes, &headers),
+        // Before the first publish the edge gets the bundle built into this binary.
+        Ok(None) => match bundle::inspect_unverified(bundle::DEFAULT_BUNDLE) {
+            Ok((manifest, _)) => bundle_response(manifest.policy_version, bundle::DEFAULT_BUNDLE.to_vec(), &headers),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e),
+        },
+        Err(e) => internal(e),
+    }
+}
+
+async fn by_version(State(s): State<Shared>, Path(version): Path<u64>, headers: HeaderMap) -> Response {
+    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    match s.store.bundle(version).await {
+        Ok(Some(b)) => bundle_response(b.version, b.bytes, &headers),
+        Ok(None) => error(StatusCode::NOT_FOUND, "unknown_version", format!("policy version {version} does not exist")),
+        Err(e) => internal(e),
+    }
+}
+
+async fn publish(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    if let Err(denied) = need(&s, &headers, Role::Admin) {
+        return denied.into_response();
+    }
+    let now = (s.clock)();
+    let live = match s.store.max_version().await {
+        Ok(v) => v,
+        Err(e) => return internal(e),
+    };
+    let verified = match bundle::verify(&body, &s.keys, now, live) {
+        Ok(b) => b,
+        Err(e) => {
+            s.metrics.publish_rejected.fetch_add(1, Ordering::Relaxed);
+            let status =
+                if matches!(e, BundleError::Downgrade { .. }) { StatusCode::CONFLICT } else { StatusCode::BAD_REQUEST };
+            return error(status, e.code(), e);
+        }
+    };
+    let m = &verified.manifest();
+    match s.store.publish(m.policy_version, &m.key_id, &m.created, &body, now).await {
+        Ok(()) => {
+            s.metrics.publish_accepted.fetch_add(1, Ordering::Relaxed);
+            (StatusCode::CREATED, Json(json!({"policy_version": m.policy_version, "live": true}))).into_response()
+        }
+        Err(StoreError::NotNewer(v)) => {
+            s.metrics.publish_rejected.fetch_add(1, Ordering::Relaxed);
+            error(
+                StatusCode::CONFLICT,
+                "bundle_downgrade",
+                format!("policy version {v} is not newer than the published ones"),
+            )
+        }
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct RollbackBody {
+    version: u64,
+}
+
+async fn rollback(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    if let Err(denied) = need(&s, &headers, Role::Admin) {
+        return denied.into_response();
+    }
+    let Ok(req) = serde_json::from_slice::<RollbackBody>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "bad_request", "body must be {\"version\": N}");
+    };
+    match s.store.rollback(req.version, (s.clock)()).await {
+        Ok(()) => Json(json!({"policy_version": req.version, "live": true})).into_response(),
+        Err(StoreError::UnknownVersion(v)) => {
+            error(StatusCode::NOT_FOUND, "unknown_version", format!("policy version {v} was never published"))
+        }
+        Err(e) => internal(e),
+    }
+}
+
+async fn feedback(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    if let Err(denied) = need(&s, &headers, Role::Edge) {
+        return denied.into_response();
+    }
+    let (events, rejected) = match parse_batch(&body) {
+        Ok(parsed) => parsed,
+        Err(m) => return error(StatusCode::BAD_REQUEST, "batch_malformed", m),
+    };
+    match s.store.insert_feedback(&events, (s.clock)()).await {
+        Ok((accepted, duplicates)) => {
+            s.metrics.feedback_accepted.fetch_add(accepted as u64, Ordering::Relaxed);
+            s.metrics.feedback_duplicates.fetch_add(duplicates as u64, Ordering::Relaxed);
+            s.metrics.feedback_rejected.fetch_add(rejected.len() as u64, Ordering::Relaxed);
+            Json(json!({"accepted": accepted, "duplicates": duplicates, "rejected": rejected})).into_response()
+        }
+        Err(e) => internal(e),
+    }
+}
+
+async fn catalog(State(s): State<Shared>, Path(sku): Path<String>) -> Response {
+    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    match s.catalog.get(&sku) {
+        Some(p) => Json(p.clone()).into_response(),
+        None => error(StatusCode::NOT_FOUND, "unknown_sku", "no such product"),
+    }
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A plain product page whose price element the edge worker personalizes.
+async fn product_page(State(s): State<Shared>, Path(sku): Path<String>) -> Response {
+    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let Some(p) = s.catalog.get(&sku) else {
+        return (StatusCode::NOT_FOUND, axum::response::Html("<h1>No such product</h1>".to_string())).into_response();
+    };
+    let text = |k: &str| escape_html(p.get(k).and_then(|v| v.as_str()).unwrap_or(""));
+    let price = p.get("list_price").and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{name}</title></head>\n<body>\n\
+         <h1>{name}</h1>\n<p class=\"category\">{category}</p>\n\
+         <p>Price: <span class=\"price\" data-edgeprice-sku=\"{sku}\">{price:.2} {currency}</span></p>\n\
+         <p class=\"edgeprice-disclosure\" hidden></p>\n</body></html>\n",
+        name = text("name"),
+        category = text("category"),
+        sku = escape_html(&sku),
+        currency = text("currency"),
+    );
+    axum::response::Html(html).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct ReportQuery {
+    policy_version: Option<u64>,
+}
+
+async fn summary(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<ReportQuery>,
+) -> Response {
+    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    if let Err(denied) = need(&s, &headers, Role::Admin) {
+        return denied.into_response();
+    }
+    let sums = match s.store.arm_sums(q.policy_version).await {
+        Ok(sums) => sums,
+        Err(e) => return internal(e),
+    };
+    // Which price each policy's control group saw, from its stored bundle's rules.
+    let mut controls = std::collections::BTreeMap::new();
+    for version in sums.iter().map(|a| a.policy_version) {
+        if controls.contains_key(&version) {
+            continue;
+        }
+        let stored = match s.store.bundle(version).await {
+            Ok(stored) => stored,
+            Err(e) => return internal(e),
+        };
+        let rules = stored
+            .and_then(|b| bundle::inspect_unverified(&b.bytes).ok())
+            .and_then(|(m, _)| edgeprice_core::pricing::rules::Rules::from_toml(&m.rules_toml).ok());
+        if let Some(rules) = rules {
+            let name = serde_json::to_value(rules.exploration.control).ok().and_then(|v| v.as_str().map(String::from));
+            controls.insert(version, name.unwrap_or_default());
+        }
+    }
+    Json(super::report::summarize(&sums, &controls)).into_response()
+}
+
+async fn healthz(State(s): State<Shared>) -> Response {
+    match s.store.max_version().await {
+        Ok(v) => Json(json!({"status": "ok", "max_policy_version": v})).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "database unreachable")
+        }
+    }
+}
+
+async fn metrics(State(s): State<Shared>) -> Response {
+    let m = &s.metrics;
+    let live = s.store.live().await.ok().flatten().map_or(0, |b| b.version);
+    let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let text = format!(
+        "# TYPE edgeprice_http_requests_total counter\nedgeprice_http_requests_total {}\n\
+         # TYPE edgeprice_feedback_events_total counter\n\
+         edgeprice_feedback_events_total{{result=\"accepted\"}} {}\n\
+         edgeprice_feedback_events_total{{result=\"duplicate\"}} {}\n\
+         edgeprice_feedback_events_total{{result=\"rejected\"}} {}\n\
+         # TYPE edgeprice_policy_publish_total counter\n\
+         edgeprice_policy_publish_total{{result=\"accepted\"}} {}\n\
+         edgeprice_policy_publish_total{{result=\"rejected\"}} {}\n\
+         # TYPE edgeprice_policy_live_version gauge\nedgeprice_policy_live_version {live}\n",
+        get(&m.requests),
+        get(&m.feedback_accepted),
+        get(&m.feedback_duplicates),
+        get(&m.feedback_rejected),
+        get(&m.publish_accepted),
+        get(&m.publish_rejected),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// One log line per request: method, path, status, milliseconds. Never headers or bodies
+/// (they carry tokens and shoppers' data).
+async fn log_request(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    tracing::info!(%method, path, status = resp.status().as_u16(), ms = started.elapsed().as_secs_f64() * 1e3, "request");
+    resp
+}
+
+/// The whole API; serve it with `axum::serve`, test it with `tower::ServiceExt::oneshot`.
+pub fn app(state: AppState) -> Router {
+    let shared = Arc::new(state);
+    Router::new()
+        .route("/v1/policy/latest", get(latest))
+        .route("/v1/policy/{version}", get(by_version))
+        .route("/v1/policy", axum::routing::put(publish).layer(DefaultBodyLimit::max(MAX_BUNDLE)))
+        .route("/v1/policy/rollback", post(rollback))
+        .route("/v1/feedback", post(feedback).layer(DefaultBodyLimit::max(MAX_BODY)))
+        .route("/v1/reports/summary", get(summary))
+        .route("/v1/catalog/{sku}", get(catalog))
+        .route("/products/{sku}", get(product_page))
+        .route("/v1/openapi.yaml", get(|| async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI) }))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), deadline))
+        .layer(axum::middleware::map_response(json_errors))
+        .layer(axum::middleware::from_fn(log_request))
+        .with_state(shared)
+}

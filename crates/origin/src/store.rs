@@ -1,0 +1,318 @@
+//! The origin's database: SQLite (file, WAL, synchronous FULL) by default, PostgreSQL for
+//! scale, one code path through sqlx's `Any` driver (queries use `$n` placeholders, which
+//! both accept). Invariant: a write returns only after its transaction committed.
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+use edgeprice_core::feedback::{self, FeedbackEvent};
+use edgeprice_core::pricing::decision::Arm;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("policy version {0} is not newer than the published ones")]
+    NotNewer(u64),
+    #[error("policy version {0} was never published")]
+    UnknownVersion(u64),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A stored row no longer reads as the event it was (it was checked on arrival).
+    #[error("stored feedback is corrupt: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    /// PostgreSQL fixes a prepared statement's parameter types at its first execution.
+    postgres: bool,
+}
+
+/// Sums over the decisions of one (policy version, arm).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArmSums {
+    pub policy_version: u64,
+    pub arm: String,
+    pub decisions: u64,
+    pub purchases: u64,
+    pub revenue: f64,
+    pub revenue_sq: f64,
+    pub profit: f64,
+    pub profit_sq: f64,
+}
+
+/// A stored bundle.
+pub struct StoredBundle {
+    pub version: u64,
+    pub bytes: Vec<u8>,
+}
+
+impl Store {
+    /// Connects (`sqlite://path?mode=rwc` or `postgres://...`) and applies the migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 1 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        if sqlite {
+            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        } else {
+            sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        }
+        Ok(Self { pool, postgres: !sqlite })
+    }
+
+    /// Stores a verified bundle and makes it live, if its version is above every published
+    /// one (checked in the same statement as the insert).
+    pub async fn publish(
+        &self,
+        version: u64,
+        key_id: &str,
+        created: &str,
+        bytes: &[u8],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO bundles (version, key_id, created, bytes, published_at) \
+             SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM bundles WHERE version >= $1)",
+        )
+        .bind(version as i64)
+        .bind(key_id)
+        .bind(created)
+        .bind(bytes)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(StoreError::NotNewer(version));
+        }
+        Self::make_live(tx, "publish", version, now).await
+    }
+
+    /// Makes an earlier version live again, recorded as a new event.
+    pub async fn rollback(&self, version: u64, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT version FROM bundles WHERE version = $1")
+            .bind(version as i64)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !exists {
+            return Err(StoreError::UnknownVersion(version));
+        }
+        Self::make_live(tx, "rollback", version, now).await
+    }
+
+    /// Records the event that makes `version` live, and commits the transaction.
+    async fn make_live(
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        kind: &str,
+        version: u64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO policy_events (kind, version, at) VALUES ($1, $2, $3)")
+            .bind(kind)
+            .bind(version as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn bundle_of(row: AnyRow) -> Result<StoredBundle, StoreError> {
+        let version: i64 = row.try_get("version")?;
+        Ok(StoredBundle { version: version as u64, bytes: row.try_get("bytes")? })
+    }
+
+    /// The live bundle: the version of the latest publish or rollback event.
+    pub async fn live(&self) -> Result<Option<StoredBundle>, StoreError> {
+        let row = sqlx::query(
+            "SELECT b.version AS version, b.bytes AS bytes FROM bundles b \
+             WHERE b.version = (SELECT version FROM policy_events ORDER BY id DESC LIMIT 1)",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Self::bundle_of).transpose()
+    }
+
+    pub async fn bundle(&self, version: u64) -> Result<Option<StoredBundle>, StoreError> {
+        let row = sqlx::query("SELECT version, bytes FROM bundles WHERE version = $1")
+            .bind(version as i64)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(Self::bundle_of).transpose()
+    }
+
+    /// Highest published version (the floor for the next publish).
+    pub async fn max_version(&self) -> Result<Option<u64>, StoreError> {
+        let row = sqlx::query("SELECT MAX(version) AS v FROM bundles").fetch_one(&self.pool).await?;
+        let v: Option<i64> = row.try_get("v")?;
+        Ok(v.map(|v| v as u64))
+    }
+
+    /// Stores events in one transaction; an event id seen before is counted as duplicate.
+    /// Returns (accepted, duplicates) after the commit. Rows go in multi-row INSERTs of
+    /// `ROWS_PER_INSERT` (15 parameters each, under both databases' parameter limits).
+    pub async fn insert_feedback(&self, events: &[FeedbackEvent], now: i64) -> Result<(usize, usize), StoreError> {
+        const ROWS_PER_INSERT: usize = 500;
+        const COLUMNS: usize = 15;
+        let mut tx = self.pool.begin().await?;
+        let mut accepted = 0;
+        for chunk in events.chunks(ROWS_PER_INSERT) {
+            let mut sql = String::from(
+                "INSERT INTO feedback (event_id, kind, decision_id, session_id, sku, policy_version, arm, price, \
+                 propensity, features, purchased, revenue, at, received_at, cost) VALUES ",
+            );
+            for row in 0..chunk.len() {
+                sql.push_str(if row == 0 { "(" } else { ", (" });
+                for col in 0..COLUMNS {
+                    if col > 0 {
+                        sql.push_str(", ");
+                    }
+                    // SQLite binds plain `?` by position; `$n` would make it look up every
+                    // parameter by name (quadratic in a 7,500-parameter statement).
+                    if self.postgres {
+                        sql.push_str(&format!("${}", row * COLUMNS + col + 1));
+                    } else {
+                        sql.push('?');
+                    }
+                }
+                sql.push(')');
+            }
+            sql.push_str(" ON CONFLICT (event_id) DO NOTHING");
+            // On PostgreSQL not a cached prepared statement: through the Any driver a NULL is
+            // bound with a type of its own, and PostgreSQL would keep the first execution's
+            // parameter types ("incorrect binary data format" when a later event has a value
+            // where the first had NULL). SQLite has no such types and keeps the cache.
+            let mut q = sqlx::query(&sql).persistent(!self.postgres);
+            for e in chunk {
+                let c = e.columns();
+                q = q
+                    .bind(e.event_id().to_string())
+                    .bind(e.kind())
+                    .bind(e.decision_id().to_string())
+                    .bind(c.session_id.map(str::to_string))
+                    .bind(c.sku.map(str::to_string))
+                    .bind(c.policy_version.map(|v| v as i64))
+                    .bind(c.arm.map(Arm::name))
+                    .bind(c.price)
+                    .bind(c.propensity)
+                    .bind(c.features.map(|f| f.to_string()))
+                    .bind(c.purchased.map(i64::from))
+                    .bind(c.revenue)
+                    .bind(e.time())
+                    .bind(now)
+                    .bind(c.cost);
+            }
+            accepted += q.execute(&mut *tx).await?.rows_affected() as usize;
+        }
+        tx.commit().await?;
+        Ok((accepted, events.len() - accepted))
+    }
+
+    /// Per (policy version, arm): decisions, purchases, and sums and sums of squares of
+    /// revenue and profit per decision (one outcome per decision counts).
+    pub async fn arm_sums(&self, policy_version: Option<u64>) -> Result<Vec<ArmSums>, StoreError> {
+        let filter = if policy_version.is_some() { "AND d.policy_version = $1" } else { "" };
+        let sql = format!(
+            "SELECT d.policy_version AS pv, d.arm AS arm, COUNT(*) AS n, \
+             CAST(SUM(CASE WHEN o.purchased = 1 THEN 1 ELSE 0 END) AS BIGINT) AS buys, \
+             SUM(CASE WHEN o.purchased = 1 THEN COALESCE(o.revenue, d.price) ELSE 0.0 END) AS rev, \
+             SUM(CASE WHEN o.purchased = 1 THEN COALESCE(o.revenue, d.price) * COALESCE(o.revenue, d.price) ELSE 0.0 END) AS rev2, \
+             SUM(CASE WHEN o.purchased = 1 THEN COALESCE(o.revenue, d.price) - COALESCE(d.cost, 0.0) ELSE 0.0 END) AS prof, \
+             SUM(CASE WHEN o.purchased = 1 THEN (COALESCE(o.revenue, d.price) - COALESCE(d.cost, 0.0)) \
+                 * (COALESCE(o.revenue, d.price) - COALESCE(d.cost, 0.0)) ELSE 0.0 END) AS prof2 \
+             FROM feedback d LEFT JOIN (SELECT decision_id, MAX(purchased) AS purchased, MAX(revenue) AS revenue \
+                 FROM feedback WHERE kind = 'outcome' GROUP BY decision_id) o ON o.decision_id = d.decision_id \
+             WHERE d.kind = 'decision' {filter} GROUP BY d.policy_version, d.arm ORDER BY d.policy_version, d.arm"
+        );
+        let mut q = sqlx::query(&sql).persistent(false);
+        if let Some(v) = policy_version {
+            q = q.bind(v as i64);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ArmSums {
+                    policy_version: r.try_get::<i64, _>("pv")? as u64,
+                    arm: r.try_get("arm")?,
+                    decisions: r.try_get::<i64, _>("n")? as u64,
+                    purchases: r.try_get::<i64, _>("buys")? as u64,
+                    revenue: r.try_get("rev")?,
+                    revenue_sq: r.try_get("rev2")?,
+                    profit: r.try_get("prof")?,
+                    profit_sq: r.try_get("prof2")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every stored feedback event in the format the edge sent it (for evaluation and
+    /// retraining), in event id order (deterministic, whatever the arrival order).
+    pub async fn feedback_events(&self) -> Result<Vec<FeedbackEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT event_id, kind, decision_id, session_id, sku, policy_version, arm, price, cost, propensity, \
+             features, purchased, revenue, at FROM feedback ORDER BY event_id",
+        )
+        .persistent(false)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let features: Option<String> = r.try_get("features")?;
+                let mut e = serde_json::json!({
+                    "event_id": r.try_get::<String, _>("event_id")?,
+                    "type": r.try_get::<String, _>("kind")?,
+                    "decision_id": r.try_get::<String, _>("decision_id")?,
+                    "session_id": r.try_get::<Option<String>, _>("session_id")?,
+                    "sku": r.try_get::<Option<String>, _>("sku")?,
+                    "policy_version": r.try_get::<Option<i64>, _>("policy_version")?,
+                    "arm": r.try_get::<Option<String>, _>("arm")?,
+                    "price": r.try_get::<Option<f64>, _>("price")?,
+                    "cost": r.try_get::<Option<f64>, _>("cost")?,
+                    "propensity": r.try_get::<Option<f64>, _>("propensity")?,
+                    "features": features.and_then(|f| serde_json::from_str::<serde_json::Value>(&f).ok()),
+                    "revenue": r.try_get::<Option<f64>, _>("revenue")?,
+                    "time": r.try_get::<i64, _>("at")?,
+                });
+                if let Some(p) = r.try_get::<Option<i64>, _>("purchased")? {
+                    e["purchased"] = serde_json::Value::Bool(p != 0);
+                }
+                // Every stored row passed these checks when it arrived.
+                let e = serde_json::Value::Object(
+                    e.as_object()
+                        .into_iter()
+                        .flatten()
+                        .filter(|(_, v)| !v.is_null())
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                );
+                feedback::from_value(e).map_err(|(code, m)| StoreError::Corrupt(format!("{code}: {m}")))
+            })
+            .collect()
+    }
+
+    /// Number of stored feedback events (for tests and metrics).
+    pub async fn feedback_count(&self) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM feedback").fetch_one(&self.pool).await?;
+        let n: i64 = row.try_get("n")?;
+        Ok(n as u64)
+    }
+}

@@ -1,0 +1,379 @@
+//! The origin's HTTP API on a real database, driven through the router without a socket:
+//! publish (auth, verification, version order), latest with ETag/304, rollback as a new
+//! event, feedback idempotency, per-event rejection, body limit, health and metrics.
+//! Every test runs on a SQLite file and on PostgreSQL: `EDGEPRICE_TEST_POSTGRES` names a
+//! server (`postgres://user:pass@127.0.0.1:5432`); each test makes its own database there.
+//! Without it the PostgreSQL runs say so and pass, unless `EDGEPRICE_REQUIRE_POSTGRES` is
+//! set (CI sets it), which makes them fail.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode, header};
+use edgeprice_core::bundle::{BundleSigner, DEFAULT_BUNDLE, TrustedKeys};
+use edgeprice_origin::limits::{Limits, Rate};
+use edgeprice_origin::store::Store;
+use edgeprice_origin::{AppState, app};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const ADMIN: &str = "admin-token-0123456789";
+const EDGE: &str = "edge-token-0123456789";
+
+use edgeprice_testkit::now as fixed_now;
+
+fn signer() -> (BundleSigner, TrustedKeys) {
+    let (s, _) = edgeprice_testkit::signer("origin-test", 5);
+    let keys = edgeprice_testkit::default_keys_and(&s);
+    (s, keys)
+}
+
+fn bundle_v(version: u64) -> Vec<u8> {
+    edgeprice_testkit::resigned_default(&signer().0, version)
+}
+
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database of the backend, or `None` when PostgreSQL is not available (allowed
+/// only outside CI).
+async fn database_url(name: &str, backend: Backend) -> Option<String> {
+    let unique = format!("edgeprice_{name}_{}", std::process::id());
+    match backend {
+        Backend::Sqlite => {
+            let path = std::env::temp_dir().join(format!("{unique}.db"));
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+            Some(format!("sqlite://{}?mode=rwc", path.display()))
+        }
+        Backend::Postgres => {
+            let Ok(server) = std::env::var("EDGEPRICE_TEST_POSTGRES") else {
+                assert!(std::env::var_os("EDGEPRICE_REQUIRE_POSTGRES").is_none(), "EDGEPRICE_TEST_POSTGRES is not set");
+                println!("skipped on PostgreSQL: EDGEPRICE_TEST_POSTGRES is not set");
+                return None;
+            };
+            sqlx::any::install_default_drivers();
+            let mut admin =
+                <sqlx::AnyConnection as sqlx::Connection>::connect(&format!("{server}/postgres")).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {unique}")).execute(&mut admin).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {unique}")).execute(&mut admin).await.unwrap();
+            Some(format!("{server}/{unique}"))
+        }
+    }
+}
+
+async fn setup(name: &str, backend: Backend) -> Option<(Router, Store)> {
+    setup_with(name, backend, Default::default()).await
+}
+
+async fn setup_with(name: &str, backend: Backend, limits: Limits) -> Option<(Router, Store)> {
+    let url = database_url(name, backend).await?;
+    let store = Store::connect(&url).await.unwrap();
+    let (_, keys) = signer();
+    let catalog_file = std::fs::read(edgeprice_testkit::repo().join("www/catalog.json")).unwrap();
+    let state = AppState {
+        store: store.clone(),
+        catalog: edgeprice_origin::load_catalog(&catalog_file).unwrap(),
+        keys,
+        admin_token: ADMIN.into(),
+        edge_token: EDGE.into(),
+        clock: fixed_now,
+        metrics: Default::default(),
+        limits,
+    };
+    Some((app(state), store))
+}
+
+async fn call(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+    extra: &[(&str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    for (k, v) in extra {
+        req = req.header(*k, *v);
+    }
+    let resp = app.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    (parts.status, parts.headers, to_bytes(body, usize::MAX).await.unwrap().to_vec())
+}
+
+fn json_of(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).unwrap()
+}
+
+#[tokio::test]
+async fn publish_serve_and_roll_back_sqlite() {
+    publish_serve_and_roll_back(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn publish_serve_and_roll_back_postgres() {
+    publish_serve_and_roll_back(Backend::Postgres).await;
+}
+
+async fn publish_serve_and_roll_back(backend: Backend) {
+    let Some((app, _)) = setup("policy", backend).await else { return };
+    // Nothing published yet: the built-in default bundle is served.
+    let (status, headers, body) = call(&app, "GET", "/v1/policy/latest", None, vec![], &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::ETAG], "\"1\"");
+    assert!(body == DEFAULT_BUNDLE, "not the default bundle");
+
+    assert_eq!(call(&app, "PUT", "/v1/policy", None, bundle_v(2), &[]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&app, "PUT", "/v1/policy", Some("wrong-token-000000000"), bundle_v(2), &[]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(call(&app, "PUT", "/v1/policy", Some(EDGE), bundle_v(2), &[]).await.0, StatusCode::FORBIDDEN);
+    let mut tampered = bundle_v(2);
+    let mid = tampered.len() / 2;
+    tampered[mid] ^= 1;
+    let (status, _, body) = call(&app, "PUT", "/v1/policy", Some(ADMIN), tampered, &[]).await;
+    assert_eq!((status, json_of(&body)["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bundle_bad_signature")));
+    assert_eq!(call(&app, "PUT", "/v1/policy", Some(ADMIN), bundle_v(2), &[]).await.0, StatusCode::CREATED);
+    let (status, _, body) = call(&app, "PUT", "/v1/policy", Some(ADMIN), bundle_v(2), &[]).await;
+    assert_eq!((status, json_of(&body)["code"].as_str()), (StatusCode::CONFLICT, Some("bundle_downgrade")));
+    assert_eq!(
+        call(&app, "PUT", "/v1/policy", Some(ADMIN), DEFAULT_BUNDLE.to_vec(), &[]).await.0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(call(&app, "PUT", "/v1/policy", Some(ADMIN), bundle_v(3), &[]).await.0, StatusCode::CREATED);
+
+    let (status, headers, body) = call(&app, "GET", "/v1/policy/latest", None, vec![], &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::ETAG], "\"3\"");
+    assert!(headers[header::CACHE_CONTROL].to_str().unwrap().contains("max-age=60"));
+    assert!(body == bundle_v(3), "latest is not bundle 3");
+    let (status, _, body) = call(&app, "GET", "/v1/policy/latest", None, vec![], &[("if-none-match", "\"3\"")]).await;
+    assert_eq!((status, body.len()), (StatusCode::NOT_MODIFIED, 0));
+    assert!(call(&app, "GET", "/v1/policy/2", None, vec![], &[]).await.2 == bundle_v(2));
+    assert_eq!(call(&app, "GET", "/v1/policy/9", None, vec![], &[]).await.0, StatusCode::NOT_FOUND);
+
+    let rb = serde_json::to_vec(&json!({"version": 2})).unwrap();
+    assert_eq!(call(&app, "POST", "/v1/policy/rollback", Some(EDGE), rb.clone(), &[]).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(call(&app, "POST", "/v1/policy/rollback", Some(ADMIN), rb, &[]).await.0, StatusCode::OK);
+    assert_eq!(call(&app, "GET", "/v1/policy/latest", None, vec![], &[]).await.1[header::ETAG], "\"2\"");
+    let missing = serde_json::to_vec(&json!({"version": 7})).unwrap();
+    assert_eq!(call(&app, "POST", "/v1/policy/rollback", Some(ADMIN), missing, &[]).await.0, StatusCode::NOT_FOUND);
+    // After a rollback the next publish must still be above every published version.
+    assert_eq!(call(&app, "PUT", "/v1/policy", Some(ADMIN), bundle_v(3), &[]).await.0, StatusCode::CONFLICT);
+    assert_eq!(call(&app, "PUT", "/v1/policy", Some(ADMIN), bundle_v(4), &[]).await.0, StatusCode::CREATED);
+
+    let (_, _, body) = call(&app, "GET", "/metrics", None, vec![], &[]).await;
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains("edgeprice_policy_live_version 4"), "{text}");
+    assert!(text.contains("edgeprice_policy_publish_total{result=\"accepted\"} 3"), "{text}");
+    assert!(!text.contains(ADMIN) && !text.contains(EDGE));
+}
+
+fn decision(i: usize) -> Value {
+    json!({"event_id": format!("d-{i}"), "type": "decision", "decision_id": format!("dec-{i}"), "session_id": "s",
+        "sku": "sku-1", "policy_version": 1, "arm": "model", "price": 44.99, "propensity": 0.87, "features": [0.1, 2.0], "time": 1_795_867_200})
+}
+
+#[tokio::test]
+async fn feedback_is_idempotent_and_keeps_the_valid_rest_sqlite() {
+    feedback_is_idempotent_and_keeps_the_valid_rest(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn feedback_is_idempotent_and_keeps_the_valid_rest_postgres() {
+    feedback_is_idempotent_and_keeps_the_valid_rest(Backend::Postgres).await;
+}
+
+async fn feedback_is_idempotent_and_keeps_the_valid_rest(backend: Backend) {
+    let Some((app, store)) = setup("feedback", backend).await else { return };
+    let batch: Vec<Value> = (0..50).map(decision).collect();
+    let body = serde_json::to_vec(&batch).unwrap();
+    assert_eq!(call(&app, "POST", "/v1/feedback", Some(ADMIN), body.clone(), &[]).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(call(&app, "POST", "/v1/feedback", None, body.clone(), &[]).await.0, StatusCode::UNAUTHORIZED);
+    let (status, _, resp) = call(&app, "POST", "/v1/feedback", Some(EDGE), body.clone(), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json_of(&resp), json!({"accepted": 50, "duplicates": 0, "rejected": []}));
+    // Re-sent: counted once.
+    let r = json_of(&call(&app, "POST", "/v1/feedback", Some(EDGE), body, &[]).await.2);
+    assert_eq!((r["accepted"].as_u64(), r["duplicates"].as_u64()), (Some(0), Some(50)));
+    assert_eq!(store.feedback_count().await.unwrap(), 50);
+
+    // NDJSON with an outcome, a malformed line and an invalid event: the valid ones stay.
+    let ndjson = format!(
+        "{}\n{{not json\n{}\n{}\n",
+        json!({"event_id": "o-1", "type": "outcome", "decision_id": "dec-1", "purchased": true, "revenue": 44.99, "time": 1_795_867_300}),
+        json!({"event_id": "bad-1", "type": "decision", "decision_id": "x", "session_id": "s", "sku": "k", "policy_version": 1, "arm": "model", "price": -1, "propensity": 0.5, "time": 1}),
+        decision(99),
+    );
+    let r = json_of(&call(&app, "POST", "/v1/feedback", Some(EDGE), ndjson.into_bytes(), &[]).await.2);
+    assert_eq!((r["accepted"].as_u64(), r["duplicates"].as_u64()), (Some(2), Some(0)));
+    let rejected: Vec<(u64, &str)> = r["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["index"].as_u64().unwrap(), x["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(rejected, [(1, "event_malformed"), (2, "event_bad_price")]);
+    assert_eq!(store.feedback_count().await.unwrap(), 52);
+
+    let (status, _, resp) = call(&app, "POST", "/v1/feedback", Some(EDGE), b"[{\"broken\"".to_vec(), &[]).await;
+    assert_eq!((status, json_of(&resp)["code"].as_str()), (StatusCode::BAD_REQUEST, Some("batch_malformed")));
+    let huge = vec![b' '; (1 << 20) + 1];
+    let (status, _, body) = call(&app, "POST", "/v1/feedback", Some(EDGE), huge, &[]).await;
+    assert_eq!((status, json_of(&body)["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large")));
+    // Routes and methods axum answers by itself use the same error body.
+    let (status, _, body) = call(&app, "GET", "/v1/nowhere", None, vec![], &[]).await;
+    assert_eq!((status, json_of(&body)["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    let (status, _, body) = call(&app, "DELETE", "/v1/feedback", Some(EDGE), vec![], &[]).await;
+    assert_eq!((status, json_of(&body)["code"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")));
+    assert_eq!(store.feedback_count().await.unwrap(), 52);
+
+    let (status, _, body) = call(&app, "GET", "/healthz", None, vec![], &[]).await;
+    assert_eq!((status, json_of(&body)["status"].as_str()), (StatusCode::OK, Some("ok")));
+}
+
+#[tokio::test]
+async fn summary_report_sqlite() {
+    summary_report(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn summary_report_postgres() {
+    summary_report(Backend::Postgres).await;
+}
+
+/// 10 model decisions at 40.0 (cost 25), 4 bought; 10 control decisions at 50.0, 2 bought,
+/// one of them at a revenue of 45 (a coupon). Policy 2 has one model decision.
+async fn summary_report(backend: Backend) {
+    let Some((app, _)) = setup("report", backend).await else { return };
+    let mut events = Vec::new();
+    for i in 0..20 {
+        let (arm, price) = if i < 10 { ("model", 40.0) } else { ("control", 50.0) };
+        events.push(json!({"event_id": format!("d{i}"), "type": "decision", "decision_id": format!("x{i}"), "session_id": format!("s{i}"),
+            "sku": "k", "policy_version": 1, "arm": arm, "price": price, "cost": 25.0, "propensity": 0.5, "time": 1}));
+    }
+    for i in [0, 1, 2, 3, 10, 11] {
+        let mut o = json!({"event_id": format!("o{i}"), "type": "outcome", "decision_id": format!("x{i}"), "purchased": true, "time": 2});
+        if i == 11 {
+            o["revenue"] = json!(45.0);
+        }
+        events.push(o);
+    }
+    events.push(json!({"event_id": "o5", "type": "outcome", "decision_id": "x5", "purchased": false, "time": 2}));
+    events.push(json!({"event_id": "p2", "type": "decision", "decision_id": "y", "session_id": "s", "sku": "k", "policy_version": 2,
+        "arm": "model", "price": 10.0, "propensity": 1.0, "time": 3}));
+    let r = json_of(&call(&app, "POST", "/v1/feedback", Some(EDGE), serde_json::to_vec(&events).unwrap(), &[]).await.2);
+    assert_eq!(r["accepted"], 28);
+
+    assert_eq!(call(&app, "GET", "/v1/reports/summary", Some(EDGE), vec![], &[]).await.0, StatusCode::FORBIDDEN);
+    let (status, _, body) = call(&app, "GET", "/v1/reports/summary?policy_version=1", Some(ADMIN), vec![], &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let report = json_of(&body);
+    let arms = report["arms"].as_array().unwrap();
+    assert_eq!(arms.len(), 2, "{report}");
+    let control = &arms[0];
+    let model = &arms[1];
+    assert_eq!(
+        (control["arm"].as_str(), control["decisions"].as_u64(), control["purchases"].as_u64()),
+        (Some("control"), Some(10), Some(2))
+    );
+    assert_eq!(
+        (model["arm"].as_str(), model["decisions"].as_u64(), model["purchases"].as_u64()),
+        (Some("model"), Some(10), Some(4))
+    );
+    let close = |v: &Value, x: f64| assert!((v.as_f64().unwrap() - x).abs() < 1e-9, "{v} != {x}");
+    close(&model["conversion"]["mean"], 0.4);
+    close(&model["revenue_per_decision"]["mean"], 16.0);
+    close(&model["profit_per_decision"]["mean"], 6.0);
+    close(&control["revenue_per_decision"]["mean"], 9.5);
+    close(&control["profit_per_decision"]["mean"], 4.5);
+    let ab = &report["ab"][0];
+    close(&ab["profit_per_decision"]["mean"], 1.5);
+    assert!(ab["profit_per_decision"]["ci_low"].as_f64().unwrap() < 1.5);
+    let all = json_of(&call(&app, "GET", "/v1/reports/summary", Some(ADMIN), vec![], &[]).await.2);
+    assert_eq!(all["arms"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn catalog_and_product_page() {
+    let Some((app, _)) = setup("catalog", Backend::Sqlite).await else { return };
+    let (status, _, body) = call(&app, "GET", "/v1/catalog/sku-1001", None, vec![], &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let product = json_of(&body);
+    assert_eq!(product["sku"], "sku-1001");
+    // The catalog entry is a valid engine input.
+    let engine = edgeprice_core::engine::Engine::with_default(fixed_now()).unwrap();
+    let d = engine.price(&json!({"session_id": "c", "features": {}}), &product, fixed_now()).unwrap();
+    assert_ne!(d.arm, edgeprice_core::pricing::decision::Arm::Fallback);
+    assert_eq!(call(&app, "GET", "/v1/catalog/nope", None, vec![], &[]).await.0, StatusCode::NOT_FOUND);
+    let (status, headers, body) = call(&app, "GET", "/products/sku-1001", None, vec![], &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    let html = String::from_utf8(body).unwrap();
+    assert!(html.contains("data-edgeprice-sku=\"sku-1001\""), "{html}");
+    assert_eq!(call(&app, "GET", "/products/%3Cscript%3E", None, vec![], &[]).await.0, StatusCode::NOT_FOUND);
+    assert!(
+        edgeprice_origin::load_catalog(br#"[{"sku": "x", "list_price": 1, "cost": 5, "currency": "USD"}]"#).is_err()
+    );
+}
+
+#[tokio::test]
+async fn openapi_lists_every_route() {
+    let Some((app, _)) = setup("openapi", Backend::Sqlite).await else { return };
+    let (status, _, body) = call(&app, "GET", "/v1/openapi.yaml", None, vec![], &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let spec = String::from_utf8(body).unwrap();
+    let routes = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http.rs")).unwrap();
+    let mut n = 0;
+    for line in routes.lines().filter_map(|l| l.trim().strip_prefix(".route(\"")) {
+        let path = line.split('"').next().unwrap();
+        assert!(spec.contains(&format!("  {path}:")), "route {path} is not in openapi.yaml");
+        n += 1;
+    }
+    assert!(n >= 10, "found only {n} routes");
+}
+
+#[tokio::test]
+async fn abuse_limits_rate_per_token_and_request_deadline() {
+    // A tight edge bucket (3, refilling once a minute) and a 300 ms deadline.
+    let limits = Limits::new(
+        Rate { per_second: 1.0 / 60.0, burst: 3.0 },
+        Rate { per_second: 1.0 / 60.0, burst: 2.0 },
+        std::time::Duration::from_millis(300),
+    );
+    let (app, _store) = setup_with("limits", Backend::Sqlite, limits).await.unwrap();
+    let body = serde_json::to_vec(&json!([decision(1)])).unwrap();
+    for _ in 0..3 {
+        assert_eq!(call(&app, "POST", "/v1/feedback", Some(EDGE), body.clone(), &[]).await.0, StatusCode::OK);
+    }
+    let (status, headers, text) = call(&app, "POST", "/v1/feedback", Some(EDGE), body.clone(), &[]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(json_of(&text)["code"], "rate_limited");
+    let wait: u64 = headers[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    // The admin token has its own bucket; requests without a known token take none.
+    assert_eq!(call(&app, "GET", "/v1/reports/summary", Some(ADMIN), vec![], &[]).await.0, StatusCode::OK);
+    assert_eq!(call(&app, "POST", "/v1/feedback", Some("nope"), body.clone(), &[]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&app, "GET", "/healthz", None, vec![], &[]).await.0, StatusCode::OK);
+    // A body that never finishes arriving (slowloris on the body) gets 408 at the deadline.
+    let (_tx, never) = http_body_util::channel::Channel::<axum::body::Bytes, std::convert::Infallible>::new(1);
+    let req = Request::builder()
+        .method("PUT")
+        .uri("/v1/policy")
+        .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
+        .body(Body::new(never))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::REQUEST_TIMEOUT);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}

@@ -1,0 +1,71 @@
+//! The worker's settings, read once per request from wrangler.toml `[vars]`, secrets and
+//! bindings. Missing optional values take the defaults below; a missing or short
+//! `SESSION_SECRET` is a configuration error that the worker reports on every response
+//! (pricing falls back to reference prices) instead of signing cookies with a weak key.
+
+use worker::Env;
+
+use edgeprice_core::bundle::{self, TrustedKeys};
+use edgeprice_edge::outbox::FlushPolicy;
+use edgeprice_edge::visit::MIN_SECRET;
+
+pub struct Config {
+    /// Origin base URL without a trailing slash; empty: no refresh, no feedback upload.
+    pub origin: String,
+    pub edge_token: String,
+    pub session_secret: Option<Vec<u8>>,
+    pub keys: TrustedKeys,
+    pub policy_ttl: i64,
+    pub policy_max_stale: i64,
+    pub catalog_ttl: i64,
+    pub flush: FlushPolicy,
+    /// Path prefixes of product pages whose last segment is the SKU.
+    pub page_prefixes: Vec<String>,
+    pub disclosure: String,
+    /// Milliseconds before an origin request is abandoned.
+    pub origin_timeout_ms: u64,
+}
+
+fn text(env: &Env, name: &str) -> Option<String> {
+    env.var(name).ok().map(|v| v.to_string()).or_else(|| env.secret(name).ok().map(|v| v.to_string()))
+}
+
+fn number(env: &Env, name: &str, default: i64, range: std::ops::RangeInclusive<i64>) -> i64 {
+    text(env, name).and_then(|t| t.trim().parse::<i64>().ok()).filter(|n| range.contains(n)).unwrap_or(default)
+}
+
+impl Config {
+    /// Reads the settings; `Err` lists what is wrong with the trusted keys.
+    pub fn from_env(env: &Env) -> Result<Config, String> {
+        let mut keys = bundle::default_keys().map_err(|e| e.to_string())?;
+        if let Some(list) = text(env, "POLICY_PUBLIC_KEYS").filter(|t| !t.trim().is_empty()) {
+            let parsed: Vec<serde_json::Value> =
+                serde_json::from_str(&list).map_err(|e| format!("POLICY_PUBLIC_KEYS is not a JSON array: {e}"))?;
+            for key in parsed {
+                keys.add_json(key.to_string().as_bytes()).map_err(|e| format!("POLICY_PUBLIC_KEYS: {e}"))?;
+            }
+        }
+        Ok(Config {
+            origin: text(env, "ORIGIN").unwrap_or_default().trim().trim_end_matches('/').to_string(),
+            edge_token: text(env, "EDGE_TOKEN").unwrap_or_default(),
+            session_secret: text(env, "SESSION_SECRET").map(String::into_bytes).filter(|s| s.len() >= MIN_SECRET),
+            keys,
+            policy_ttl: number(env, "POLICY_TTL_SECONDS", 60, 1..=86_400),
+            policy_max_stale: number(env, "POLICY_MAX_STALE_SECONDS", 7 * 86_400, 60..=365 * 86_400),
+            catalog_ttl: number(env, "CATALOG_TTL_SECONDS", 300, 0..=86_400),
+            flush: FlushPolicy {
+                batch_events: number(env, "FEEDBACK_BATCH", 100, 1..=1_000) as usize,
+                max_age_seconds: number(env, "FEEDBACK_MAX_AGE_SECONDS", 5, 0..=3_600),
+            },
+            page_prefixes: text(env, "PAGE_PREFIXES")
+                .unwrap_or_else(|| "/products/".into())
+                .split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| p.starts_with('/'))
+                .collect(),
+            disclosure: text(env, "DISCLOSURE_TEXT")
+                .unwrap_or_else(|| "This price was set for your visit by an automated pricing system.".into()),
+            origin_timeout_ms: number(env, "ORIGIN_TIMEOUT_MS", 3_000, 100..=30_000) as u64,
+        })
+    }
+}

@@ -1,0 +1,391 @@
+//! The Cloudflare Worker (workers-rs, feature `worker`): a thin adapter that prices product
+//! pages on workerd with the platform-free engine and `edge` modules. Routes:
+//! `GET /price?sku=` (decision JSON), `GET <PAGE_PREFIXES><sku>` (the origin's page with
+//! the price rewritten in), `POST /events` (page events into the session cookie),
+//! `POST /purchase` (an outcome for upload), `POST /v1/price` (backend pricing with the
+//! edge token), `GET /_edgeprice/status`. The scheduled
+//! handler refreshes the policy into KV and flushes feedback. Nothing here panics on input;
+//! errors reach clients as `{code, message}` without internal detail.
+
+mod config;
+mod origin;
+mod page;
+mod state;
+
+use serde_json::{Value, json};
+use worker::{Context, Env, Headers, Method, Request, Response, ScheduleContext, ScheduledEvent, event};
+
+use config::Config;
+use edgeprice_core::feedback::{DecisionEvent, FeedbackEvent, OutcomeEvent};
+use edgeprice_core::pricing::decision::{Decision, fallback};
+use edgeprice_core::tracker::{MAX_EVENTS, PageEvent, features_json};
+use edgeprice_edge::visit::{self, COOKIE_NAME, Visit};
+
+/// Largest request body read (events, purchases).
+const MAX_BODY: usize = 16 * 1024;
+/// Largest `POST /v1/price` body: a session and up to `MAX_PAGE_PRODUCTS` products.
+const MAX_API_BODY: usize = 128 * 1024;
+/// Most products priced by one `POST /v1/price` (a category page).
+const MAX_PAGE_PRODUCTS: usize = 100;
+/// Most page events folded from one `POST /events`.
+const MAX_EVENTS_PER_POST: usize = 100;
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = crypto, js_name = randomUUID)]
+    fn random_uuid() -> String;
+}
+
+/// Unix seconds from the runtime's clock (workerd advances it at I/O).
+pub(crate) fn now_secs() -> i64 {
+    (js_sys::Date::now() / 1000.0) as i64
+}
+
+/// One JSON log line (never tokens, cookies or bodies).
+pub(crate) fn log(event: &str, fields: Value) {
+    let mut line = json!({"event": event, "time": now_secs()});
+    if let (Some(l), Value::Object(f)) = (line.as_object_mut(), fields) {
+        l.extend(f);
+    }
+    worker::console_log!("{line}");
+}
+
+fn json_response(status: u16, body: &impl serde::Serialize, headers: &Headers) -> worker::Result<Response> {
+    headers.set("Content-Type", "application/json")?;
+    headers.set("Cache-Control", "private, no-store")?;
+    let text = serde_json::to_vec(body).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    Ok(Response::builder().with_status(status).with_headers(headers.clone()).fixed(text))
+}
+
+/// One product's answer in a page: its decision, or why it could not be priced.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum PageItem {
+    Priced(Box<Decision>),
+    Refused { code: &'static str, message: &'static str },
+}
+
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Priced {
+    One(Box<Decision>),
+    Page { decisions: Vec<PageItem> },
+}
+
+fn error(status: u16, code: &str, message: &str, headers: &Headers) -> worker::Result<Response> {
+    json_response(status, &json!({"code": code, "message": message}), headers)
+}
+
+/// SKUs the worker accepts in paths and queries (they go into URLs and a CSS selector).
+fn sku_ok(sku: &str) -> bool {
+    !sku.is_empty() && sku.len() <= 64 && sku.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+/// The visit of this request and the headers that carry its cookie back.
+fn visit_of(req: &Request, cfg: &Config, now: i64) -> (Visit, Headers) {
+    let headers = Headers::new();
+    let Some(secret) = &cfg.session_secret else {
+        return (Visit::new(&random_uuid(), now, false), headers);
+    };
+    let cookie_header = req.headers().get("Cookie").ok().flatten().unwrap_or_default();
+    let (visit, _) = visit::resume(visit::from_header(&cookie_header, COOKIE_NAME), secret, now, random_uuid);
+    (visit, headers)
+}
+
+/// Writes the (updated) visit into the response's `Set-Cookie`.
+fn save_visit(visit: &Visit, cfg: &Config, headers: &Headers) {
+    if let Some(value) = cfg.session_secret.as_deref().and_then(|s| visit::encode(visit, s)) {
+        let _ = headers.append("Set-Cookie", &visit::set_cookie(&value));
+    }
+}
+
+/// Prices `sku` for the visit and queues the decision for upload.
+async fn decide(env: &Env, cfg: &Config, visit: &Visit, sku: &str, now: i64) -> Result<Decision, (u16, &'static str)> {
+    let product = match state::product(env, cfg, sku, now).await {
+        Ok(p) => p,
+        Err(state::CatalogError::Unknown) => return Err((404, "unknown_sku")),
+        Err(state::CatalogError::Unavailable(reason)) => {
+            log("catalog_unavailable", json!({"sku": sku, "reason": reason}));
+            return Err((503, "catalog_unavailable"));
+        }
+    };
+    let session = visit.tracker.session(now, visit.visitor_type(), &visit.traffic_type, 0.0);
+    let id = visit.session_id.as_str();
+    let decision = state::with(|i| match (&i.policy, &cfg.session_secret) {
+        (_, None) => fallback(&product, id, 0, now, "session_secret_missing"),
+        (None, _) => fallback(&product, id, 0, now, "no_policy"),
+        (Some(p), _) => match p.engine_for(now, cfg.policy_max_stale) {
+            Some(engine) => engine.price_session(id, &session, &product, now),
+            None => fallback(&product, id, p.version(), now, "policy_stale"),
+        },
+    });
+    if decision.reasons.iter().any(|r| r == "fallback:policy_stale" || r == "fallback:no_policy") {
+        log("pricing_fallback", json!({"reason": decision.reasons, "policy_version": decision.policy_version}));
+    }
+    let features = features_json(id, &session).get("features").cloned();
+    let cost = Some(product.currency.to_major(product.cost));
+    state::queue(FeedbackEvent::Decision(DecisionEvent::of(&decision, id, cost, features, now)));
+    Ok(decision)
+}
+
+async fn price_route(req: &Request, env: &Env, cfg: &Config, now: i64) -> worker::Result<Response> {
+    let (visit, headers) = visit_of(req, cfg, now);
+    let url = req.url()?;
+    let sku = url.query_pairs().find(|(k, _)| k == "sku").map(|(_, v)| v.into_owned()).unwrap_or_default();
+    if !sku_ok(&sku) {
+        return error(400, "bad_sku", "sku must be 1 to 64 letters, digits, '-', '_' or '.'", &headers);
+    }
+    save_visit(&visit, cfg, &headers);
+    match decide(env, cfg, &visit, &sku, now).await {
+        Ok(d) => json_response(200, &d, &headers),
+        Err((status, code)) => error(status, code, "no price for this sku", &headers),
+    }
+}
+
+async fn page_route(req: &Request, env: &Env, cfg: &Config, sku: &str, now: i64) -> worker::Result<Response> {
+    let (visit, headers) = visit_of(req, cfg, now);
+    let url = format!("{}{}", cfg.origin, req.path());
+    let page = match origin::send(&url, Method::Get, &[("Accept", "text/html")], None, cfg.origin_timeout_ms).await {
+        Ok(p) => p,
+        Err(reason) => {
+            log("page_origin_unreachable", json!({"reason": reason}));
+            return Response::error("The shop is unavailable right now.", 502);
+        }
+    };
+    let html = page.headers().get("Content-Type")?.is_some_and(|t| t.starts_with("text/html"));
+    if page.status_code() != 200 || !html {
+        return Ok(page); // not a page we price: as the origin sent it
+    }
+    // Decided only for a page that will show it, so every logged decision was shown.
+    let Ok(decision) = decide(env, cfg, &visit, sku, now).await else {
+        return Ok(page); // no price for this SKU: the origin's own price stays
+    };
+    for (name, value) in page.headers().entries() {
+        if !matches!(name.as_str(), "content-length" | "cache-control" | "etag" | "last-modified") {
+            headers.append(&name, &value)?;
+        }
+    }
+    headers.set("Cache-Control", "private, no-store")?;
+    save_visit(&visit, cfg, &headers);
+    page::rewrite(page, &decision, &cfg.disclosure, headers).map_err(worker::Error::from)
+}
+
+/// Why `body_json` refused a request body; its code and status are fixed per kind.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum BodyError {
+    TooLarge,
+    Unreadable,
+    Malformed,
+}
+
+impl BodyError {
+    fn code(self) -> &'static str {
+        match self {
+            BodyError::TooLarge => "body_too_large",
+            BodyError::Unreadable => "body_unreadable",
+            BodyError::Malformed => "body_malformed",
+        }
+    }
+
+    fn status(self) -> u16 {
+        if self == BodyError::TooLarge { 413 } else { 400 }
+    }
+}
+
+/// The error answer for a body `body_json` refused.
+fn body_error(e: BodyError, what: &str, headers: &Headers) -> worker::Result<Response> {
+    error(e.status(), e.code(), what, headers)
+}
+
+async fn body_json(req: &mut Request, max: usize) -> Result<Value, BodyError> {
+    if req.headers().get("Content-Length").ok().flatten().and_then(|l| l.parse::<usize>().ok()).unwrap_or(0) > max {
+        return Err(BodyError::TooLarge);
+    }
+    let bytes = req.bytes().await.map_err(|_| BodyError::Unreadable)?;
+    if bytes.len() > max {
+        return Err(BodyError::TooLarge);
+    }
+    serde_json::from_slice(&bytes).map_err(|_| BodyError::Malformed)
+}
+
+async fn events_route(mut req: Request, cfg: &Config, now: i64) -> worker::Result<Response> {
+    let (mut visit, headers) = visit_of(&req, cfg, now);
+    let body = match body_json(&mut req, MAX_BODY).await {
+        Ok(b) => b,
+        Err(code) => return body_error(code, "bad events body", &headers),
+    };
+    let list = match &body {
+        Value::Array(a) => a.clone(),
+        Value::Object(o) if o.contains_key("events") => o["events"].as_array().cloned().unwrap_or_default(),
+        Value::Object(_) => vec![body.clone()],
+        _ => Vec::new(),
+    };
+    if list.len() > MAX_EVENTS_PER_POST || visit.tracker.pages + list.len() as f64 > MAX_EVENTS as f64 {
+        return error(413, "too_many_events", "too many events", &headers);
+    }
+    let events: Result<Vec<PageEvent>, _> = list.into_iter().map(serde_json::from_value).collect();
+    let Ok(events) = events else {
+        return error(400, "event_malformed", "events are {page, seconds?, page_id?, bounce?, exit?}", &headers);
+    };
+    if let Some(t) =
+        body.get("traffic_type").and_then(|t| t.as_u64().map(|n| n.to_string()).or(t.as_str().map(String::from)))
+        && t.len() <= 16
+    {
+        visit.traffic_type = t;
+    }
+    let page_values = state::with(|i| i.policy.as_ref().map(|p| p.engine().bundle().manifest().page_values.clone()))
+        .unwrap_or_default();
+    for e in &events {
+        visit.tracker.record(e, &page_values);
+    }
+    save_visit(&visit, cfg, &headers);
+    json_response(200, &json!({"recorded": events.len(), "pages": visit.tracker.pages}), &headers)
+}
+
+async fn purchase_route(mut req: Request, cfg: &Config, now: i64) -> worker::Result<Response> {
+    let (visit, headers) = visit_of(&req, cfg, now);
+    let body = match body_json(&mut req, MAX_BODY).await {
+        Ok(b) => b,
+        Err(code) => {
+            return body_error(code, "bad purchase body", &headers);
+        }
+    };
+    let decision_id = body.get("decision_id").and_then(Value::as_str).unwrap_or("");
+    let revenue = body.get("revenue").and_then(Value::as_f64);
+    if decision_id.is_empty() || decision_id.len() > 64 || !decision_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return error(400, "bad_decision_id", "decision_id is the id of a decision this site showed", &headers);
+    }
+    if !revenue.is_some_and(|r| r.is_finite() && (0.0..=1e9).contains(&r)) {
+        return error(400, "bad_revenue", "revenue must be a finite amount >= 0", &headers);
+    }
+    let outcome = OutcomeEvent::of(decision_id, &visit.session_id, true, revenue, now);
+    state::queue(FeedbackEvent::Outcome(outcome));
+    json_response(202, &json!({"queued": true}), &headers)
+}
+
+/// Server-to-server pricing for the shop's backend (edge token): a session in either JSON
+/// form and a product, priced with the live policy; nothing is queued or stored.
+async fn api_price_route(mut req: Request, cfg: &Config, now: i64) -> worker::Result<Response> {
+    let headers = Headers::new();
+    let auth = req.headers().get("Authorization").ok().flatten().unwrap_or_default();
+    let token = auth.strip_prefix("Bearer ").unwrap_or("");
+    if cfg.edge_token.len() < 16 || !edgeprice_core::secret::same_secret(token.as_bytes(), cfg.edge_token.as_bytes()) {
+        return error(401, "unauthorized", "this route needs the edge token", &headers);
+    }
+    let body = match body_json(&mut req, MAX_API_BODY).await {
+        Ok(b) => b,
+        Err(code) => {
+            return body_error(code, "bad pricing body", &headers);
+        }
+    };
+    // The caller may price at another time (replays, tests); staleness is the isolate's own.
+    let at = body.get("now").and_then(Value::as_i64).unwrap_or(now);
+    // `products` (a category page, at most MAX_PAGE_PRODUCTS): the session is scored once and
+    // each product gets its decision or its own error code.
+    let page = body.get("products").and_then(Value::as_array);
+    if page.is_some_and(|p| p.len() > MAX_PAGE_PRODUCTS) {
+        return error(413, "too_many_products", "at most 100 products per request", &headers);
+    }
+    let result = state::with(|i| {
+        let policy = i.policy.as_ref().ok_or((503, "no_policy"))?;
+        let engine = policy.engine_for(now, cfg.policy_max_stale).ok_or((503, "policy_stale"))?;
+        Ok(match page {
+            Some(products) => Priced::Page {
+                decisions: engine
+                    .price_products(&body["session"], products, at)
+                    .into_iter()
+                    .map(|r| match r {
+                        Ok(d) => PageItem::Priced(Box::new(d)),
+                        Err(e) => PageItem::Refused { code: e.code(), message: "cannot price this product" },
+                    })
+                    .collect(),
+            },
+            None => Priced::One(Box::new(
+                engine.price(&body["session"], &body["product"], at).map_err(|e| (400, e.code()))?,
+            )),
+        })
+    });
+    match result {
+        Ok(body) => json_response(200, &body, &headers),
+        Err((status, code)) => error(status, code, "cannot price this request", &headers),
+    }
+}
+
+fn status_route() -> worker::Result<Response> {
+    let body = state::with(|i| {
+        json!({
+            "policy_version": i.policy.as_ref().map(|p| p.version()),
+            "policy_source": i.policy.as_ref().map(|p| p.source),
+            "policy_confirmed_at": i.policy.as_ref().map(|p| p.confirmed_at),
+            "policy_refresh_failures": i.policy.as_ref().map(|p| p.failures),
+            "feedback_queued": i.outbox.len(),
+            "feedback_sent": i.outbox.sent_total,
+            "feedback_dropped": i.outbox.dropped_total,
+            "feedback_failures": i.outbox.failures,
+            // Linear memory of this isolate's module (grows, never shrinks): a leak shows here.
+            "wasm_memory_bytes": core::arch::wasm32::memory_size(0) * 65_536,
+        })
+    });
+    json_response(200, &body, &Headers::new())
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    edgeprice_core::ctors::run_once();
+    let cfg = match Config::from_env(&env) {
+        Ok(c) => std::rc::Rc::new(c),
+        Err(message) => {
+            log("config_invalid", json!({"message": message}));
+            return error(500, "config_invalid", "the pricing worker is misconfigured", &Headers::new());
+        }
+    };
+    state::ensure_loaded(&env, &cfg).await;
+    let now = now_secs();
+    if let Some(etag) = state::begin_refresh(&cfg, now) {
+        let cfg = cfg.clone();
+        ctx.wait_until(async move {
+            state::refresh(&cfg, etag).await;
+        });
+    }
+    let path = req.path();
+    let page_sku = cfg.page_prefixes.iter().find_map(|p| path.strip_prefix(p.as_str())).map(str::to_string);
+    let response = match (req.method(), path.as_str(), page_sku) {
+        (Method::Get, "/price", _) => price_route(&req, &env, &cfg, now).await,
+        (Method::Post, "/events", _) => events_route(req, &cfg, now).await,
+        (Method::Post, "/purchase", _) => purchase_route(req, &cfg, now).await,
+        (Method::Post, "/v1/price", _) => api_price_route(req, &cfg, now).await,
+        (Method::Get, "/_edgeprice/status", _) => status_route(),
+        (Method::Get, _, Some(sku)) if sku_ok(&sku) => page_route(&req, &env, &cfg, &sku, now).await,
+        _ => error(404, "not_found", "no such route", &Headers::new()),
+    };
+    if state::with(|i| i.outbox.due(now_secs(), cfg.flush, false)) {
+        ctx.wait_until(async move {
+            state::flush(&cfg, false).await;
+        });
+    }
+    response
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    edgeprice_core::ctors::run_once();
+    let cfg = match Config::from_env(&env) {
+        Ok(c) => c,
+        Err(message) => return log("config_invalid", json!({"message": message})),
+    };
+    state::ensure_loaded(&env, &cfg).await;
+    let now = now_secs();
+    // The cron refresh ignores the TTL (it is the TTL) but not a refresh already in flight.
+    let etag = state::with(|i| match &mut i.policy {
+        Some(p) if p.in_flight => None,
+        Some(p) => Some(Some(p.begin(now))),
+        None => Some(None),
+    });
+    if let Some(etag) = etag
+        && !cfg.origin.is_empty()
+        && let Some((bytes, version)) = state::refresh(&cfg, etag).await
+    {
+        state::store_in_kv(&env, &bytes, version).await;
+    }
+    state::flush(&cfg, true).await;
+}

@@ -1,0 +1,279 @@
+//! What one isolate keeps between requests: the policy cache, the feedback outbox and the
+//! catalog cache. workerd runs an isolate's requests on one thread, interleaved at awaits,
+//! so the state lives in a thread-local `RefCell` and is never borrowed across an await.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+use worker::{Env, Method};
+
+use super::config::Config;
+use super::{log, now_secs, origin};
+use edgeprice_core::engine::Engine;
+use edgeprice_core::feedback::FeedbackEvent;
+use edgeprice_core::pricing::product::Product;
+use edgeprice_edge::outbox::{Outbox, Sent};
+use edgeprice_edge::policy::{Fetched, PolicyCache, Refresh, Source};
+
+/// KV key of the policy bundle the scheduled handler keeps (binding `POLICY`).
+pub const KV_BUNDLE: &str = "bundle";
+/// Most catalog entries cached per isolate (unknown SKUs included).
+const MAX_CATALOG: usize = 10_000;
+
+#[derive(Default)]
+pub struct Isolate {
+    /// `None` only when neither KV nor the built-in bundle verifies (for example expired).
+    pub policy: Option<PolicyCache>,
+    pub outbox: Outbox,
+    /// SKU -> (fetched at, product or `None` for unknown).
+    catalog: HashMap<String, (i64, Option<Product>)>,
+    loaded: bool,
+}
+
+thread_local! {
+    static ISOLATE: RefCell<Isolate> = RefCell::new(Isolate::default());
+}
+
+/// Runs `f` on this isolate's state (never across an await).
+pub fn with<R>(f: impl FnOnce(&mut Isolate) -> R) -> R {
+    ISOLATE.with(|cell| f(&mut cell.borrow_mut()))
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+struct KvMeta {
+    policy_version: u64,
+    confirmed_at: i64,
+}
+
+/// Loads the first policy of this isolate: the KV copy if it verifies, else the built-in.
+pub async fn ensure_loaded(env: &Env, cfg: &Config) {
+    if with(|i| i.loaded) {
+        return;
+    }
+    let mut from_kv = None;
+    if let Ok(kv) = env.kv("POLICY") {
+        match kv.get(KV_BUNDLE).bytes_with_metadata::<KvMeta>().await {
+            Ok((Some(bytes), meta)) => {
+                let now = now_secs();
+                match Engine::new(&bytes, &cfg.keys, now) {
+                    Ok(engine) => {
+                        let confirmed = meta.map_or(now, |m| m.confirmed_at.min(now));
+                        from_kv = Some(PolicyCache::new(engine, Source::Kv, confirmed));
+                    }
+                    Err(e) => log("policy_kv_rejected", json!({"code": e.code()})),
+                }
+            }
+            Ok((None, _)) => {}
+            Err(e) => log("policy_kv_unreadable", json!({"error": e.to_string()})),
+        }
+    }
+    let now = now_secs();
+    with(|i| {
+        if i.loaded {
+            return; // another request of this isolate finished loading first
+        }
+        i.loaded = true;
+        i.policy = from_kv.or_else(|| match Engine::with_default(now) {
+            Ok(engine) => Some(PolicyCache::new(engine, Source::BuiltIn, now)),
+            Err(e) => {
+                log("policy_builtin_rejected", json!({"code": e.code()}));
+                None
+            }
+        });
+        if let Some(p) = &i.policy {
+            log("policy_loaded", json!({"policy_version": p.version(), "source": p.source}));
+        }
+    });
+}
+
+/// Whether this request should start a policy refresh (and marks it started).
+pub fn begin_refresh(cfg: &Config, now: i64) -> Option<Option<String>> {
+    if cfg.origin.is_empty() {
+        return None;
+    }
+    with(|i| match &mut i.policy {
+        Some(p) if p.due(now, cfg.policy_ttl) => Some(Some(p.begin(now))),
+        Some(_) => None,
+        None => Some(None),
+    })
+}
+
+/// Asks the origin for a newer bundle; returns the bytes and version when one went live.
+pub async fn refresh(cfg: &Config, etag: Option<String>) -> Option<(Vec<u8>, u64)> {
+    let url = format!("{}/v1/policy/latest", cfg.origin);
+    let headers: Vec<(&str, &str)> = etag.as_deref().map(|e| ("If-None-Match", e)).into_iter().collect();
+    let mut bytes = Vec::new();
+    let fetched = match origin::send(&url, Method::Get, &headers, None, cfg.origin_timeout_ms).await {
+        Ok(r) if r.status_code() == 304 => Fetched::NotModified,
+        Ok(mut r) if r.status_code() == 200 => match origin::body(&mut r, cfg.origin_timeout_ms).await {
+            Ok(b) => {
+                bytes = b;
+                Fetched::Bundle(&bytes)
+            }
+            Err(e) => Fetched::Failed(e),
+        },
+        Ok(r) => Fetched::Failed(format!("status {}", r.status_code())),
+        Err(e) => Fetched::Failed(e),
+    };
+    let now = now_secs();
+    let outcome = with(|i| match &mut i.policy {
+        Some(p) => p.finish(fetched, &cfg.keys, now),
+        None => match fetched {
+            Fetched::Bundle(b) => match Engine::new(b, &cfg.keys, now) {
+                Ok(engine) => {
+                    let to = engine.policy_version();
+                    i.policy = Some(PolicyCache::new(engine, Source::Origin, now));
+                    Refresh::Updated { from: 0, to }
+                }
+                Err(e) => Refresh::Rejected(e),
+            },
+            Fetched::NotModified => Refresh::Unchanged,
+            Fetched::Failed(reason) => Refresh::Unreachable(reason),
+        },
+    });
+    match outcome {
+        Refresh::Unchanged => None,
+        Refresh::Updated { from, to } => {
+            log("policy_updated", json!({"from": from, "to": to}));
+            Some((bytes, to))
+        }
+        Refresh::Rejected(e) => {
+            log("policy_rejected", json!({"code": e.code(), "message": e.to_string()}));
+            None
+        }
+        Refresh::Unreachable(reason) => {
+            log("policy_origin_unreachable", json!({"reason": reason}));
+            None
+        }
+    }
+}
+
+/// Stores a verified bundle in KV for isolates that start later (scheduled handler).
+pub async fn store_in_kv(env: &Env, bytes: &[u8], version: u64) {
+    let Ok(kv) = env.kv("POLICY") else { return };
+    let meta = KvMeta { policy_version: version, confirmed_at: now_secs() };
+    let put = match kv.put_bytes(KV_BUNDLE, bytes).and_then(|p| p.metadata(meta)) {
+        Ok(p) => p.execute().await,
+        Err(e) => Err(e),
+    };
+    match put {
+        Ok(()) => log("policy_stored_in_kv", json!({"policy_version": version})),
+        Err(e) => log("policy_kv_write_failed", json!({"error": e.to_string()})),
+    }
+}
+
+/// Sends due feedback batches to the origin (all queued ones when `force`).
+pub async fn flush(cfg: &Config, force: bool) {
+    if cfg.origin.is_empty() {
+        return;
+    }
+    let url = format!("{}/v1/feedback", cfg.origin);
+    let auth = format!("Bearer {}", cfg.edge_token);
+    // Bounded: a full outbox drains over several runs rather than holding one invocation.
+    for _ in 0..20 {
+        let Some(body) = with(|i| i.outbox.begin(now_secs(), cfg.flush, force)) else { return };
+        let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/x-ndjson")];
+        let sent = match origin::send(&url, Method::Post, &headers, Some(body), cfg.origin_timeout_ms * 3).await {
+            Ok(mut r) if (200..300).contains(&r.status_code()) => {
+                if let Ok(answer) = r.json::<Value>().await {
+                    let rejected = answer.get("rejected").and_then(Value::as_array).map_or(0, Vec::len);
+                    if rejected > 0 {
+                        log("feedback_events_rejected", json!({"count": rejected, "first": answer["rejected"][0]}));
+                    }
+                }
+                Sent::Stored
+            }
+            Ok(r) if matches!(r.status_code(), 400 | 413) => {
+                log("feedback_batch_refused", json!({"status": r.status_code()}));
+                Sent::Refused
+            }
+            Ok(r) => {
+                log("feedback_upload_failed", json!({"status": r.status_code()}));
+                Sent::Retry
+            }
+            Err(e) => {
+                log("feedback_upload_failed", json!({"reason": e}));
+                Sent::Retry
+            }
+        };
+        let (left, dropped, queued, next) = with(|i| {
+            let left = i.outbox.finish(sent, now_secs());
+            (left, i.outbox.take_dropped(), i.outbox.len(), i.outbox.next_attempt())
+        });
+        if dropped > 0 {
+            log("feedback_dropped", json!({"count": dropped}));
+        }
+        if sent == Sent::Retry {
+            log("feedback_retry_scheduled", json!({"queued": queued, "next_attempt": next}));
+            return;
+        }
+        if left == 0 || queued == 0 {
+            return;
+        }
+    }
+}
+
+/// Queues one feedback event; logs events the full outbox had to give up.
+pub fn queue(event: FeedbackEvent) {
+    let dropped = with(|i| {
+        i.outbox.push(event.to_json().to_string(), now_secs());
+        i.outbox.take_dropped()
+    });
+    if dropped > 0 {
+        log("feedback_dropped", json!({"count": dropped, "reason": "outbox_full"}));
+    }
+}
+
+/// Why a product could not be found.
+pub enum CatalogError {
+    Unknown,
+    Unavailable(String),
+}
+
+/// The product for a SKU: from the isolate cache, the `CATALOG` KV namespace, or the
+/// origin's catalog. A stale entry is served when the origin cannot be reached.
+pub async fn product(env: &Env, cfg: &Config, sku: &str, now: i64) -> Result<Product, CatalogError> {
+    let cached = with(|i| i.catalog.get(sku).cloned());
+    if let Some((at, entry)) = &cached
+        && now - at < cfg.catalog_ttl
+    {
+        return entry.clone().ok_or(CatalogError::Unknown);
+    }
+    let fetched: Result<Option<Value>, String> = match env.kv("CATALOG") {
+        Ok(kv) => kv.get(sku).json::<Value>().await.map_err(|e| e.to_string()),
+        Err(_) if cfg.origin.is_empty() => Err("no ORIGIN and no CATALOG namespace".into()),
+        Err(_) => {
+            let url = format!("{}/v1/catalog/{sku}", cfg.origin);
+            match origin::send(&url, Method::Get, &[("Accept", "application/json")], None, cfg.origin_timeout_ms).await
+            {
+                Ok(r) if r.status_code() == 404 => Ok(None),
+                Ok(mut r) if r.status_code() == 200 => r.json::<Value>().await.map(Some).map_err(|e| e.to_string()),
+                Ok(r) => Err(format!("catalog status {}", r.status_code())),
+                Err(e) => Err(e),
+            }
+        }
+    };
+    let entry = match fetched {
+        Ok(v) => v.and_then(|v| match Product::from_value(v) {
+            Ok(p) if p.sku == sku => Some(p),
+            Ok(_) | Err(_) => {
+                log("catalog_product_invalid", json!({"sku": sku}));
+                None
+            }
+        }),
+        Err(reason) => {
+            return match cached {
+                Some((_, entry)) => entry.ok_or(CatalogError::Unknown),
+                None => Err(CatalogError::Unavailable(reason)),
+            };
+        }
+    };
+    with(|i| {
+        if i.catalog.len() >= MAX_CATALOG {
+            i.catalog.clear();
+        }
+        i.catalog.insert(sku.to_string(), (now, entry.clone()));
+    });
+    entry.ok_or(CatalogError::Unknown)
+}
