@@ -66,15 +66,10 @@ pub fn retrain(a: RetrainArgs) -> Result<()> {
     let logged = logged_for(&events, &product, &page_values)?;
     let signer = BundleSigner::from_json(&read(&a.key)?)?;
     let inputs = RoundInputs {
-        rules_toml: &rules_toml,
-        page_values: &page_values,
-        product: &product,
-        signer: &signer,
-        keys: &keys,
-        now,
         created: now_or(a.created.as_deref())?,
         valid_days: a.valid_days,
         seed: a.seed,
+        ..RoundInputs::new((&rules_toml, &page_values, &product), &signer, &keys, now)
     };
     let proposal = propose(logged, &live, &inputs)?;
     let (bytes, version) = (proposal.bytes, proposal.candidate.policy_version());

@@ -56,15 +56,10 @@ pub fn study(a: StudyArgs) -> Result<()> {
     let signer = BundleSigner::from_secret("study", &secret);
     for seed in a.first_seed..a.first_seed + a.seeds {
         let inputs = RoundInputs {
-            rules_toml: &rules_toml,
-            page_values: &page_values,
-            product: &product,
-            signer: &signer,
-            keys: &keys,
-            now,
             created: now - 86_400,
             valid_days: 3650,
             seed: 42 + seed,
+            ..RoundInputs::new((&rules_toml, &page_values, &product), &signer, &keys, now)
         };
         let config = edgeprice_learn::train::study::StudyConfig { rounds: a.rounds, visits: a.visits, seed };
         edgeprice_learn::train::study::run(&market, &rows, &config, &inputs, |r| {

@@ -96,15 +96,18 @@ pub struct FeatureSchema {
 /// deliberately left out: they say little about buying (cross-validation on the train file
 /// showed a lower AUC with them) and Region is a proxy for where a shopper lives, which a
 /// price should not depend on.
-const LOG1P: [Numeric; 7] = [
-    Numeric::Administrative,
-    Numeric::AdministrativeDuration,
-    Numeric::Informational,
-    Numeric::InformationalDuration,
-    Numeric::ProductRelated,
-    Numeric::ProductRelatedDuration,
-    Numeric::PageValues,
-];
+const LOG1P: [Numeric; 7] = {
+    use Numeric::*;
+    [
+        Administrative,
+        AdministrativeDuration,
+        Informational,
+        InformationalDuration,
+        ProductRelated,
+        ProductRelatedDuration,
+        PageValues,
+    ]
+};
 const LINEAR: [Numeric; 3] = [Numeric::BounceRates, Numeric::ExitRates, Numeric::SpecialDay];
 const ONE_HOT: [Categorical; 3] = [Categorical::Month, Categorical::VisitorType, Categorical::TrafficType];
 

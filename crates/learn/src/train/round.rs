@@ -33,6 +33,21 @@ pub struct RoundInputs<'a> {
     pub seed: u64,
 }
 
+impl<'a> RoundInputs<'a> {
+    /// Inputs for rounds at `now` of this shop (rules, page values, product) signed by
+    /// `signer`: a candidate created at `now`, valid 30 days, trained with seed 42 (set the
+    /// fields to change them).
+    pub fn new(
+        shop: (&'a str, &'a BTreeMap<String, f64>, &'a Product),
+        signer: &'a BundleSigner,
+        keys: &'a TrustedKeys,
+        now: i64,
+    ) -> Self {
+        let (rules_toml, page_values, product) = shop;
+        RoundInputs { rules_toml, page_values, product, signer, keys, now, created: now, valid_days: 30, seed: 42 }
+    }
+}
+
 pub struct Proposal {
     pub bytes: Vec<u8>,
     pub candidate: Engine,

@@ -3,196 +3,18 @@
 //! malformed event is reported by its index and reason and the valid rest is kept
 //! (per-event results, never all-or-nothing).
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
-use crate::pricing::decision::{Arm, Decision};
+use crate::pricing::decision::Arm;
+
+mod event;
+
+pub use event::{Columns, DecisionEvent, Echo, FeedbackEvent, OutcomeEvent};
 
 /// Largest feedback body accepted (413 beyond).
 pub const MAX_BODY: usize = 1 << 20;
 const MAX_ID: usize = 128;
-
-/// One feedback event, the contract between edge, origin and learner. Its JSON (`to_json`,
-/// tagged by `type`) is what the edge sends and the origin stores; `parse_batch` reads it
-/// back, checking every field.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum FeedbackEvent {
-    Decision(DecisionEvent),
-    Outcome(OutcomeEvent),
-}
-
-/// A price shown to a session, with the propensity of having shown it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct DecisionEvent {
-    pub event_id: String,
-    pub decision_id: String,
-    pub session_id: String,
-    pub sku: String,
-    pub policy_version: u64,
-    pub arm: Arm,
-    /// Major units.
-    pub price: f64,
-    /// Unit cost at decision time (optional; reports count profit as revenue - cost).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cost: Option<f64>,
-    pub propensity: f64,
-    /// The session's features (`{"features": {...}}` form), what the learner replays.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub features: Option<Value>,
-    /// Unix seconds when it happened at the edge.
-    pub time: i64,
-}
-
-/// An event's fields besides id, decision id, kind and time, flat (`FeedbackEvent::columns`).
-pub struct Columns<'a> {
-    pub session_id: Option<&'a str>,
-    pub sku: Option<&'a str>,
-    pub policy_version: Option<u64>,
-    pub arm: Option<Arm>,
-    pub price: Option<f64>,
-    pub cost: Option<f64>,
-    pub propensity: Option<f64>,
-    pub features: Option<&'a Value>,
-    pub purchased: Option<bool>,
-    pub revenue: Option<f64>,
-}
-
-/// Whether the session of a decision bought.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct OutcomeEvent {
-    pub event_id: String,
-    pub decision_id: String,
-    pub purchased: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revenue: Option<f64>,
-    /// Decision fields an outcome may repeat (checked like a decision's when present).
-    #[serde(flatten)]
-    pub echo: Echo,
-    pub time: i64,
-}
-
-/// The decision fields an outcome may echo; all optional.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Echo {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sku: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub policy_version: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub arm: Option<Arm>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub price: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cost: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub propensity: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub features: Option<Value>,
-}
-
-impl DecisionEvent {
-    /// The event of a decision shown to `session_id`: the one place the edge (worker) and
-    /// the simulator build it. Event id `d-<decision id>`.
-    pub fn of(decision: &Decision, session_id: &str, cost: Option<f64>, features: Option<Value>, time: i64) -> Self {
-        DecisionEvent {
-            event_id: format!("d-{}", decision.decision_id),
-            decision_id: decision.decision_id.clone(),
-            session_id: session_id.to_string(),
-            sku: decision.sku.clone(),
-            policy_version: decision.policy_version,
-            arm: decision.arm,
-            price: decision.price,
-            cost,
-            propensity: decision.propensity,
-            features,
-            time,
-        }
-    }
-}
-
-impl OutcomeEvent {
-    /// The outcome of decision `decision_id` (event id `o-<decision id>`).
-    pub fn of(decision_id: &str, session_id: &str, purchased: bool, revenue: Option<f64>, time: i64) -> Self {
-        OutcomeEvent {
-            event_id: format!("o-{decision_id}"),
-            decision_id: decision_id.to_string(),
-            purchased,
-            revenue,
-            echo: Echo { session_id: Some(session_id.to_string()), ..Echo::default() },
-            time,
-        }
-    }
-}
-
-impl FeedbackEvent {
-    pub fn event_id(&self) -> &str {
-        match self {
-            FeedbackEvent::Decision(d) => &d.event_id,
-            FeedbackEvent::Outcome(o) => &o.event_id,
-        }
-    }
-
-    pub fn decision_id(&self) -> &str {
-        match self {
-            FeedbackEvent::Decision(d) => &d.decision_id,
-            FeedbackEvent::Outcome(o) => &o.decision_id,
-        }
-    }
-
-    /// `decision` or `outcome`, as the wire's `type`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            FeedbackEvent::Decision(_) => "decision",
-            FeedbackEvent::Outcome(_) => "outcome",
-        }
-    }
-
-    pub fn time(&self) -> i64 {
-        match self {
-            FeedbackEvent::Decision(d) => d.time,
-            FeedbackEvent::Outcome(o) => o.time,
-        }
-    }
-
-    /// Every field as one flat row (what the origin's table stores): decision fields are
-    /// present for a decision, and for an outcome when it echoes them.
-    pub fn columns(&self) -> Columns<'_> {
-        match self {
-            FeedbackEvent::Decision(d) => Columns {
-                session_id: Some(&d.session_id),
-                sku: Some(&d.sku),
-                policy_version: Some(d.policy_version),
-                arm: Some(d.arm),
-                price: Some(d.price),
-                cost: d.cost,
-                propensity: Some(d.propensity),
-                features: d.features.as_ref(),
-                purchased: None,
-                revenue: None,
-            },
-            FeedbackEvent::Outcome(o) => Columns {
-                session_id: o.echo.session_id.as_deref(),
-                sku: o.echo.sku.as_deref(),
-                policy_version: o.echo.policy_version,
-                arm: o.echo.arm,
-                price: o.echo.price,
-                cost: o.echo.cost,
-                propensity: o.echo.propensity,
-                features: o.echo.features.as_ref(),
-                purchased: Some(o.purchased),
-                revenue: o.revenue,
-            },
-        }
-    }
-
-    /// The wire form (one JSON object).
-    pub fn to_json(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -373,6 +195,25 @@ mod tests {
             rejected.iter().map(|r| (r.index, r.code)).collect::<Vec<_>>(),
             [(0, "event_bad_propensity"), (1, "event_bad_arm")]
         );
+    }
+
+    #[test]
+    fn events_built_from_a_decision_read_back_as_themselves() {
+        let engine = crate::engine::Engine::with_default(1_795_867_200).unwrap();
+        let product =
+            serde_json::json!({"sku": "sku-1001", "list_price": 49.99, "cost": 22.0, "currency": "USD", "stock": 120});
+        let session = serde_json::json!({"session_id": "s-1", "features": {"ProductRelated": 12}});
+        let d = engine.price(&session, &product, 1_795_867_200).unwrap();
+        let decision = FeedbackEvent::Decision(DecisionEvent::of(&d, "s-1", Some(8.0), None, 1_795_867_200));
+        let outcome =
+            FeedbackEvent::Outcome(OutcomeEvent::of(&d.decision_id, "s-1", true, Some(d.price), 1_795_867_300));
+        let body: Vec<String> = [&decision, &outcome].iter().map(|e| e.to_json().to_string()).collect();
+        let (events, rejected) = parse_batch(body.join("\n").as_bytes()).unwrap();
+        assert!(rejected.is_empty(), "{rejected:?}");
+        assert_eq!(events, [decision.clone(), outcome]);
+        let FeedbackEvent::Decision(e) = &decision else { unreachable!() };
+        assert_eq!((e.arm, e.event_id.as_str()), (d.arm, format!("d-{}", d.decision_id).as_str()));
+        assert_eq!(decision.to_json()["arm"], d.arm.name());
     }
 
     #[test]
