@@ -35,8 +35,8 @@ impl Origin {
         Origin { base: base.trim_end_matches('/').to_string(), agent }
     }
 
-    /// Sends `body` to `path` (PUT or POST); the answer's text on 2xx, else an error.
-    pub fn send(&self, method: &str, path: &str, token: Token, content_type: &str, body: &[u8]) -> Result<String> {
+    /// Sends `body` to `path` (PUT or POST); the status and the answer's text.
+    fn send(&self, method: &str, path: &str, token: Token, content_type: &str, body: &[u8]) -> Result<(u16, String)> {
         let secret = std::env::var(token.var()).with_context(|| format!("{} is not set", token.var()))?;
         let url = format!("{}{path}", self.base);
         let auth = format!("Bearer {secret}");
@@ -49,30 +49,37 @@ impl Origin {
             .header("Content-Type", content_type)
             .send(body)
             .with_context(|| format!("{method} {url}"))?;
-        let status = resp.status();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
-        anyhow::ensure!(status.is_success(), "{method} {url}: {status} {text}");
-        Ok(text)
+        Ok((resp.status().as_u16(), text))
     }
 
-    /// Publishes a signed bundle; prints the origin's answer.
-    pub fn publish(&self, bundle: &[u8]) -> Result<()> {
-        println!("{}", self.send("PUT", "/v1/policy", Token::Admin, BUNDLE_TYPE, bundle)?);
+    /// An admin request: prints the origin's answer (its error body included, so scripts
+    /// read the code), and fails on a non-2xx status.
+    fn admin(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> Result<()> {
+        let (status, text) = self.send(method, path, Token::Admin, content_type, body)?;
+        println!("{text}");
+        anyhow::ensure!((200..300).contains(&status), "{method} {}{path}: {status}", self.base);
         Ok(())
     }
 
-    /// Makes an earlier policy version live again; prints the origin's answer.
+    /// Publishes a signed bundle.
+    pub fn publish(&self, bundle: &[u8]) -> Result<()> {
+        self.admin("PUT", "/v1/policy", BUNDLE_TYPE, bundle)
+    }
+
+    /// Makes an earlier policy version live again.
     pub fn rollback(&self, version: u64) -> Result<()> {
         let body = serde_json::json!({ "version": version }).to_string();
-        println!("{}", self.send("POST", "/v1/policy/rollback", Token::Admin, "application/json", body.as_bytes())?);
-        Ok(())
+        self.admin("POST", "/v1/policy/rollback", "application/json", body.as_bytes())
     }
 
     /// Uploads feedback events (NDJSON lines) in batches of 1,000; any rejected event fails.
     pub fn post_feedback(&self, lines: &[String]) -> Result<()> {
         for chunk in lines.chunks(1_000) {
             let body = chunk.join("\n");
-            let text = self.send("POST", "/v1/feedback", Token::Edge, "application/x-ndjson", body.as_bytes())?;
+            let (status, text) =
+                self.send("POST", "/v1/feedback", Token::Edge, "application/x-ndjson", body.as_bytes())?;
+            anyhow::ensure!((200..300).contains(&status), "POST {}/v1/feedback: {status} {text}", self.base);
             let answer: Value = serde_json::from_str(&text).unwrap_or_default();
             let rejected = answer["rejected"].as_array().map_or(0, Vec::len);
             anyhow::ensure!(rejected == 0, "the origin rejected {rejected} events: {}", answer["rejected"]);
