@@ -19,7 +19,7 @@ BIN="$CARGO_TARGET_DIR/release/edgeprice"
 # Builds: the binary always (incremental); the wasm packages and workers when missing or
 # older than the sources.
 cargo build --release --bin edgeprice 2>/dev/null
-stale() { [ ! -f "$1" ] || [ -n "$(find src models Cargo.toml Cargo.lock -newer "$1" -print -quit)" ]; }
+stale() { [ ! -f "$1" ] || [ -n "$(find crates models Cargo.toml Cargo.lock -newer "$1" -print -quit)" ]; }
 stale pkg/node/edgeprice_bg.wasm && bash scripts/build-web.sh >/dev/null
 stale pkg/node-lean/edgeprice_bg.wasm && bash scripts/build-web.sh lean >/dev/null
 stale build/worker/edgeprice_bg.wasm && bash scripts/build-worker.sh >/dev/null

@@ -1,13 +1,14 @@
 //! The CLI's reading side: files, times and keys named on the command line, with the path
 //! in every error. Everything else in the binary goes through these.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use edgeprice_core::bundle::{self, TrustedKeys};
 use edgeprice_core::features::FeatureSchema;
 use edgeprice_core::pricing::product::Product;
-use edgeprice_core::pricing::rules::parse_time;
+use edgeprice_core::pricing::rules::{Rules, parse_time};
 use edgeprice_learn::dataset::{self, Row};
 use edgeprice_learn::market::MarketModel;
 
@@ -81,4 +82,38 @@ pub fn market(path: Option<&Path>) -> Result<MarketModel> {
 /// A JSON file (page values, metrics).
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_slice(&read(path)?).with_context(|| format!("in {}", path.display()))
+}
+
+/// The shop a retraining round signs for: rules, page value table and product files
+/// (`retrain` and `study`).
+#[derive(clap::Args)]
+pub struct ShopArgs {
+    #[arg(long, default_value = "models/rules.toml")]
+    pub rules: PathBuf,
+    #[arg(long, default_value = "models/page_values.json")]
+    pub page_values: PathBuf,
+    #[arg(long, default_value = "models/demo_product.json")]
+    pub product: PathBuf,
+}
+
+/// The files of `ShopArgs`, read and checked (the rules parse).
+pub struct Shop {
+    pub rules_toml: String,
+    pub page_values: BTreeMap<String, f64>,
+    pub product: Product,
+}
+
+impl ShopArgs {
+    pub fn read(&self) -> Result<Shop> {
+        let rules_toml = read_text(&self.rules)?;
+        Rules::from_toml(&rules_toml).with_context(|| format!("in {}", self.rules.display()))?;
+        Ok(Shop { rules_toml, page_values: read_json(&self.page_values)?, product: product(&self.product)? })
+    }
+}
+
+impl Shop {
+    /// What `RoundInputs::new` takes of the shop.
+    pub fn parts(&self) -> (&str, &BTreeMap<String, f64>, &Product) {
+        (&self.rules_toml, &self.page_values, &self.product)
+    }
 }

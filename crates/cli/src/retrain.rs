@@ -1,20 +1,18 @@
 //! `retrain`: the next model from logged feedback, signed as bundle N+1 and published only
 //! when the promotion gate (`edgeprice_learn::train::gate`) passes.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use edgeprice_core::bundle::BundleSigner;
 use edgeprice_core::engine::Engine;
-use edgeprice_core::pricing::rules::Rules;
 use edgeprice_learn::train::round::{RoundInputs, propose};
 use serde_json::json;
 
 use crate::client::Origin;
 use crate::evaluate::{load_events, logged_for, print_evaluation};
-use crate::files::{self, now_or, product, read, trusted};
+use crate::files::{self, ShopArgs, now_or, read, trusted};
 
 #[derive(Args)]
 pub struct RetrainArgs {
@@ -25,12 +23,8 @@ pub struct RetrainArgs {
     /// The live bundle: the baseline of the promotion gate; the new bundle is its version + 1.
     #[arg(long)]
     live: PathBuf,
-    #[arg(long, default_value = "models/rules.toml")]
-    rules: PathBuf,
-    #[arg(long, default_value = "models/page_values.json")]
-    page_values: PathBuf,
-    #[arg(long, default_value = "models/demo_product.json")]
-    product: PathBuf,
+    #[command(flatten)]
+    shop: ShopArgs,
     /// Signing key (secret key file of `edgeprice keygen`).
     #[arg(long)]
     key: PathBuf,
@@ -56,20 +50,17 @@ pub struct RetrainArgs {
 
 pub fn retrain(a: RetrainArgs) -> Result<()> {
     let now = now_or(a.now.as_deref())?;
-    let product = product(&a.product)?;
+    let shop = a.shop.read()?;
     let keys = trusted(&a.trusted_key)?;
     let live = Engine::new(&read(&a.live)?, &keys, now).context("the live bundle")?;
-    let rules_toml = files::read_text(&a.rules)?;
-    Rules::from_toml(&rules_toml).with_context(|| format!("in {}", a.rules.display()))?;
-    let page_values: BTreeMap<String, f64> = files::read_json(&a.page_values)?;
     let events = load_events(a.log.as_deref(), a.db.as_deref())?;
-    let logged = logged_for(&events, &product, &page_values)?;
+    let logged = logged_for(&events, &shop.product, &shop.page_values)?;
     let signer = BundleSigner::from_json(&read(&a.key)?)?;
     let inputs = RoundInputs {
         created: now_or(a.created.as_deref())?,
         valid_days: a.valid_days,
         seed: a.seed,
-        ..RoundInputs::new((&rules_toml, &page_values, &product), &signer, &keys, now)
+        ..RoundInputs::new(shop.parts(), &signer, &keys, now)
     };
     let proposal = propose(logged, &live, &inputs)?;
     let (bytes, version) = (proposal.bytes, proposal.candidate.policy_version());

@@ -1,7 +1,6 @@
 //! `study`: seeded learning loops in memory (no origin) from a cold start in a market, one
 //! JSON line per round (`edgeprice_learn::train::study`).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -10,7 +9,7 @@ use edgeprice_core::bundle::{self, BundleSigner};
 use edgeprice_learn::train::round::RoundInputs;
 use serde_json::json;
 
-use crate::files::{self, now_or, product, read_rows};
+use crate::files::{self, ShopArgs, now_or, read_rows};
 
 #[derive(Args)]
 pub struct StudyArgs {
@@ -29,12 +28,8 @@ pub struct StudyArgs {
     rounds: usize,
     #[arg(long, default_value_t = 4)]
     visits: u32,
-    #[arg(long, default_value = "models/rules.toml")]
-    rules: PathBuf,
-    #[arg(long, default_value = "models/page_values.json")]
-    page_values: PathBuf,
-    #[arg(long, default_value = "models/demo_product.json")]
-    product: PathBuf,
+    #[command(flatten)]
+    shop: ShopArgs,
     /// Simulated time (default 2026-12-05T12:00:00Z, when no promotion runs for the demo product).
     #[arg(long, default_value = "2026-12-05T12:00:00Z")]
     now: String,
@@ -45,9 +40,7 @@ pub fn study(a: StudyArgs) -> Result<()> {
     let now = now_or(Some(&a.now))?;
     let market = files::market(a.market.as_deref())?;
     let rows = read_rows(&a.data)?;
-    let product = product(&a.product)?;
-    let rules_toml = files::read_text(&a.rules)?;
-    let page_values: BTreeMap<String, f64> = files::read_json(&a.page_values)?;
+    let shop = a.shop.read()?;
     let keys = bundle::default_keys()?;
     // A fixed key made for the study: its bundles are never written anywhere.
     let mut rng = edgeprice_core::rng::SplitMix64::new(0x0073_7475_6479);
@@ -59,7 +52,7 @@ pub fn study(a: StudyArgs) -> Result<()> {
             created: now - 86_400,
             valid_days: 3650,
             seed: 42 + seed,
-            ..RoundInputs::new((&rules_toml, &page_values, &product), &signer, &keys, now)
+            ..RoundInputs::new(shop.parts(), &signer, &keys, now)
         };
         let config = edgeprice_learn::train::study::StudyConfig { rounds: a.rounds, visits: a.visits, seed };
         edgeprice_learn::train::study::run(&market, &rows, &config, &inputs, |r| {

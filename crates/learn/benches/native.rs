@@ -46,7 +46,8 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return; // built and run by `cargo test --all-targets`: nothing to time there
     }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The workspace root, two levels above this crate.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let data = std::env::var("EDGEPRICE_DATA")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| root.join("../shared/data/online_shoppers_train.csv"));
