@@ -1,7 +1,10 @@
-//! The learning loop's platform-free parts: replaying sessions through a policy with the
-//! market deciding purchases (`simulate`), and off-policy estimates of a policy's profit
-//! from logged feedback (`evaluate`). Bytes and values in, values out; the CLI reads files,
-//! talks to the origin and retrains (`train::retrain`).
+//! edgeprice's offline side (native only; nothing here reaches a wasm build): the data
+//! set (`dataset`), model metrics (`metrics`), the simulated market families (`market`),
+//! replaying sessions through a policy (`simulate`), the feature oracle (`oracle`), the
+//! doubly robust population curve (`curve`), off-policy estimates from logged feedback
+//! (`evaluate`), and training, retraining, the promotion gate and seeded studies (`train`).
+//! Values in, values out: the CLI reads files and talks to the origin. A market only
+//! decides purchases in simulation; evaluation and retraining read logged feedback alone.
 
 pub mod curve;
 pub mod dataset;
