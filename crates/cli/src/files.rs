@@ -26,14 +26,12 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 pub fn read_rows(path: &Path) -> Result<Vec<Row>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    dataset::parse(&text).with_context(|| format!("in {}", path.display()))
+    dataset::parse(&read_text(path)?).with_context(|| format!("in {}", path.display()))
 }
 
 pub fn read_schema(dir: &Path) -> Result<FeatureSchema> {
     let path = dir.join("schema.json");
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    FeatureSchema::from_json(&bytes).with_context(|| format!("in {}", path.display()))
+    FeatureSchema::from_json(&read(&path)?).with_context(|| format!("in {}", path.display()))
 }
 
 /// Unix seconds of an RFC 3339 argument, or the clock when it is absent.
