@@ -35,7 +35,7 @@ export function bundle(dir, key, version) {
 }
 
 /** Starts `edgeprice serve`; resolves when it listens. `log` collects its JSON log lines. */
-export function startOrigin({ dir, port = 0, trusted }) {
+export function startOrigin({ dir, port = 0, trusted, env = {} }) {
   const child = spawn(bin, ["serve"], {
     cwd: root,
     env: {
@@ -47,6 +47,7 @@ export function startOrigin({ dir, port = 0, trusted }) {
       EDGEPRICE_ADMIN_TOKEN: ADMIN_TOKEN,
       EDGEPRICE_EDGE_TOKEN: EDGE_TOKEN,
       RUST_LOG: "info",
+      ...env,
     },
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -108,6 +109,16 @@ export function startWorker(vars = {}, extra = {}) {
     kvNamespaces: ["POLICY"],
     ...extra,
   });
+}
+
+/** A loopback port that was free a moment ago (for servers that must know each other's URL). */
+export async function freePort() {
+  const { createServer } = await import("node:net");
+  const server = createServer();
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
 }
 
 /** Polls `check` until it returns a truthy value or `ms` pass. */

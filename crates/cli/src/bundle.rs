@@ -93,6 +93,14 @@ fn population_curve(metrics: &serde_json::Value) -> Result<PopulationCurve> {
     Ok(PopulationCurve { ratios, purchase_probability: probs })
 }
 
+/// Prints a new push secret: 32 random bytes in the Standard Webhooks `whsec_` form.
+pub fn push_secret() -> Result<()> {
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
+    println!("{}", edgeprice_core::webhook::Secret::encode(&key));
+    Ok(())
+}
+
 pub fn bundle(a: BundleArgs) -> Result<()> {
     let metrics: serde_json::Value = files::read_json(&a.model.join("metrics.json"))?;
     let rules_toml = files::read_text(&a.rules)?;

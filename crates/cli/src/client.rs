@@ -67,6 +67,17 @@ impl Origin {
         self.admin("PUT", "/v1/policy", BUNDLE_TYPE, bundle)
     }
 
+    /// A public GET: the body's bytes of a 2xx answer.
+    fn get(&self, path: &str) -> Result<Vec<u8>> {
+        let url = format!("{}{path}", self.base);
+        let mut resp = self.agent.get(&url).call().with_context(|| format!("GET {url}"))?;
+        let status = resp.status().as_u16();
+        let bytes =
+            resp.body_mut().with_config().limit(64 << 20).read_to_vec().with_context(|| format!("GET {url}"))?;
+        anyhow::ensure!((200..300).contains(&status), "GET {url}: {status} {}", String::from_utf8_lossy(&bytes));
+        Ok(bytes)
+    }
+
     /// Makes an earlier policy version live again.
     pub fn rollback(&self, version: u64) -> Result<()> {
         let body = serde_json::json!({ "version": version }).to_string();
@@ -102,6 +113,18 @@ pub struct RollbackArgs {
     pub origin: String,
     #[arg(long)]
     pub to: u64,
+    /// Re-issue version `--to` signed with this key as a new version (one above every
+    /// published one) and publish it: the rollback edges follow. Without it only the
+    /// origin rolls back, and edges keep the newer version they already run.
+    #[arg(long)]
+    pub key: Option<std::path::PathBuf>,
+    /// Public keys trusted to have signed version `--to` (besides the built-in one and
+    /// `--key`'s own).
+    #[arg(long = "trusted-key")]
+    pub trusted_key: Vec<std::path::PathBuf>,
+    /// Days the re-issued bundle is valid.
+    #[arg(long, default_value_t = 30)]
+    pub valid_days: u64,
 }
 
 pub fn publish(a: PublishArgs) -> Result<()> {
@@ -109,5 +132,21 @@ pub fn publish(a: PublishArgs) -> Result<()> {
 }
 
 pub fn rollback(a: RollbackArgs) -> Result<()> {
-    Origin::new(&a.origin).rollback(a.to)
+    let origin = Origin::new(&a.origin);
+    let Some(key) = &a.key else {
+        eprintln!("note: edges refuse versions older than the one they run; re-issue with --key to roll them back");
+        return origin.rollback(a.to);
+    };
+    let signer = edgeprice_core::bundle::BundleSigner::from_json(&crate::files::read(key)?)?;
+    let mut keys = crate::files::trusted(&a.trusted_key)?;
+    keys.add(&signer.key_id, &signer.public_bytes())?;
+    let versions: Value = serde_json::from_slice(&origin.get("/v1/policy")?).context("the origin's /v1/policy")?;
+    let max = versions["max"].as_u64().context("the origin has no published version")?;
+    let old = origin.get(&format!("/v1/policy/{}", a.to))?;
+    let now = crate::files::now_or(None)?;
+    let (draft, model) = edgeprice_core::bundle::reissue(&old, &keys, now, max + 1, a.valid_days)
+        .with_context(|| format!("version {} does not verify", a.to))?;
+    let bytes = signer.sign_draft(draft, &model).context("the re-issued bundle does not verify")?;
+    eprintln!("re-issued version {} as version {} (key {})", a.to, max + 1, signer.key_id);
+    origin.publish(&bytes)
 }

@@ -45,8 +45,12 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Publish a bundle to an origin (admin token from EDGEPRICE_ADMIN_TOKEN).
     Publish(client::PublishArgs),
-    /// Make an earlier policy version live again at an origin (admin token from the environment).
+    /// Make an earlier policy version live again at an origin (admin token from the
+    /// environment); with --key, re-issued as a new version so that edges follow.
     Rollback(client::RollbackArgs),
+    /// Print a new random secret for policy pushes (`whsec_...`): EDGEPRICE_PUSH_SECRET at
+    /// the origin, POLICY_PUSH_SECRET at the worker.
+    PushSecret,
     /// Replay the sessions of a CSV through a policy (a bundle, list, uniform or oracle), the
     /// market model deciding purchases; prints profit, revenue and conversion per session.
     Simulate(simulate::SimulateArgs),
@@ -76,6 +80,7 @@ fn main() -> Result<()> {
         Command::Serve(a) => serve::serve(a),
         Command::Publish(a) => client::publish(a),
         Command::Rollback(a) => client::rollback(a),
+        Command::PushSecret => bundle::push_secret(),
         Command::Simulate(a) => simulate::simulate(a),
         Command::Evaluate(a) => evaluate::evaluate(a),
         Command::Retrain(a) => retrain::retrain(a),

@@ -52,6 +52,7 @@ pub fn serve(a: ServeArgs) -> Result<()> {
             clock,
             metrics: Default::default(),
             limits: settings.limits,
+            pusher: settings.pusher.map(std::sync::Arc::new),
         };
         let listener =
             tokio::net::TcpListener::bind(&a.listen).await.with_context(|| format!("binding {}", a.listen))?;

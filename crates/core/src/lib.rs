@@ -5,7 +5,8 @@
 //! A decision flows `session` -> `tracker` -> `features` -> `model` (tract or the int8 fast
 //! path in `model::plan`) -> `pricing` (candidates, then the decision) under the signed
 //! rules and model of a `bundle`; `engine` ties them together. `feedback` is the wire
-//! format of the events the edge sends to the origin.
+//! format of the events the edge sends to the origin; `webhook` signs and verifies the
+//! origin's policy pushes.
 
 pub mod bundle;
 pub mod engine;
@@ -17,6 +18,7 @@ pub mod rng;
 pub mod secret;
 pub mod session;
 pub mod tracker;
+pub mod webhook;
 
 // Static constructors on wasm (see the module): the wasm adapters call `run_once` before
 // they load a model.

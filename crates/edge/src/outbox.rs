@@ -3,6 +3,8 @@
 //! outbox only when the origin acknowledged its batch, or when the origin refused the batch
 //! as malformed, or when the outbox is full (oldest first); the last two are counted in
 //! `dropped` and reported by `take_dropped` so the adapter logs them: nothing goes silently.
+//! The batch goes to the origin (`begin`) or, when the queue refused a send, to the queue
+//! again (`begin_lines`).
 
 use std::collections::VecDeque;
 
@@ -82,21 +84,39 @@ impl Outbox {
 
     /// The next batch as an NDJSON body, marked in flight; `None` if nothing is due.
     pub fn begin(&mut self, now: i64, policy: FlushPolicy, force: bool) -> Option<String> {
+        let limit = (policy.batch_events.max(1) * 10, MAX_BATCH_BYTES);
+        let lines = self.begin_lines(now, policy, force, limit)?;
+        let mut body = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for line in lines {
+            body.push_str(&line);
+            body.push('\n');
+        }
+        Some(body)
+    }
+
+    /// The next batch as lines, at most `(count, bytes)` of them (at least one), marked in
+    /// flight; `None` if nothing is due. For a queue's `sendBatch`, whose limits differ.
+    pub fn begin_lines(
+        &mut self,
+        now: i64,
+        policy: FlushPolicy,
+        force: bool,
+        (max_count, max_bytes): (usize, usize),
+    ) -> Option<Vec<String>> {
         if !self.due(now, policy, force) {
             return None;
         }
-        let mut body = String::new();
-        let mut n = 0;
+        let mut lines = Vec::new();
+        let mut bytes = 0;
         for (_, line) in &self.queue {
-            if n > 0 && (body.len() + line.len() + 1 > MAX_BATCH_BYTES || n >= policy.batch_events.max(1) * 10) {
+            if !lines.is_empty() && (bytes + line.len() + 1 > max_bytes || lines.len() >= max_count) {
                 break;
             }
-            body.push_str(line);
-            body.push('\n');
-            n += 1;
+            bytes += line.len() + 1;
+            lines.push(line.clone());
         }
-        self.in_flight = n;
-        Some(body)
+        self.in_flight = lines.len();
+        Some(lines)
     }
 
     /// Applies the origin's answer to the batch in flight; returns how many events left.

@@ -3,7 +3,9 @@
 //! EDGEPRICE_ADMIN_TOKEN and EDGEPRICE_EDGE_TOKEN (at least 16 characters, different),
 //! EDGEPRICE_EDGE_RATE and EDGEPRICE_ADMIN_RATE as `per_second:burst` (for example
 //! `1000:2000`), EDGEPRICE_REQUEST_TIMEOUT_SECONDS for a whole request and
-//! EDGEPRICE_HEADER_TIMEOUT_SECONDS (10 s by default) for its headers.
+//! EDGEPRICE_HEADER_TIMEOUT_SECONDS (10 s by default) for its headers; policy pushes:
+//! EDGEPRICE_PUSH_URLS (comma-separated edge endpoints), EDGEPRICE_PUSH_SECRET (the
+//! `whsec_` secret the edges verify with) and EDGEPRICE_PUSH_FIRST_RETRY_SECONDS (1 s).
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,6 +13,8 @@ use std::time::Duration;
 use edgeprice_core::bundle::{self, TrustedKeys};
 
 use crate::limits::{Limits, Rate};
+use crate::push::Pusher;
+use edgeprice_core::webhook::Secret;
 
 /// A setting that is missing or wrong, named with its variable or file.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +31,7 @@ pub struct Settings {
     pub edge_token: String,
     pub limits: Limits,
     pub header_timeout: Duration,
+    pub pusher: Option<Pusher>,
 }
 
 impl Settings {
@@ -47,8 +52,30 @@ impl Settings {
         let limits =
             Limits::new(rate("EDGEPRICE_EDGE_RATE", d.edge)?, rate("EDGEPRICE_ADMIN_RATE", d.admin)?, deadline);
         let header_timeout = seconds("EDGEPRICE_HEADER_TIMEOUT_SECONDS", Duration::from_secs(10))?;
-        Ok(Settings { admin_token, edge_token, limits, header_timeout })
+        Ok(Settings { admin_token, edge_token, limits, header_timeout, pusher: pusher()? })
     }
+}
+
+/// The push endpoints and their secret; `None` when no endpoint is configured.
+fn pusher() -> Result<Option<Pusher>, ConfigError> {
+    let targets: Vec<String> = std::env::var("EDGEPRICE_PUSH_URLS")
+        .unwrap_or_default()
+        .split(',')
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+        .collect();
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    if let Some(bad_url) = targets.iter().find(|u| !(u.starts_with("https://") || u.starts_with("http://"))) {
+        return Err(bad(format!("EDGEPRICE_PUSH_URLS: {bad_url} is not an http(s) URL")));
+    }
+    let text = std::env::var("EDGEPRICE_PUSH_SECRET").map_err(|_| {
+        bad("EDGEPRICE_PUSH_URLS is set but EDGEPRICE_PUSH_SECRET is not (make one: edgeprice push-secret)")
+    })?;
+    let secret = Secret::parse(&text).map_err(|e| bad(format!("EDGEPRICE_PUSH_SECRET: {e}")))?;
+    let first_retry = seconds("EDGEPRICE_PUSH_FIRST_RETRY_SECONDS", Duration::from_secs(1))?;
+    Ok(Some(Pusher { targets, secret, first_retry }))
 }
 
 /// A rate `per_second:burst` (or one number for both) from the environment, or `default`.

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::errors::{error, internal, json_errors};
 use super::limits::{Bucket, Limits};
+use super::push::Pusher;
 use super::store::{Store, StoreError};
 use edgeprice_core::bundle::{self, BundleError, MAX_BUNDLE, TrustedKeys};
 use edgeprice_core::feedback::{MAX_BODY, parse_batch};
@@ -45,6 +46,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Rate limits per token and the request deadline (`limits`).
     pub limits: Limits,
+    /// Edge endpoints notified of each publish and rollback (`push`); `None`: edges poll.
+    pub pusher: Option<Arc<Pusher>>,
 }
 
 type Shared = Arc<AppState>;
@@ -175,6 +178,9 @@ async fn publish(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Re
     match s.store.publish(m.policy_version, &m.key_id, &m.created, &body, now).await {
         Ok(()) => {
             s.metrics.publish_accepted.fetch_add(1, Ordering::Relaxed);
+            if let Some(p) = &s.pusher {
+                p.notify(&s.store, "policy.published", m.policy_version, now);
+            }
             (StatusCode::CREATED, Json(json!({"policy_version": m.policy_version, "live": true}))).into_response()
         }
         Err(StoreError::NotNewer(v)) => {
@@ -202,8 +208,14 @@ async fn rollback(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     let Ok(req) = serde_json::from_slice::<RollbackBody>(&body) else {
         return error(StatusCode::BAD_REQUEST, "bad_request", "body must be {\"version\": N}");
     };
-    match s.store.rollback(req.version, (s.clock)()).await {
-        Ok(()) => Json(json!({"policy_version": req.version, "live": true})).into_response(),
+    let now = (s.clock)();
+    match s.store.rollback(req.version, now).await {
+        Ok(()) => {
+            if let Some(p) = &s.pusher {
+                p.notify(&s.store, "policy.rolled_back", req.version, now);
+            }
+            Json(json!({"policy_version": req.version, "live": true})).into_response()
+        }
         Err(StoreError::UnknownVersion(v)) => {
             error(StatusCode::NOT_FOUND, "unknown_version", format!("policy version {v} was never published"))
         }
@@ -227,6 +239,41 @@ async fn feedback(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
             s.metrics.feedback_rejected.fetch_add(rejected.len() as u64, Ordering::Relaxed);
             Json(json!({"accepted": accepted, "duplicates": duplicates, "rejected": rejected})).into_response()
         }
+        Err(e) => internal(e),
+    }
+}
+
+/// The policy versions (public, like the bundles): the live one, the highest published (a
+/// new publish must exceed it) and the latest 100 publish and rollback events.
+async fn versions(State(s): State<Shared>) -> Response {
+    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let (history, max) = match (s.store.history(100).await, s.store.max_version().await) {
+        (Ok(h), Ok(m)) => (h, m),
+        (Err(e), _) | (_, Err(e)) => return internal(e),
+    };
+    let events: Vec<_> =
+        history.iter().map(|(kind, version, at)| json!({"kind": kind, "version": version, "at": at})).collect();
+    Json(json!({"live": history.first().map(|h| h.1), "max": max, "history": events})).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct DeliveriesQuery {
+    limit: Option<u32>,
+}
+
+/// The latest push attempts (admin): `{"deliveries": [...]}`, newest first, at most 500.
+async fn deliveries(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<DeliveriesQuery>,
+) -> Response {
+    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    if let Err(denied) = need(&s, &headers, Role::Admin) {
+        return denied.into_response();
+    }
+    match s.store.deliveries(q.limit.unwrap_or(100).min(500)).await {
+        Ok(list) => Json(json!({"configured": s.pusher.as_ref().map_or(0, |p| p.targets.len()), "deliveries": list}))
+            .into_response(),
         Err(e) => internal(e),
     }
 }
@@ -353,8 +400,9 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/policy/latest", get(latest))
         .route("/v1/policy/{version}", get(by_version))
-        .route("/v1/policy", axum::routing::put(publish).layer(DefaultBodyLimit::max(MAX_BUNDLE)))
+        .route("/v1/policy", axum::routing::put(publish).get(versions).layer(DefaultBodyLimit::max(MAX_BUNDLE)))
         .route("/v1/policy/rollback", post(rollback))
+        .route("/v1/push/deliveries", get(deliveries))
         .route("/v1/feedback", post(feedback).layer(DefaultBodyLimit::max(MAX_BODY)))
         .route("/v1/reports/summary", get(summary))
         .route("/v1/catalog/{sku}", get(catalog))

@@ -1,6 +1,7 @@
 //! The origin service (native): publishes and serves signed policy bundles and stores the
 //! edge's feedback. `app` builds the whole HTTP API as a router, testable without a socket;
-//! `edgeprice serve` binds it. The store is SQLite or PostgreSQL (`store`).
+//! `edgeprice serve` binds it. The store is SQLite or PostgreSQL (`store`); `push` notifies
+//! edges of policy changes.
 
 // The feedback wire format is platform-free: `edgeprice_core::feedback`.
 pub use edgeprice_core::feedback;
@@ -8,6 +9,7 @@ pub mod config;
 pub mod errors;
 pub mod http;
 pub mod limits;
+pub mod push;
 pub mod report;
 pub mod serve;
 pub mod store;

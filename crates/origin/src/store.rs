@@ -8,6 +8,8 @@ use sqlx::{AnyPool, Row};
 use edgeprice_core::feedback::{self, FeedbackEvent};
 use edgeprice_core::pricing::decision::Arm;
 
+use crate::push::Delivery;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("policy version {0} is not newer than the published ones")]
@@ -86,7 +88,7 @@ impl Store {
         bytes: &[u8],
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_policy_change().await?;
         let inserted = sqlx::query(
             "INSERT INTO bundles (version, key_id, created, bytes, published_at) \
              SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM bundles WHERE version >= $1)",
@@ -107,7 +109,7 @@ impl Store {
 
     /// Makes an earlier version live again, recorded as a new event.
     pub async fn rollback(&self, version: u64, now: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_policy_change().await?;
         let exists = sqlx::query("SELECT version FROM bundles WHERE version = $1")
             .bind(version as i64)
             .fetch_optional(&mut *tx)
@@ -117,6 +119,65 @@ impl Store {
             return Err(StoreError::UnknownVersion(version));
         }
         Self::make_live(tx, "rollback", version, now).await
+    }
+
+    /// A transaction for a publish or rollback. PostgreSQL runs transactions concurrently
+    /// (READ COMMITTED): two publishes could each see no newer version and both insert, the
+    /// lower one committing last. Locking the bundles table (readers still read) until the
+    /// commit makes policy changes take turns. SQLite needs no lock: the pool has one
+    /// connection, so writes are serial.
+    async fn begin_policy_change(&self) -> Result<sqlx::Transaction<'_, sqlx::Any>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if self.postgres {
+            sqlx::query("LOCK TABLE bundles IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+        }
+        Ok(tx)
+    }
+
+    /// Records one push attempt (`push`).
+    pub async fn record_delivery(&self, d: &Delivery) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO push_deliveries (message_id, url, event, policy_version, attempt, status, error, delivered, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&d.message_id)
+        .bind(&d.url)
+        .bind(&d.event)
+        .bind(d.policy_version as i64)
+        .bind(i64::from(d.attempt))
+        .bind(i64::from(d.status))
+        .bind(d.error.as_deref())
+        .bind(i64::from(d.delivered))
+        .bind(d.at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The latest `limit` push attempts, newest first.
+    pub async fn deliveries(&self, limit: u32) -> Result<Vec<Delivery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT message_id, url, event, policy_version, attempt, status, error, delivered, at \
+             FROM push_deliveries ORDER BY id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Delivery {
+                    message_id: r.try_get("message_id")?,
+                    url: r.try_get("url")?,
+                    event: r.try_get("event")?,
+                    policy_version: r.try_get::<i64, _>("policy_version")? as u64,
+                    attempt: r.try_get::<i64, _>("attempt")? as u32,
+                    status: r.try_get::<i64, _>("status")? as u16,
+                    error: r.try_get("error")?,
+                    delivered: r.try_get::<i64, _>("delivered")? != 0,
+                    at: r.try_get("at")?,
+                })
+            })
+            .collect()
     }
 
     /// Records the event that makes `version` live, and commits the transaction.
@@ -158,6 +219,17 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(Self::bundle_of).transpose()
+    }
+
+    /// The latest `limit` publish and rollback events, newest first: (kind, version, at).
+    pub async fn history(&self, limit: u32) -> Result<Vec<(String, u64, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT kind, version, at FROM policy_events ORDER BY id DESC LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|r| Ok((r.try_get("kind")?, r.try_get::<i64, _>("version")? as u64, r.try_get("at")?)))
+            .collect()
     }
 
     /// Highest published version (the floor for the next publish).

@@ -85,6 +85,7 @@ async fn setup_with(name: &str, backend: Backend, limits: Limits) -> Option<(Rou
         clock: fixed_now,
         metrics: Default::default(),
         limits,
+        pusher: None,
     };
     Some((app(state), store))
 }

@@ -6,7 +6,9 @@
 use worker::Env;
 
 use edgeprice_core::bundle::{self, TrustedKeys};
+use edgeprice_core::webhook::Secret;
 use edgeprice_edge::outbox::FlushPolicy;
+use edgeprice_edge::relay::Backoff;
 use edgeprice_edge::visit::MIN_SECRET;
 
 pub struct Config {
@@ -16,6 +18,8 @@ pub struct Config {
     pub session_secret: Option<Vec<u8>>,
     pub keys: TrustedKeys,
     pub policy_ttl: i64,
+    /// Seconds between looks at KV's bundle version (0: never); see `state::check_kv`.
+    pub kv_check: i64,
     pub policy_max_stale: i64,
     pub catalog_ttl: i64,
     pub flush: FlushPolicy,
@@ -24,6 +28,12 @@ pub struct Config {
     pub disclosure: String,
     /// Milliseconds before an origin request is abandoned.
     pub origin_timeout_ms: u64,
+    /// Name of the feedback queue's dead-letter queue (its batches go to KV, not the origin).
+    pub dead_letter_queue: String,
+    /// Delays between the queue consumer's attempts to reach the origin.
+    pub retry: Backoff,
+    /// The origin's policy-push secret (`POLICY_PUSH_SECRET`, `whsec_...`); `None`: no push.
+    pub push_secret: Option<Secret>,
 }
 
 fn text(env: &Env, name: &str) -> Option<String> {
@@ -45,12 +55,17 @@ impl Config {
                 keys.add_json(key.to_string().as_bytes()).map_err(|e| format!("POLICY_PUBLIC_KEYS: {e}"))?;
             }
         }
+        let push_secret = match text(env, "POLICY_PUSH_SECRET").filter(|t| !t.trim().is_empty()) {
+            Some(t) => Some(Secret::parse(&t).map_err(|e| format!("POLICY_PUSH_SECRET: {e}"))?),
+            None => None,
+        };
         Ok(Config {
             origin: text(env, "ORIGIN").unwrap_or_default().trim().trim_end_matches('/').to_string(),
             edge_token: text(env, "EDGE_TOKEN").unwrap_or_default(),
             session_secret: text(env, "SESSION_SECRET").map(String::into_bytes).filter(|s| s.len() >= MIN_SECRET),
             keys,
             policy_ttl: number(env, "POLICY_TTL_SECONDS", 60, 1..=86_400),
+            kv_check: number(env, "POLICY_KV_CHECK_SECONDS", 10, 0..=86_400),
             policy_max_stale: number(env, "POLICY_MAX_STALE_SECONDS", 7 * 86_400, 60..=365 * 86_400),
             catalog_ttl: number(env, "CATALOG_TTL_SECONDS", 300, 0..=86_400),
             flush: FlushPolicy {
@@ -66,6 +81,14 @@ impl Config {
             disclosure: text(env, "DISCLOSURE_TEXT")
                 .unwrap_or_else(|| "This price was set for your visit by an automated pricing system.".into()),
             origin_timeout_ms: number(env, "ORIGIN_TIMEOUT_MS", 3_000, 100..=30_000) as u64,
+            dead_letter_queue: text(env, "FEEDBACK_DEAD_LETTER_QUEUE")
+                .unwrap_or_else(|| "edgeprice-feedback-dlq".into()),
+            // Queues delays a retry by at most 12 hours.
+            retry: Backoff {
+                base_seconds: number(env, "FEEDBACK_RETRY_BASE_SECONDS", 10, 0..=3_600) as u32,
+                max_seconds: number(env, "FEEDBACK_RETRY_MAX_SECONDS", 900, 0..=43_200) as u32,
+            },
+            push_secret,
         })
     }
 }

@@ -2,11 +2,12 @@
 // each event to it. Everything else is in crates/worker/ (Rust). scripts/build-worker.sh copies
 // this file next to the wasm-bindgen output in build/worker/.
 import module from "./edgeprice_bg.wasm";
-import { initSync, fetch as onFetch, scheduled as onScheduled } from "./edgeprice.js";
+import { initSync, fetch as onFetch, scheduled as onScheduled, queue as onQueue } from "./edgeprice.js";
 
 initSync({ module });
 
 export default {
   fetch: (request, env, ctx) => onFetch(request, env, ctx),
   scheduled: (event, env, ctx) => onScheduled(event, env, ctx),
+  queue: (batch, env) => onQueue(batch, env),
 };

@@ -11,13 +11,14 @@ use worker::{Env, Method};
 use super::config::Config;
 use super::{log, now_secs, origin};
 use edgeprice_core::engine::Engine;
-use edgeprice_core::feedback::FeedbackEvent;
 use edgeprice_core::pricing::product::Product;
-use edgeprice_edge::outbox::{Outbox, Sent};
+use edgeprice_edge::outbox::Outbox;
 use edgeprice_edge::policy::{Fetched, PolicyCache, Refresh, Source};
 
-/// KV key of the policy bundle the scheduled handler keeps (binding `POLICY`).
+/// KV key of the policy bundle the scheduled handler and pushes keep (binding `POLICY`).
 pub const KV_BUNDLE: &str = "bundle";
+/// KV key of that bundle's version (a few bytes: what isolates check often).
+pub const KV_VERSION: &str = "bundle_version";
 /// Most catalog entries cached per isolate (unknown SKUs included).
 const MAX_CATALOG: usize = 10_000;
 
@@ -26,9 +27,16 @@ pub struct Isolate {
     /// `None` only when neither KV nor the built-in bundle verifies (for example expired).
     pub policy: Option<PolicyCache>,
     pub outbox: Outbox,
+    /// Events this isolate handed to the feedback queue, sends the queue refused, and
+    /// messages its consumer settled (acked, retried or dead-lettered).
+    pub queue_sent: u64,
+    pub queue_send_failures: u64,
+    pub consumed: u64,
     /// SKU -> (fetched at, product or `None` for unknown).
     catalog: HashMap<String, (i64, Option<Product>)>,
     loaded: bool,
+    /// When this isolate last looked at KV's bundle version (`check_kv`).
+    kv_checked_at: i64,
 }
 
 thread_local! {
@@ -157,67 +165,63 @@ pub async fn store_in_kv(env: &Env, bytes: &[u8], version: u64) {
         Ok(p) => p.execute().await,
         Err(e) => Err(e),
     };
+    // The version key goes second: a reader that sees it finds the bundle it names.
+    let put = match put {
+        Ok(()) => match kv.put(KV_VERSION, version.to_string()) {
+            Ok(p) => p.execute().await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
     match put {
         Ok(()) => log("policy_stored_in_kv", json!({"policy_version": version})),
         Err(e) => log("policy_kv_write_failed", json!({"error": e.to_string()})),
     }
 }
 
-/// Sends due feedback batches to the origin (all queued ones when `force`).
-pub async fn flush(cfg: &Config, force: bool) {
-    if cfg.origin.is_empty() {
+/// Whether this request should look at KV's bundle version (every `POLICY_KV_CHECK_SECONDS`).
+pub fn begin_kv_check(cfg: &Config, now: i64) -> bool {
+    with(|i| {
+        let due = cfg.kv_check > 0 && (now - i.kv_checked_at >= cfg.kv_check || now < i.kv_checked_at);
+        if due {
+            i.kv_checked_at = now;
+        }
+        due
+    })
+}
+
+/// Adopts the KV copy when it is newer than the live policy: how a pushed (or cron-stored)
+/// version reaches the isolates that did not receive the push. Verified like any bundle.
+pub async fn check_kv(env: &Env, cfg: &Config) {
+    let Ok(kv) = env.kv("POLICY") else { return };
+    let Ok(Some(text)) = kv.get(KV_VERSION).text().await else { return };
+    let live = with(|i| i.policy.as_ref().map_or(0, |p| p.version()));
+    if text.trim().parse::<u64>().map_or(true, |v| v <= live) {
         return;
     }
-    let url = format!("{}/v1/feedback", cfg.origin);
-    let auth = format!("Bearer {}", cfg.edge_token);
-    // Bounded: a full outbox drains over several runs rather than holding one invocation.
-    for _ in 0..20 {
-        let Some(body) = with(|i| i.outbox.begin(now_secs(), cfg.flush, force)) else { return };
-        let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/x-ndjson")];
-        let sent = match origin::send(&url, Method::Post, &headers, Some(body), cfg.origin_timeout_ms * 3).await {
-            Ok(mut r) if (200..300).contains(&r.status_code()) => {
-                if let Ok(answer) = r.json::<Value>().await {
-                    let rejected = answer.get("rejected").and_then(Value::as_array).map_or(0, Vec::len);
-                    if rejected > 0 {
-                        log("feedback_events_rejected", json!({"count": rejected, "first": answer["rejected"][0]}));
-                    }
-                }
-                Sent::Stored
+    let Ok(Some(bytes)) = kv.get(KV_BUNDLE).bytes().await else { return };
+    let now = now_secs();
+    let outcome = with(|i| match &mut i.policy {
+        Some(p) => {
+            let r = p.finish(Fetched::Bundle(&bytes), &cfg.keys, now);
+            if matches!(r, Refresh::Updated { .. }) {
+                p.source = Source::Kv;
             }
-            Ok(r) if matches!(r.status_code(), 400 | 413) => {
-                log("feedback_batch_refused", json!({"status": r.status_code()}));
-                Sent::Refused
-            }
-            Ok(r) => {
-                log("feedback_upload_failed", json!({"status": r.status_code()}));
-                Sent::Retry
-            }
-            Err(e) => {
-                log("feedback_upload_failed", json!({"reason": e}));
-                Sent::Retry
-            }
-        };
-        let (left, dropped, queued, next) = with(|i| {
-            let left = i.outbox.finish(sent, now_secs());
-            (left, i.outbox.take_dropped(), i.outbox.len(), i.outbox.next_attempt())
-        });
-        if dropped > 0 {
-            log("feedback_dropped", json!({"count": dropped}));
+            r
         }
-        if sent == Sent::Retry {
-            log("feedback_retry_scheduled", json!({"queued": queued, "next_attempt": next}));
-            return;
-        }
-        if left == 0 || queued == 0 {
-            return;
-        }
+        None => Refresh::Unchanged,
+    });
+    match outcome {
+        Refresh::Updated { from, to } => log("policy_updated", json!({"from": from, "to": to, "source": "kv"})),
+        Refresh::Rejected(e) => log("policy_kv_rejected", json!({"code": e.code()})),
+        _ => {}
     }
 }
 
-/// Queues one feedback event; logs events the full outbox had to give up.
-pub fn queue(event: FeedbackEvent) {
+/// Keeps one event line in the outbox; logs events the full outbox had to give up.
+pub fn queue(line: String) {
     let dropped = with(|i| {
-        i.outbox.push(event.to_json().to_string(), now_secs());
+        i.outbox.push(line, now_secs());
         i.outbox.take_dropped()
     });
     if dropped > 0 {

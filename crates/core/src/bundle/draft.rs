@@ -50,3 +50,40 @@ impl BundleSigner {
         Ok(bytes)
     }
 }
+
+/// A rollback the edges follow. Edges refuse any version older than their live one (that
+/// refusal is what stops an attacker from replaying an old, validly signed bundle), so an
+/// origin-side rollback alone never reaches them. The policy of `bytes` (verified against
+/// `keys` at `now`) comes back as a draft of `policy_version` with the same schema, rules,
+/// page values and curve, and its model bytes; signed with the merchant's key it is a new
+/// version that carries the old policy. `metrics.reissue_of` records where it came from.
+pub fn reissue(
+    bytes: &[u8],
+    keys: &TrustedKeys,
+    now: i64,
+    policy_version: u64,
+    valid_days: u64,
+) -> Result<(Draft, Vec<u8>), BundleError> {
+    let old = verify(bytes, keys, now, None)?;
+    let m = old.manifest();
+    if policy_version <= m.policy_version {
+        return Err(BundleError::Downgrade { found: policy_version, live: m.policy_version });
+    }
+    let mut metrics = m.metrics.clone();
+    if let serde_json::Value::Object(map) = &mut metrics {
+        map.insert("reissue_of".into(), m.policy_version.into());
+    } else {
+        metrics = serde_json::json!({"reissue_of": m.policy_version});
+    }
+    let draft = Draft {
+        policy_version,
+        created: now,
+        valid_days,
+        schema: m.schema.clone(),
+        rules_toml: m.rules_toml.clone(),
+        page_values: m.page_values.clone(),
+        population_curve: m.population_curve.clone(),
+        metrics,
+    };
+    Ok((draft, super::frame(bytes)?.model.to_vec()))
+}

@@ -14,7 +14,7 @@ mod signer;
 
 use ed25519_dalek::{Signature, Verifier};
 
-pub use draft::Draft;
+pub use draft::{Draft, reissue};
 pub use keys::{PublicKeyFile, TrustedKeys};
 pub use manifest::Manifest;
 pub use signer::BundleSigner;
