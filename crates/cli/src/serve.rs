@@ -11,7 +11,7 @@ use crate::files::read;
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Database URL: `sqlite://PATH?mode=rwc` or `postgres://...`.
+    /// Database URL: `sqlite://PATH` (created if missing) or `postgres://...`.
     #[arg(long, env = "EDGEPRICE_DATABASE_URL", default_value = "sqlite://data/origin.db?mode=rwc")]
     pub db: String,
     #[arg(long, env = "EDGEPRICE_LISTEN", default_value = "127.0.0.1:8080")]
@@ -28,7 +28,7 @@ pub struct ServeArgs {
 pub fn serve(a: ServeArgs) -> Result<()> {
     let catalog = edgeprice_origin::load_catalog(&read(&a.catalog)?).map_err(|e| anyhow::anyhow!(e))?;
     let keys = config::trusted_keys(&a.trusted_key)?;
-    config::prepare_database(&a.db)?;
+    let db = config::prepare_database(&a.db)?;
     let settings = Settings::from_env()?;
     tracing_subscriber::fmt()
         .json()
@@ -40,7 +40,7 @@ pub fn serve(a: ServeArgs) -> Result<()> {
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let store = edgeprice_origin::store::Store::connect(&a.db).await?;
+        let store = edgeprice_origin::store::Store::connect(&db).await?;
         let clock =
             || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
         let state = edgeprice_origin::AppState {

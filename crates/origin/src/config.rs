@@ -2,7 +2,9 @@
 //! (the router itself takes values, so tests build it without an environment):
 //! EDGEPRICE_ADMIN_TOKEN and EDGEPRICE_EDGE_TOKEN (at least 16 characters, different),
 //! EDGEPRICE_EDGE_RATE and EDGEPRICE_ADMIN_RATE as `per_second:burst` (for example
-//! `1000:2000`), EDGEPRICE_REQUEST_TIMEOUT_SECONDS for a whole request and
+//! `1000:2000`), EDGEPRICE_CLIENT_RATE for requests without a token per client address
+//! (`20:60`) and EDGEPRICE_CLIENT_IP_HEADER naming the header that carries that address
+//! behind a proxy, EDGEPRICE_REQUEST_TIMEOUT_SECONDS for a whole request and
 //! EDGEPRICE_HEADER_TIMEOUT_SECONDS (10 s by default) for its headers; policy pushes:
 //! EDGEPRICE_PUSH_URLS (comma-separated edge endpoints), EDGEPRICE_PUSH_SECRET (the
 //! `whsec_` secret the edges verify with) and EDGEPRICE_PUSH_FIRST_RETRY_SECONDS (1 s).
@@ -50,7 +52,11 @@ impl Settings {
         let d = Limits::default();
         let deadline = seconds("EDGEPRICE_REQUEST_TIMEOUT_SECONDS", d.request_deadline)?;
         let limits =
-            Limits::new(rate("EDGEPRICE_EDGE_RATE", d.edge)?, rate("EDGEPRICE_ADMIN_RATE", d.admin)?, deadline);
+            Limits::new(rate("EDGEPRICE_EDGE_RATE", d.edge)?, rate("EDGEPRICE_ADMIN_RATE", d.admin)?, deadline)
+                .with_client_rate(rate("EDGEPRICE_CLIENT_RATE", d.client)?)
+                .with_client_ip_header(
+                    std::env::var("EDGEPRICE_CLIENT_IP_HEADER").ok().filter(|h| !h.trim().is_empty()),
+                );
         let header_timeout = seconds("EDGEPRICE_HEADER_TIMEOUT_SECONDS", Duration::from_secs(10))?;
         Ok(Settings { admin_token, edge_token, limits, header_timeout, pusher: pusher()? })
     }
@@ -124,12 +130,40 @@ pub fn trusted_keys(entries: &[String]) -> Result<TrustedKeys, ConfigError> {
     Ok(keys)
 }
 
-/// Makes the folder of a SQLite database file (the default `data/`) if it does not exist.
-pub fn prepare_database(url: &str) -> Result<(), ConfigError> {
-    if let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p))
-        && let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty())
-    {
+/// The database URL `serve` connects to: for SQLite, the file's folder is made if missing
+/// (the default `data/`) and a URL without `mode=` gets `mode=rwc`, so the file is created
+/// on first start (sqlx's default mode opens existing files only); other URLs as given.
+pub fn prepare_database(url: &str) -> Result<String, ConfigError> {
+    let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+        return Ok(url.to_string());
+    };
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" {
+        return Ok(url.to_string());
+    }
+    if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| bad(format!("creating {}: {e}", dir.display())))?;
     }
-    Ok(())
+    if query.split('&').any(|p| p.starts_with("mode=")) {
+        return Ok(url.to_string());
+    }
+    Ok(if query.is_empty() { format!("{url}?mode=rwc") } else { format!("{url}&mode=rwc") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sqlite_url_without_a_mode_creates_its_file() {
+        let dir = std::env::temp_dir().join(format!("edgeprice-config-{}", std::process::id()));
+        let file = dir.join("sub/origin.db");
+        let url = format!("sqlite://{}", file.display());
+        assert_eq!(prepare_database(&url).unwrap(), format!("{url}?mode=rwc"));
+        assert!(dir.join("sub").is_dir(), "the folder is made");
+        assert_eq!(prepare_database(&format!("{url}?cache=shared")).unwrap(), format!("{url}?cache=shared&mode=rwc"));
+        assert_eq!(prepare_database(&format!("{url}?mode=ro")).unwrap(), format!("{url}?mode=ro"));
+        assert_eq!(prepare_database("postgres://h/db").unwrap(), "postgres://h/db");
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -108,6 +108,34 @@ fn need(state: &AppState, headers: &HeaderMap, wanted: Role) -> Result<(), Denie
     state.limits.take(bucket, std::time::Instant::now()).map_err(Denied::RateLimited)
 }
 
+/// The client address of a connection (`serve` adds it to each of its requests).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+/// Requests without a valid token (browsers and scripts on the public routes) take a token
+/// from their client's bucket, or get 429 with `Retry-After`. `/healthz` is exempt (load
+/// balancers poll it); edges send their token on every request, so a fleet behind a few
+/// addresses is limited by the edge bucket instead.
+async fn client_limit(State(s): State<Shared>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if req.uri().path() == "/healthz" || role(&s, req.headers()).is_ok() {
+        return next.run(req).await;
+    }
+    let named = s.limits.client_ip_header.as_deref().and_then(|h| req.headers().get(h)).and_then(|v| v.to_str().ok());
+    let client = match named {
+        // X-Forwarded-For lists the client first.
+        Some(v) => v.split(',').next().unwrap_or(v).trim().to_string(),
+        None => req.extensions().get::<ClientAddr>().map_or_else(|| "unknown".to_string(), |c| c.0.to_string()),
+    };
+    match s.limits.take_client(&client, std::time::Instant::now()) {
+        Ok(()) => next.run(req).await,
+        Err(wait) => {
+            let mut r = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests from this client");
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.ceil().max(1.0) as u64));
+            r
+        }
+    }
+}
+
 /// The request deadline: the whole request, body included, or 408.
 async fn deadline(State(s): State<Shared>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     match tokio::time::timeout(s.limits.request_deadline, next.run(req)).await {
@@ -413,6 +441,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(64 * 1024))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(axum::middleware::from_fn_with_state(shared.clone(), deadline))
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), client_limit))
         .layer(axum::middleware::map_response(json_errors))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(shared)

@@ -13,14 +13,16 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
+use crate::http::ClientAddr;
+
 pub async fn serve(listener: TcpListener, app: Router, header_timeout: Duration, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(e) => {
                         // Out of file descriptors and the like: back off a little, keep serving.
                         tracing::warn!(error = %e, "accept failed");
@@ -28,7 +30,8 @@ pub async fn serve(listener: TcpListener, app: Router, header_timeout: Duration,
                         continue;
                     }
                 };
-                let service = TowerToHyperService::new(app.clone());
+                // The peer address names the client for the per-client limit of `http`.
+                let service = TowerToHyperService::new(app.clone().layer(axum::Extension(ClientAddr(peer.ip()))));
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
                     let mut builder = Builder::new(TokioExecutor::new());

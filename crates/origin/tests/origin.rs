@@ -172,11 +172,162 @@ async fn publish_serve_and_roll_back(backend: Backend) {
     assert_eq!(call(&app, "PUT", "/v1/policy", Some(ADMIN), bundle_v(3), &[]).await.0, StatusCode::CONFLICT);
     assert_eq!(call(&app, "PUT", "/v1/policy", Some(ADMIN), bundle_v(4), &[]).await.0, StatusCode::CREATED);
 
+    let versions = json_of(&call(&app, "GET", "/v1/policy", None, vec![], &[]).await.2);
+    assert_eq!((versions["live"].as_u64(), versions["max"].as_u64()), (Some(4), Some(4)));
+    let kinds: Vec<(&str, u64)> = versions["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["version"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("publish", 4), ("rollback", 2), ("publish", 3), ("publish", 2)]);
+
     let (_, _, body) = call(&app, "GET", "/metrics", None, vec![], &[]).await;
     let text = String::from_utf8(body).unwrap();
     assert!(text.contains("edgeprice_policy_live_version 4"), "{text}");
     assert!(text.contains("edgeprice_policy_publish_total{result=\"accepted\"} 3"), "{text}");
     assert!(!text.contains(ADMIN) && !text.contains(EDGE));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_publishes_take_turns_sqlite() {
+    concurrent_publishes_take_turns(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_publishes_take_turns_postgres() {
+    concurrent_publishes_take_turns(Backend::Postgres).await;
+}
+
+/// Twenty publishers at once, highest version first: whichever commit first, no publish may
+/// commit a version below one already committed (the version check and the insert are one
+/// turn), so the live version is the highest accepted one.
+async fn concurrent_publishes_take_turns(backend: Backend) {
+    let Some((app, store)) = setup("concurrent", backend).await else { return };
+    let bundles: Vec<(u64, Vec<u8>)> = (2..22).rev().map(|v| (v, bundle_v(v))).collect();
+    let tasks: Vec<_> = bundles
+        .into_iter()
+        .map(|(v, b)| {
+            let app = app.clone();
+            tokio::spawn(async move { (v, call(&app, "PUT", "/v1/policy", Some(ADMIN), b, &[]).await.0) })
+        })
+        .collect();
+    let mut accepted = Vec::new();
+    for t in tasks {
+        let (v, status) = t.await.unwrap();
+        assert!(status == StatusCode::CREATED || status == StatusCode::CONFLICT, "{v}: {status}");
+        if status == StatusCode::CREATED {
+            accepted.push(v);
+        }
+    }
+    let history = store.history(100).await.unwrap();
+    let committed: Vec<u64> = history.iter().rev().map(|(_, v, _)| *v).collect();
+    assert!(committed.windows(2).all(|w| w[0] < w[1]), "commit order {committed:?}");
+    assert_eq!(committed.len(), accepted.len());
+    assert_eq!(store.live().await.unwrap().map(|b| b.version), accepted.iter().max().copied());
+    assert!(accepted.contains(&21), "the highest version always wins its turn");
+}
+
+/// An edge endpoint on loopback that records each push and fails the first `fail` of them.
+async fn receiver(fail: usize) -> (String, std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let router = Router::new().route(
+        "/push",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let log = log.clone();
+            async move {
+                let mut seen = log.lock().unwrap();
+                seen.push((headers, body.to_vec()));
+                if seen.len() <= fail { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/push", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishes_and_rollbacks_are_pushed_signed_retried_and_recorded() {
+    use edgeprice_core::webhook::Secret;
+    use edgeprice_origin::push::Pusher;
+    let secret_text = Secret::encode(&[9; 32]);
+    let (url, seen) = receiver(2).await;
+    let url_db = database_url("push", Backend::Sqlite).await.unwrap();
+    let store = Store::connect(&url_db).await.unwrap();
+    let pusher = Pusher {
+        targets: vec![url.clone()],
+        secret: Secret::parse(&secret_text).unwrap(),
+        first_retry: std::time::Duration::from_millis(50),
+    };
+    let state = AppState {
+        store: store.clone(),
+        catalog: Default::default(),
+        keys: signer().1,
+        admin_token: ADMIN.into(),
+        edge_token: EDGE.into(),
+        clock: fixed_now,
+        metrics: Default::default(),
+        limits: Default::default(),
+        pusher: Some(std::sync::Arc::new(pusher)),
+    };
+    let app = app(state);
+    assert_eq!(call(&app, "PUT", "/v1/policy", Some(ADMIN), bundle_v(2), &[]).await.0, StatusCode::CREATED);
+    let rb = serde_json::to_vec(&json!({"version": 2})).unwrap();
+    let deliveries = || async { json_of(&call(&app, "GET", "/v1/push/deliveries", Some(ADMIN), vec![], &[]).await.2) };
+    for _ in 0..100 {
+        if deliveries().await["deliveries"].as_array().unwrap().iter().any(|d| d["delivered"] == true) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(call(&app, "POST", "/v1/policy/rollback", Some(ADMIN), rb, &[]).await.0, StatusCode::OK);
+    for _ in 0..100 {
+        if seen.lock().unwrap().len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Two failures, then the publish arrives; the rollback arrives at once.
+    let list = deliveries().await;
+    let rows: Vec<(String, u64, u64, u64, bool)> = list["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|d| {
+            let field = |k: &str| d[k].as_u64().unwrap();
+            (
+                d["event"].as_str().unwrap().to_string(),
+                field("policy_version"),
+                field("attempt"),
+                field("status"),
+                d["delivered"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("policy.published".to_string(), 2, 1, 500, false),
+            ("policy.published".to_string(), 2, 2, 500, false),
+            ("policy.published".to_string(), 2, 3, 200, true),
+            ("policy.rolled_back".to_string(), 2, 1, 200, true),
+        ]
+    );
+    let secret = Secret::parse(&secret_text).unwrap();
+    let seen = seen.lock().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    for (headers, body) in seen.iter() {
+        let h = |k: &str| headers[k].to_str().unwrap().to_string();
+        secret.verify(&h("webhook-id"), &h("webhook-timestamp"), &h("webhook-signature"), body, now).unwrap();
+    }
+    assert_eq!(seen[0].0["webhook-id"], seen[2].0["webhook-id"], "retries keep the message id");
+    assert_ne!(seen[2].0["webhook-id"], seen[3].0["webhook-id"]);
+    assert_eq!(json_of(&seen[3].1)["type"], "policy.rolled_back");
+    assert_eq!(call(&app, "GET", "/v1/push/deliveries", Some(EDGE), vec![], &[]).await.0, StatusCode::FORBIDDEN);
 }
 
 fn decision(i: usize) -> Value {
@@ -377,4 +528,31 @@ async fn abuse_limits_rate_per_token_and_request_deadline() {
     let resp = app.clone().oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::REQUEST_TIMEOUT);
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn public_routes_are_limited_per_client() {
+    let limits = Limits::default()
+        .with_client_rate(Rate { per_second: 1.0 / 60.0, burst: 2.0 })
+        .with_client_ip_header(Some("X-Forwarded-For".into()));
+    let (app, _store) = setup_with("clients", Backend::Sqlite, limits).await.unwrap();
+    let get = |token: Option<&'static str>, from: &'static str| {
+        let app = app.clone();
+        async move { call(&app, "GET", "/v1/catalog/sku-1001", token, vec![], &[("x-forwarded-for", from)]).await }
+    };
+    assert_eq!(get(None, "10.0.0.1, 172.16.0.9").await.0, StatusCode::OK);
+    assert_eq!(get(None, "10.0.0.1").await.0, StatusCode::OK);
+    let (status, headers, body) = get(None, "10.0.0.1").await;
+    assert_eq!((status, json_of(&body)["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")));
+    assert!(headers[header::RETRY_AFTER].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    assert_eq!(get(None, "10.0.0.2").await.0, StatusCode::OK, "another client has its own bucket");
+    for _ in 0..5 {
+        assert_eq!(get(Some(EDGE), "10.0.0.1").await.0, StatusCode::OK, "the edge's token skips the client limit");
+    }
+    for _ in 0..5 {
+        assert_eq!(
+            call(&app, "GET", "/healthz", None, vec![], &[("x-forwarded-for", "10.0.0.1")]).await.0,
+            StatusCode::OK
+        );
+    }
 }

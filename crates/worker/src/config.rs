@@ -45,6 +45,12 @@ fn number(env: &Env, name: &str, default: i64, range: std::ops::RangeInclusive<i
 }
 
 impl Config {
+    /// The `Authorization` value of every request to the origin: the edge token, so that a
+    /// fleet behind a few addresses is limited by the edge's bucket, not per address.
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", self.edge_token)
+    }
+
     /// Reads the settings; `Err` lists what is wrong with the trusted keys.
     pub fn from_env(env: &Env) -> Result<Config, String> {
         let mut keys = bundle::default_keys().map_err(|e| e.to_string())?;

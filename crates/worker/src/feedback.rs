@@ -103,7 +103,7 @@ pub async fn flush(env: &Env, cfg: &Config, force: bool) {
 /// Posts one NDJSON body to the origin's `/v1/feedback`.
 async fn post(cfg: &Config, body: String) -> Answer {
     let url = format!("{}/v1/feedback", cfg.origin);
-    let auth = format!("Bearer {}", cfg.edge_token);
+    let auth = cfg.bearer();
     let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/x-ndjson")];
     match origin::send(&url, Method::Post, &headers, Some(body), cfg.origin_timeout_ms * 3).await {
         Ok(mut r) if (200..300).contains(&r.status_code()) => {

@@ -148,7 +148,9 @@ async fn price_route(req: &Request, env: &Env, cfg: &Config, now: i64) -> worker
 async fn page_route(req: &Request, env: &Env, cfg: &Config, sku: &str, now: i64) -> worker::Result<Response> {
     let (visit, headers) = visit_of(req, cfg, now);
     let url = format!("{}{}", cfg.origin, req.path());
-    let page = match origin::send(&url, Method::Get, &[("Accept", "text/html")], None, cfg.origin_timeout_ms).await {
+    let auth = cfg.bearer();
+    let headers_out = [("Accept", "text/html"), ("Authorization", auth.as_str())];
+    let page = match origin::send(&url, Method::Get, &headers_out, None, cfg.origin_timeout_ms).await {
         Ok(p) => p,
         Err(reason) => {
             log("page_origin_unreachable", json!({"reason": reason}));

@@ -110,7 +110,9 @@ pub fn begin_refresh(cfg: &Config, now: i64) -> Option<Option<String>> {
 /// Asks the origin for a newer bundle; returns the bytes and version when one went live.
 pub async fn refresh(cfg: &Config, etag: Option<String>) -> Option<(Vec<u8>, u64)> {
     let url = format!("{}/v1/policy/latest", cfg.origin);
-    let headers: Vec<(&str, &str)> = etag.as_deref().map(|e| ("If-None-Match", e)).into_iter().collect();
+    let auth = cfg.bearer();
+    let mut headers: Vec<(&str, &str)> = vec![("Authorization", auth.as_str())];
+    headers.extend(etag.as_deref().map(|e| ("If-None-Match", e)));
     let mut bytes = Vec::new();
     let fetched = match origin::send(&url, Method::Get, &headers, None, cfg.origin_timeout_ms).await {
         Ok(r) if r.status_code() == 304 => Fetched::NotModified,
@@ -249,8 +251,9 @@ pub async fn product(env: &Env, cfg: &Config, sku: &str, now: i64) -> Result<Pro
         Err(_) if cfg.origin.is_empty() => Err("no ORIGIN and no CATALOG namespace".into()),
         Err(_) => {
             let url = format!("{}/v1/catalog/{sku}", cfg.origin);
-            match origin::send(&url, Method::Get, &[("Accept", "application/json")], None, cfg.origin_timeout_ms).await
-            {
+            let auth = cfg.bearer();
+            let headers = [("Accept", "application/json"), ("Authorization", auth.as_str())];
+            match origin::send(&url, Method::Get, &headers, None, cfg.origin_timeout_ms).await {
                 Ok(r) if r.status_code() == 404 => Ok(None),
                 Ok(mut r) if r.status_code() == 200 => r.json::<Value>().await.map(Some).map_err(|e| e.to_string()),
                 Ok(r) => Err(format!("catalog status {}", r.status_code())),
