@@ -138,3 +138,23 @@ test("pricePage: one session, many products, each as price() alone; modelHeads a
   for (const k of ["features_us", "model_us", "rules_us", "all_us"]) assert.ok(t[k] > 0 && t[k] < 1e5, `${k} ${t[k]}`);
   assert.equal(t.runtime, "int8_fast_path");
 });
+
+test("a place applies its jurisdiction's disclosure; without one the decision is as before", () => {
+  const engine = PricingEngine.withDefault(seconds(golden.loaded_at));
+  const texts = {
+    "us-ny": "THIS PRICE WAS SET BY AN ALGORITHM USING YOUR PERSONAL DATA.",
+    eu: "Personalised price: this price was set for you by automated decision-making based on your activity on this site.",
+    default: "This price was set for your visit by an automated pricing system.",
+  };
+  for (const c of cases) {
+    const now = seconds(c.now);
+    const plain = engine.price(c.session, c.product, now);
+    assert.equal(plain.disclosure, undefined);
+    for (const [place, name] of [[{ country: "US", region: "NY" }, "us-ny"], [{ country: "IT" }, "eu"], [{ country: "BR" }, "default"], [{}, "default"]]) {
+      const d = engine.priceAt(c.session, c.product, place, now);
+      assert.equal(d.jurisdiction, name, c.name);
+      assert.equal(d.disclosure, plain.personalized ? texts[name] : undefined, c.name);
+      assert.equal(d.price_minor, plain.price_minor);
+    }
+  }
+});

@@ -1,6 +1,6 @@
 // Compiled by `tsc --noEmit` in scripts/test.sh: the generated declarations must type a
 // real use of the API, and must reject a wrong one (the @ts-expect-error lines).
-import init, { PricingEngine, PreparedProduct, Quote, SessionTracker, type Decision, type Product, type Session, type StageTimes } from "../../pkg/web/edgeprice.js";
+import init, { PricingEngine, PreparedProduct, Quote, SessionTracker, type Decision, type Place, type Product, type Session, type StageTimes } from "../../pkg/web/edgeprice.js";
 
 export async function example(): Promise<number> {
   await init();
@@ -10,6 +10,9 @@ export async function example(): Promise<number> {
   const session: Session = { session_id: "ts-1", features: { ProductRelated: 3, VisitorType: "New_Visitor" } };
   const decision: Decision = engine.price(session, product, now);
   const arm: "model" | "explore" | "control" | "fallback" = decision.arm;
+  const where: Place = { country: "US", region: "NY" };
+  const placed: Decision = engine.priceAt(session, product, where, now);
+  const disclosure: string | undefined = placed.disclosure;
   const many: Decision[] = engine.priceMany([session, session], product, now);
   const tracker: SessionTracker = engine.tracker();
   tracker.record({ page: "product", seconds: 30, page_id: "product/sku-1" });

@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use crate::bundle::{self, BundleError, TrustedKeys, VerifiedBundle};
 use crate::model::Heads;
-use crate::pricing::decision::{Decision, Inputs, decide, fallback};
+use crate::pricing::decision::{Decision, Inputs, apply_jurisdiction, decide, fallback};
+use crate::pricing::disclosure::Place;
 use crate::pricing::product::{Product, ProductError};
 use crate::pricing::rules::Rules;
 use crate::session::Session;
@@ -81,6 +82,36 @@ impl Engine {
             Ok((id, s)) => Ok(self.price_session(&id, &s, &product, now)),
             Err(e) => Ok(fallback(&product, &bounded_id(session), self.policy_version(), now, e.code())),
         }
+    }
+
+    /// `price` for a shopper at `place` (see `place`).
+    pub fn price_at(&self, session: &Value, product: &Value, now: i64, place: &Place) -> Result<Decision, PriceError> {
+        let d = self.price(session, product, now)?;
+        Ok(self.place(d, &Product::from_value(product.clone())?, place))
+    }
+
+    /// `price_products` for a shopper at `place`.
+    pub fn price_products_at(
+        &self,
+        session: &Value,
+        products: &[Value],
+        now: i64,
+        place: &Place,
+    ) -> Vec<Result<Decision, PriceError>> {
+        let decisions = self.price_products(session, products, now);
+        products
+            .iter()
+            .zip(decisions)
+            .map(|(p, d)| Ok(self.place(d?, &Product::from_value(p.clone())?, place)))
+            .collect()
+    }
+
+    /// Applies the rule of the shopper's jurisdiction (the signed rules' `[disclosure]`) to a
+    /// decision of this engine: the disclosure text on a personalized price, or the uniform
+    /// or list price where the merchant turned personalization off. The decision names the
+    /// jurisdiction either way.
+    pub fn place(&self, d: Decision, product: &Product, place: &Place) -> Decision {
+        apply_jurisdiction(d, product, &self.rules.disclosure.at(place))
     }
 
     /// Prices parsed inputs; never fails.

@@ -317,6 +317,7 @@ async fn publishes_and_rollbacks_are_pushed_signed_retried_and_recorded() {
             ("policy.rolled_back".to_string(), 2, 1, 200, true),
         ]
     );
+    assert_eq!(call(&app, "GET", "/v1/push/deliveries", Some(EDGE), vec![], &[]).await.0, StatusCode::FORBIDDEN);
     let secret = Secret::parse(&secret_text).unwrap();
     let seen = seen.lock().unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
@@ -327,7 +328,6 @@ async fn publishes_and_rollbacks_are_pushed_signed_retried_and_recorded() {
     assert_eq!(seen[0].0["webhook-id"], seen[2].0["webhook-id"], "retries keep the message id");
     assert_ne!(seen[2].0["webhook-id"], seen[3].0["webhook-id"]);
     assert_eq!(json_of(&seen[3].1)["type"], "policy.rolled_back");
-    assert_eq!(call(&app, "GET", "/v1/push/deliveries", Some(EDGE), vec![], &[]).await.0, StatusCode::FORBIDDEN);
 }
 
 fn decision(i: usize) -> Value {

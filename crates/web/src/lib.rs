@@ -9,6 +9,7 @@ use wasm_bindgen::prelude::*;
 use edgeprice_core::bundle::{self, TrustedKeys};
 use edgeprice_core::engine::Engine;
 use edgeprice_core::pricing::decision::Decision;
+use edgeprice_core::pricing::disclosure::Place;
 use edgeprice_core::pricing::product::Product;
 use edgeprice_core::tracker::{MAX_SESSION_ID, SessionTracker as Tracker};
 
@@ -39,7 +40,13 @@ export interface Decision {
   purchase_probability: number | null; expected_profit: number | null; uniform_price: number | null;
   policy_version: number; decision_id: string; reasons: string[]; personalized: boolean;
   hash_version: number; candidates: CandidateOutcome[];
+  /** With a `place`: the jurisdiction whose rule applied ("default" when none matched). */
+  jurisdiction?: string;
+  /** With a `place`, on a personalized price: the text the shopper must be shown. */
+  disclosure?: string;
 }
+/** Where the shopper is: ISO 3166-1 country, and region (ISO 3166-2 without the country, "NY"). */
+export interface Place { country?: string; region?: string }
 export interface PublicKey { key_id: string; public_key: string }
 /** Median microseconds per call of each stage, timed inside the module (diagnostics). */
 export interface StageTimes { features_us: number; model_us: number; rules_us: number; all_us: number; runtime: string }
@@ -129,6 +136,24 @@ impl PricingEngine {
         let product = from_js(product, "product")?;
         let d = self.engine.price(&session, &product, now_or(now)).map_err(|e| js_error(e.code(), &e.to_string()))?;
         to_js(&d)
+    }
+
+    /// `price` for a shopper at `place` (`{country, region}`): the rule of that
+    /// jurisdiction applies, its disclosure text on a personalized price or personalization
+    /// off there, as the bundle's rules say; the decision names the jurisdiction.
+    #[wasm_bindgen(js_name = priceAt, unchecked_return_type = "Decision")]
+    pub fn price_at(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Session")] session: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Product")] product: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Place")] place: JsValue,
+        now: Option<f64>,
+    ) -> Result<JsValue, JsValue> {
+        let session = from_js(session, "session").unwrap_or(serde_json::Value::Null);
+        let product = from_js(product, "product")?;
+        let place = Place::from_value(&from_js(place, "place").unwrap_or(serde_json::Value::Null));
+        let d = self.engine.price_at(&session, &product, now_or(now), &place);
+        to_js(&d.map_err(|e| js_error(e.code(), &e.to_string()))?)
     }
 
     /// `price` with JSON text in and out: the session and product as JSON strings, the

@@ -25,7 +25,6 @@ pub struct Config {
     pub flush: FlushPolicy,
     /// Path prefixes of product pages whose last segment is the SKU.
     pub page_prefixes: Vec<String>,
-    pub disclosure: String,
     /// Milliseconds before an origin request is abandoned.
     pub origin_timeout_ms: u64,
     /// Name of the feedback queue's dead-letter queue (its batches go to KV, not the origin).
@@ -84,8 +83,6 @@ impl Config {
                 .map(|p| p.trim().to_string())
                 .filter(|p| p.starts_with('/'))
                 .collect(),
-            disclosure: text(env, "DISCLOSURE_TEXT")
-                .unwrap_or_else(|| "This price was set for your visit by an automated pricing system.".into()),
             origin_timeout_ms: number(env, "ORIGIN_TIMEOUT_MS", 3_000, 100..=30_000) as u64,
             dead_letter_queue: text(env, "FEEDBACK_DEAD_LETTER_QUEUE")
                 .unwrap_or_else(|| "edgeprice-feedback-dlq".into()),

@@ -21,6 +21,7 @@ use worker::{Context, Env, Headers, Method, Request, Response, ScheduleContext, 
 use config::Config;
 use edgeprice_core::feedback::{DecisionEvent, FeedbackEvent, OutcomeEvent};
 use edgeprice_core::pricing::decision::{Decision, fallback};
+use edgeprice_core::pricing::disclosure::Place;
 use edgeprice_core::tracker::{MAX_EVENTS, PageEvent, features_json};
 use edgeprice_edge::visit::{self, COOKIE_NAME, Visit};
 
@@ -102,8 +103,34 @@ fn save_visit(visit: &Visit, cfg: &Config, headers: &Headers) {
     }
 }
 
-/// Prices `sku` for the visit and queues the decision for upload.
-async fn decide(env: &Env, cfg: &Config, visit: &Visit, sku: &str, now: i64) -> Result<Decision, (u16, &'static str)> {
+/// Where the shopper is, from the runtime's `request.cf` (country, region code); unknown
+/// outside Cloudflare's network, which prices as the default jurisdiction.
+fn place_of(req: &Request) -> Place {
+    req.cf().map_or_else(Place::default, |cf| {
+        Place::from_value(&json!({"country": cf.country(), "region": cf.region_code()}))
+    })
+}
+
+/// The decision's disclosure and jurisdiction as response headers.
+fn disclosure_headers(d: &Decision, headers: &Headers) -> worker::Result<()> {
+    if let Some(j) = &d.jurisdiction {
+        headers.set("Edgeprice-Jurisdiction", j)?;
+    }
+    if let Some(text) = &d.disclosure {
+        headers.set("Edgeprice-Disclosure", &page::header_text(text))?;
+    }
+    Ok(())
+}
+
+/// Prices `sku` for the visit at `place` and records the decision for upload.
+async fn decide(
+    env: &Env,
+    cfg: &Config,
+    visit: &Visit,
+    sku: &str,
+    now: i64,
+    place: &Place,
+) -> Result<Decision, (u16, &'static str)> {
     let product = match state::product(env, cfg, sku, now).await {
         Ok(p) => p,
         Err(state::CatalogError::Unknown) => return Err((404, "unknown_sku")),
@@ -118,7 +145,7 @@ async fn decide(env: &Env, cfg: &Config, visit: &Visit, sku: &str, now: i64) -> 
         (_, None) => fallback(&product, id, 0, now, "session_secret_missing"),
         (None, _) => fallback(&product, id, 0, now, "no_policy"),
         (Some(p), _) => match p.engine_for(now, cfg.policy_max_stale) {
-            Some(engine) => engine.price_session(id, &session, &product, now),
+            Some(engine) => engine.place(engine.price_session(id, &session, &product, now), &product, place),
             None => fallback(&product, id, p.version(), now, "policy_stale"),
         },
     });
@@ -139,8 +166,11 @@ async fn price_route(req: &Request, env: &Env, cfg: &Config, now: i64) -> worker
         return error(400, "bad_sku", "sku must be 1 to 64 letters, digits, '-', '_' or '.'", &headers);
     }
     save_visit(&visit, cfg, &headers);
-    match decide(env, cfg, &visit, &sku, now).await {
-        Ok(d) => json_response(200, &d, &headers),
+    match decide(env, cfg, &visit, &sku, now, &place_of(req)).await {
+        Ok(d) => {
+            disclosure_headers(&d, &headers)?;
+            json_response(200, &d, &headers)
+        }
         Err((status, code)) => error(status, code, "no price for this sku", &headers),
     }
 }
@@ -162,7 +192,7 @@ async fn page_route(req: &Request, env: &Env, cfg: &Config, sku: &str, now: i64)
         return Ok(page); // not a page we price: as the origin sent it
     }
     // Decided only for a page that will show it, so every logged decision was shown.
-    let Ok(decision) = decide(env, cfg, &visit, sku, now).await else {
+    let Ok(decision) = decide(env, cfg, &visit, sku, now, &place_of(req)).await else {
         return Ok(page); // no price for this SKU: the origin's own price stays
     };
     for (name, value) in page.headers().entries() {
@@ -172,7 +202,8 @@ async fn page_route(req: &Request, env: &Env, cfg: &Config, sku: &str, now: i64)
     }
     headers.set("Cache-Control", "private, no-store")?;
     save_visit(&visit, cfg, &headers);
-    page::rewrite(page, &decision, &cfg.disclosure, headers).map_err(worker::Error::from)
+    disclosure_headers(&decision, &headers)?;
+    page::rewrite(page, &decision, headers).map_err(worker::Error::from)
 }
 
 /// Why `body_json` refused a request body; its code and status are fixed per kind.
@@ -352,6 +383,8 @@ async fn api_price_route(mut req: Request, cfg: &Config, now: i64) -> worker::Re
     };
     // The caller may price at another time (replays, tests); staleness is the isolate's own.
     let at = body.get("now").and_then(Value::as_i64).unwrap_or(now);
+    // `place` ({"country", "region"}): the shopper's jurisdiction, whose rule then applies.
+    let place = body.get("place").map(Place::from_value);
     // `products` (a category page, at most MAX_PAGE_PRODUCTS): the session is scored once and
     // each product gets its decision or its own error code.
     let page = body.get("products").and_then(Value::as_array);
@@ -363,17 +396,23 @@ async fn api_price_route(mut req: Request, cfg: &Config, now: i64) -> worker::Re
         let engine = policy.engine_for(now, cfg.policy_max_stale).ok_or((503, "policy_stale"))?;
         Ok(match page {
             Some(products) => Priced::Page {
-                decisions: engine
-                    .price_products(&body["session"], products, at)
-                    .into_iter()
-                    .map(|r| match r {
-                        Ok(d) => PageItem::Priced(Box::new(d)),
-                        Err(e) => PageItem::Refused { code: e.code(), message: "cannot price this product" },
-                    })
-                    .collect(),
+                decisions: match &place {
+                    Some(place) => engine.price_products_at(&body["session"], products, at, place),
+                    None => engine.price_products(&body["session"], products, at),
+                }
+                .into_iter()
+                .map(|r| match r {
+                    Ok(d) => PageItem::Priced(Box::new(d)),
+                    Err(e) => PageItem::Refused { code: e.code(), message: "cannot price this product" },
+                })
+                .collect(),
             },
             None => Priced::One(Box::new(
-                engine.price(&body["session"], &body["product"], at).map_err(|e| (400, e.code()))?,
+                match &place {
+                    Some(place) => engine.price_at(&body["session"], &body["product"], at, place),
+                    None => engine.price(&body["session"], &body["product"], at),
+                }
+                .map_err(|e| (400, e.code()))?,
             )),
         })
     });

@@ -1,8 +1,9 @@
 //! Product pages: the origin's HTML streamed through the runtime's `HTMLRewriter`, which
 //! workers-rs does not expose, so it is bound here. The element marked
 //! `data-edgeprice-sku="<sku>"` gets the decided price and the decision id; the element
-//! with class `edgeprice-disclosure` gets the disclosure text when the price is
-//! personalized; a small script reporting time on page is appended to `<body>`.
+//! with class `edgeprice-disclosure` gets the decision's disclosure (its jurisdiction's
+//! text, present only on a personalized price); a small script reporting time on page is
+//! appended to `<body>`.
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -53,6 +54,20 @@ pub fn display_price(d: &Decision) -> String {
     }
 }
 
+/// A disclosure as an HTTP header value: printable ASCII as it is, any other byte
+/// percent-encoded (header values are ASCII; a merchant's text may not be).
+pub fn header_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if (0x20..0x7f).contains(&b) && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// A handler object `{ element(el) { ... } }` whose callback the JS GC owns.
 fn handler(callback: impl FnMut(RewriterElement) + 'static) -> Result<js_sys::Object, JsValue> {
     let object = js_sys::Object::new();
@@ -68,7 +83,7 @@ fn html_option() -> Result<js_sys::Object, JsValue> {
 }
 
 /// The origin page with the decision written in, streamed. `headers` are the response's.
-pub fn rewrite(page: Response, d: &Decision, disclosure: &str, headers: Headers) -> Result<Response, JsValue> {
+pub fn rewrite(page: Response, d: &Decision, headers: Headers) -> Result<Response, JsValue> {
     let price_text = display_price(d);
     let decision_id = d.decision_id.clone();
     let sku_selector = format!("[data-edgeprice-sku=\"{}\"]", d.sku);
@@ -79,8 +94,7 @@ pub fn rewrite(page: Response, d: &Decision, disclosure: &str, headers: Headers)
             el.set_attribute("data-edgeprice-decision", &decision_id);
         })?,
     )?;
-    if d.personalized {
-        let text = disclosure.to_string();
+    if let Some(text) = d.disclosure.clone() {
         rewriter = rewriter.on(
             ".edgeprice-disclosure",
             &handler(move |el| {

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::candidates::{Candidate, allowed};
+use super::disclosure::{Applied, Personalize};
 use super::hash::{HASH_VERSION, hash_fields, uniform};
 use super::product::Product;
 use super::rules::{ControlPrice, ExplorationMode, Objective, Rules};
@@ -83,6 +84,13 @@ pub struct Decision {
     /// True when the session's behaviour chose the price (arm `model`): for disclosure.
     pub personalized: bool,
     pub hash_version: u32,
+    /// The jurisdiction whose rule applied (`default` when none matched), when the caller
+    /// said where the shopper is (`Engine::place`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jurisdiction: Option<String>,
+    /// The text a personalized price must show there; absent for other prices.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disclosure: Option<String>,
     /// Every price with a chance of being shown; their propensities sum to 1.
     pub candidates: Vec<CandidateOutcome>,
 }
@@ -124,6 +132,8 @@ pub fn fallback(product: &Product, session_id: &str, policy_version: u64, now: i
         reasons: vec![format!("fallback:{reason}")],
         personalized: false,
         hash_version: HASH_VERSION,
+        jurisdiction: None,
+        disclosure: None,
         candidates: vec![CandidateOutcome {
             price: c.to_major(product.list_price),
             price_minor: product.list_price,
@@ -132,6 +142,51 @@ pub fn fallback(product: &Product, session_id: &str, policy_version: u64, now: i
             propensity: 1.0,
         }],
     }
+}
+
+/// `d` as its jurisdiction's rule wants it (`Engine::place`): a personalized price gets the
+/// disclosure text; where personalization is off, any policy price is replaced by the
+/// uniform price (or the list price) with arm `fallback`, propensity 1 and the reason
+/// `jurisdiction:<name>:uniform|list`. The decision id stays (same session, sku, time).
+pub fn apply_jurisdiction(mut d: Decision, product: &Product, applied: &Applied) -> Decision {
+    d.jurisdiction = Some(applied.name.to_string());
+    let fixed = match applied.personalization {
+        Personalize::On => {
+            if d.personalized {
+                d.disclosure = Some(applied.text.to_string());
+            }
+            return d;
+        }
+        _ if d.arm == Arm::Fallback => return d,
+        Personalize::Uniform => {
+            d.uniform_price.and_then(|u| d.candidates.iter().find(|c| c.price == u)).map(|c| (c.price_minor, "uniform"))
+        }
+        Personalize::List => None,
+    };
+    let (minor, mode) = fixed.unwrap_or((product.list_price, "list"));
+    let c = product.currency;
+    let list = product.list_price.max(1);
+    d.price = c.to_major(minor);
+    d.price_minor = minor;
+    d.discount = round4(1.0 - minor as f64 / list as f64);
+    d.arm = Arm::Fallback;
+    d.propensity = 1.0;
+    d.personalized = false;
+    d.reasons = vec![format!("jurisdiction:{}:{mode}", applied.name)];
+    let shown = d.candidates.iter().find(|k| k.price_minor == minor).cloned();
+    d.purchase_probability = shown.as_ref().and_then(|k| k.purchase_probability);
+    d.expected_profit = shown.as_ref().and_then(|k| k.expected_profit);
+    d.candidates = vec![CandidateOutcome {
+        propensity: 1.0,
+        ..shown.unwrap_or(CandidateOutcome {
+            price: c.to_major(minor),
+            price_minor: minor,
+            purchase_probability: None,
+            expected_profit: None,
+            propensity: 1.0,
+        })
+    }];
+    d
 }
 
 pub struct Inputs<'a> {
@@ -282,6 +337,8 @@ pub fn decide(inp: &Inputs) -> Result<Decision, &'static str> {
         reasons,
         personalized: arm == Arm::Model,
         hash_version: HASH_VERSION,
+        jurisdiction: None,
+        disclosure: None,
         candidates: outcomes,
     })
 }

@@ -2,6 +2,7 @@
 //! `Rules::from_toml` validates everything once, so pricing never meets a rule it cannot
 //! apply: a self-contradictory or out-of-range rule set is refused with its reason.
 
+use super::disclosure::Disclosure;
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,6 +126,10 @@ pub struct Rules {
     pub rounding: Rounding,
     pub personalization: Personalization,
     pub exploration: Exploration,
+    /// Disclosure texts and personalization by jurisdiction (`disclosure`); absent, the
+    /// built-in table. A bundle with this section needs an engine that knows it.
+    #[serde(default)]
+    pub disclosure: Disclosure,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -135,6 +140,8 @@ pub enum RulesError {
     OutOfRange(&'static str, String),
     #[error("promotion {0:?}: {1}")]
     BadPromotion(String, String),
+    #[error("{0}")]
+    BadDisclosure(String),
 }
 
 impl RulesError {
@@ -143,6 +150,7 @@ impl RulesError {
             RulesError::Malformed(_) => "rules_malformed",
             RulesError::OutOfRange(..) => "rules_out_of_range",
             RulesError::BadPromotion(..) => "rules_bad_promotion",
+            RulesError::BadDisclosure(..) => "rules_bad_disclosure",
         }
     }
 }
@@ -215,7 +223,7 @@ impl Rules {
             }
             p.window = (start, end);
         }
-        Ok(())
+        self.disclosure.check().map_err(RulesError::BadDisclosure)
     }
 
     /// Promotions active at `now` for a product of this category and these tags.
