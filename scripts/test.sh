@@ -61,7 +61,9 @@ EDGEPRICE_PKG=pkg/node-lean node --test tests/node/
 echo "== the edge worker: build, upload size (wrangler), tests on workerd against the origin binary"
 bash scripts/build-worker.sh
 bash scripts/worker-size.sh
-node --test tests/worker/
+# The queue path is the same code with and without tract-onnx: its tests (half a minute)
+# run once, on the lean worker below.
+node --test $(ls tests/worker/*.test.mjs | grep -v queue.test.mjs)
 echo "== the lean worker (no tract-onnx: the bundles' fast-path plans): size and the same tests"
 bash scripts/build-worker.sh lean
 bash scripts/worker-size.sh lean
