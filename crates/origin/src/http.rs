@@ -112,12 +112,14 @@ fn need(state: &AppState, headers: &HeaderMap, wanted: Role) -> Result<(), Denie
 #[derive(Clone, Copy, Debug)]
 pub struct ClientAddr(pub std::net::IpAddr);
 
-/// Requests without a valid token (browsers and scripts on the public routes) take a token
+/// Reads without a valid token (browsers and scripts on the public routes) take a token
 /// from their client's bucket, or get 429 with `Retry-After`. `/healthz` is exempt (load
 /// balancers poll it); edges send their token on every request, so a fleet behind a few
 /// addresses is limited by the edge bucket instead.
 async fn client_limit(State(s): State<Shared>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    if req.uri().path() == "/healthz" || role(&s, req.headers()).is_ok() {
+    // The public routes are all GETs; a write without a valid token is a cheap 401.
+    let read = matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    if !read || req.uri().path() == "/healthz" || role(&s, req.headers()).is_ok() {
         return next.run(req).await;
     }
     let named = s.limits.client_ip_header.as_deref().and_then(|h| req.headers().get(h)).and_then(|v| v.to_str().ok());

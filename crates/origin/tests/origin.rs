@@ -546,6 +546,8 @@ async fn public_routes_are_limited_per_client() {
     assert_eq!((status, json_of(&body)["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")));
     assert!(headers[header::RETRY_AFTER].to_str().unwrap().parse::<u64>().unwrap() >= 1);
     assert_eq!(get(None, "10.0.0.2").await.0, StatusCode::OK, "another client has its own bucket");
+    let post = call(&app, "POST", "/v1/feedback", None, b"[]".to_vec(), &[("x-forwarded-for", "10.0.0.1")]).await;
+    assert_eq!(post.0, StatusCode::UNAUTHORIZED, "a write without a token is refused, not counted");
     for _ in 0..5 {
         assert_eq!(get(Some(EDGE), "10.0.0.1").await.0, StatusCode::OK, "the edge's token skips the client limit");
     }
