@@ -54,6 +54,9 @@ async function measure(mode) {
   return times;
 }
 
-const push = await measure("push");
-const poll = await measure("poll");
-console.log(`publish -> first price with it, median of ${RUNS}: push ${median(push).toFixed(0)} ms, polling (TTL ${TTL} s) ${(median(poll) / 1000).toFixed(1)} s`);
+// MODES=push (or poll) runs one side only.
+const modes = (process.env.MODES ?? "push,poll").split(",");
+const push = modes.includes("push") ? await measure("push") : [];
+const poll = modes.includes("poll") ? await measure("poll") : [];
+const show = (xs, f) => (xs.length ? f(median(xs)) : "not run");
+console.log(`publish -> first price with it, median of ${RUNS}: push ${show(push, (m) => `${m.toFixed(0)} ms`)}, polling (TTL ${TTL} s) ${show(poll, (m) => `${(m / 1000).toFixed(1)} s`)}`);
