@@ -72,8 +72,8 @@ EDGEPRICE_WORKER_BUILD=build/worker-lean node --test tests/worker/
 echo "== the benchmarks, quick (the scripts keep working; figures in BENCHMARKS.md come from a full run)"
 bash scripts/bench.sh quick
 
-echo "== fuzzing: every corpus input (regression), then 60 s of each target"
-bash scripts/fuzz.sh 60
+echo "== fuzzing: every corpus input (regression), then 40 s of each target (CI's time budget; longer runs: bash scripts/fuzz.sh SECONDS)"
+bash scripts/fuzz.sh 40
 
 echo "== no token, session secret or private key in any log of this run"
 python3 scripts/secrets-check.py "$MARKER" "$RUN_LOG" "${TMPDIR:-/tmp}/edgeprice-cargo-test.log" "${TMPDIR:-/tmp}/edgeprice-learning-loop.log"

@@ -95,9 +95,9 @@ export async function publish(origin, bytes) {
   return { status: r.status, body: await r.json() };
 }
 
-/** The built worker (scripts/build-worker.sh) on workerd, with `vars` over the test defaults. */
-export function startWorker(vars = {}, extra = {}) {
-  return new Miniflare({
+/** Miniflare options of the built worker (scripts/build-worker.sh), `vars` over the defaults. */
+export function workerOptions(vars = {}, extra = {}) {
+  return {
     modules: true,
     scriptPath: `${root}${process.env.EDGEPRICE_WORKER_BUILD ?? "build/worker"}/entry.mjs`,
     modulesRules: [
@@ -108,7 +108,12 @@ export function startWorker(vars = {}, extra = {}) {
     bindings: { SESSION_SECRET, EDGE_TOKEN, ORIGIN: "", ...vars },
     kvNamespaces: ["POLICY"],
     ...extra,
-  });
+  };
+}
+
+/** The built worker on workerd, with `vars` over the test defaults. */
+export function startWorker(vars = {}, extra = {}) {
+  return new Miniflare(workerOptions(vars, extra));
 }
 
 /** A loopback port that was free a moment ago (for servers that must know each other's URL). */

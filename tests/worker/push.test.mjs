@@ -1,17 +1,18 @@
 // Pushed policies on workerd: the real origin (`edgeprice serve`) notifies the worker of each
 // publish and rollback with a signed Standard Webhooks request; the worker verifies it,
 // fetches the bundle, verifies that like a polled one, serves it and writes it to KV, where
-// a second worker (another isolate, no push) finds it. Polling is off (a one-hour TTL), so
+// a second worker in the same workerd (another isolate, no push) finds it. Polling is off (a one-hour TTL), so
 // only the push can explain a new version. Forged and stale pushes change nothing; a
 // rollback reaches the edges only as a re-issue signed with the merchant's key.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
+import { Miniflare } from "miniflare";
 import * as h from "./harness.mjs";
 
 process.env.EDGEPRICE_ADMIN_TOKEN = h.ADMIN_TOKEN; // for the CLI's rollback
 const SECRET = "whsec_" + Buffer.alloc(32, 7).toString("base64");
-let dir, key, origin, edge, other, deadPort;
+let dir, key, origin, mf, edge, other, deadPort;
 
 before(async () => {
   dir = h.tempDir();
@@ -23,10 +24,19 @@ before(async () => {
     POLICY_TTL_SECONDS: "3600",
     POLICY_PUBLIC_KEYS: JSON.stringify([key.public]),
   };
-  const kv = { kvPersist: `${dir}/kv` };
-  edge = h.startWorker({ ...vars, POLICY_PUSH_SECRET: SECRET, POLICY_KV_CHECK_SECONDS: "0" }, kv);
-  other = h.startWorker({ ...vars, POLICY_KV_CHECK_SECONDS: "1" }, kv);
-  const url = await edge.ready;
+  // Two workers in one workerd: two isolates sharing the POLICY namespace, as a Cloudflare
+  // location's isolates share KV. Only the first takes pushes.
+  const kv = { kvNamespaces: { POLICY: "policy" } };
+  mf = new Miniflare({
+    workers: [
+      { name: "edge", ...h.workerOptions({ ...vars, POLICY_PUSH_SECRET: SECRET, POLICY_KV_CHECK_SECONDS: "0" }, kv) },
+      { name: "other", ...h.workerOptions({ ...vars, POLICY_KV_CHECK_SECONDS: "1" }, kv) },
+    ],
+  });
+  edge = { dispatchFetch: (url, init) => mf.dispatchFetch(url, init) };
+  const otherWorker = await mf.getWorker("other");
+  other = { dispatchFetch: (url, init) => otherWorker.fetch(url, init) };
+  const url = await mf.ready;
   origin = await h.startOrigin({
     dir,
     port: originPort,
@@ -40,8 +50,7 @@ before(async () => {
 });
 
 after(async () => {
-  await edge?.dispose();
-  await other?.dispose();
+  await mf?.dispose();
   await origin?.stop();
 });
 

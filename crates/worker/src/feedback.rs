@@ -35,7 +35,8 @@ pub async fn record(env: &Env, event: FeedbackEvent) {
     let line = event.to_json().to_string();
     if let Ok(queue) = env.queue(QUEUE) {
         if line.len() > MAX_MESSAGE_BYTES {
-            log("feedback_message_too_large", json!({"bytes": line.len()})); // to the origin directly
+            // Past the queue's message limit: the outbox posts it to the origin directly.
+            log("feedback_message_too_large", json!({"bytes": line.len()}));
         } else {
             match send(&queue, std::slice::from_ref(&line)).await {
                 Ok(()) => return state::with(|i| i.queue_sent += 1),
@@ -70,11 +71,16 @@ pub async fn flush(env: &Env, cfg: &Config, force: bool) {
                 let Some(lines) = state::with(|i| i.outbox.begin_lines(now_secs(), cfg.flush, force, limit)) else {
                     return;
                 };
-                match send(q, &lines).await {
-                    Ok(()) => Sent::Stored,
-                    Err(e) => {
-                        log("feedback_queue_send_failed", json!({"reason": e, "queued": lines.len()}));
-                        Sent::Retry
+                if lines.iter().any(|l| l.len() > MAX_MESSAGE_BYTES) {
+                    // Too large for a queue message: this batch goes to the origin directly.
+                    upload(cfg, lines.iter().map(|l| format!("{l}\n")).collect()).await
+                } else {
+                    match send(q, &lines).await {
+                        Ok(()) => Sent::Stored,
+                        Err(e) => {
+                            log("feedback_queue_send_failed", json!({"reason": e, "queued": lines.len()}));
+                            Sent::Retry
+                        }
                     }
                 }
             }

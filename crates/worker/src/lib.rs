@@ -1,16 +1,16 @@
-//! The Cloudflare Worker (workers-rs, feature `worker`): a thin adapter that prices product
-//! pages on workerd with the platform-free engine and `edge` modules. Routes:
-//! `GET /price?sku=` (decision JSON), `GET <PAGE_PREFIXES><sku>` (the origin's page with
-//! the price rewritten in), `POST /events` (page events into the session cookie),
-//! `POST /purchase` (an outcome for upload), `POST /v1/price` (backend pricing with the
-//! edge token), `GET /_edgeprice/status`, `GET /_edgeprice/dead-letters` and
-//! `POST /_edgeprice/dead-letters/replay` (edge token), `POST /_edgeprice/push` (the
-//! origin's signed policy push). The scheduled handler refreshes the
-//! policy into KV and flushes feedback; the queue handler relays feedback (`feedback`). Nothing here panics on input;
-//! errors reach clients as `{code, message}` without internal detail.
+//! The Cloudflare Worker (workers-rs): a thin adapter that prices product pages on workerd
+//! with the platform-free engine and `edge` modules. Shoppers' routes here: `GET
+//! /price?sku=` (decision JSON), `GET <PAGE_PREFIXES><sku>` (the origin's page with the
+//! price rewritten in), `POST /events` (page events into the session cookie), `POST
+//! /purchase` (an outcome for upload), `POST /v1/price` (backend pricing with the edge
+//! token); the operator's routes (status, dead letters, the origin's policy push) are in
+//! `operator`. The scheduled handler refreshes the policy into KV and flushes feedback; the
+//! queue handler relays feedback (`feedback`). Nothing here panics on input; errors reach
+//! clients as `{code, message}` without internal detail.
 
 mod config;
 mod feedback;
+mod operator;
 mod origin;
 mod page;
 mod state;
@@ -299,80 +299,11 @@ async fn purchase_route(mut req: Request, env: &Env, cfg: &Config, now: i64) -> 
     json_response(202, &json!({"queued": true}), &headers)
 }
 
-/// Whether the request carries the edge token (`Authorization: Bearer`); a token shorter
-/// than 16 bytes is never accepted.
-fn edge_token_ok(req: &Request, cfg: &Config) -> bool {
-    let auth = req.headers().get("Authorization").ok().flatten().unwrap_or_default();
-    let token = auth.strip_prefix("Bearer ").unwrap_or("");
-    cfg.edge_token.len() >= 16 && edgeprice_core::secret::same_secret(token.as_bytes(), cfg.edge_token.as_bytes())
-}
-
-/// The operator's view of dead letters (edge token): `GET` counts and shows them
-/// (`?limit=`, at most 100), `POST .../replay` sends up to 100 back to the queue.
-async fn dead_letters_route(req: &Request, env: &Env, cfg: &Config, replay: bool) -> worker::Result<Response> {
-    let headers = Headers::new();
-    if !edge_token_ok(req, cfg) {
-        return error(401, "unauthorized", "this route needs the edge token", &headers);
-    }
-    let answer = if replay {
-        feedback::replay(env).await.map(|n| json!({"replayed": n}))
-    } else {
-        let limit = req.url()?.query_pairs().find(|(k, _)| k == "limit").and_then(|(_, v)| v.parse().ok());
-        feedback::letters(env, limit.unwrap_or(20).min(100)).await
-    };
-    match answer {
-        Ok(body) => json_response(200, &body, &headers),
-        Err(e) => {
-            log("dead_letters_unavailable", json!({"error": e}));
-            error(503, "dead_letters_unavailable", "no DEAD_LETTERS namespace or FEEDBACK queue here", &headers)
-        }
-    }
-}
-
-/// Largest policy-push body (a small JSON notification; the bundle is fetched, not pushed).
-const MAX_PUSH_BODY: usize = 4 * 1024;
-
-/// The origin's policy push (a signed Standard Webhooks notification): verified, then the
-/// bundle is fetched from the origin and verified exactly as a polled one, made live in
-/// this isolate and written to KV for the others. A push that does not verify changes
-/// nothing (401 with its code).
-async fn push_route(mut req: Request, env: &Env, cfg: &Config, now: i64) -> worker::Result<Response> {
-    let headers = Headers::new();
-    let Some(secret) = &cfg.push_secret else {
-        return error(404, "push_not_configured", "this worker takes no pushes (POLICY_PUSH_SECRET)", &headers);
-    };
-    let header = |name: &str| req.headers().get(name).ok().flatten().unwrap_or_default();
-    let (id, timestamp, signature) = (header("webhook-id"), header("webhook-timestamp"), header("webhook-signature"));
-    if header("Content-Length").parse::<usize>().unwrap_or(0) > MAX_PUSH_BODY {
-        return error(413, "body_too_large", "a push is a small notification", &headers);
-    }
-    let Ok(body) = req.bytes().await else {
-        return error(400, "body_unreadable", "bad push body", &headers);
-    };
-    if body.len() > MAX_PUSH_BODY {
-        return error(413, "body_too_large", "a push is a small notification", &headers);
-    }
-    if let Err(e) = secret.verify(&id, &timestamp, &signature, &body, now) {
-        log("policy_push_refused", json!({"code": e.code()}));
-        return error(401, e.code(), "the push does not verify", &headers);
-    }
-    let announced = serde_json::from_slice::<Value>(&body).ok().and_then(|b| b["data"]["policy_version"].as_u64());
-    // Asks the origin now, whatever the TTL (a refresh in flight may predate the publish).
-    let etag = state::with(|i| i.policy.as_mut().map(|p| p.begin(now)));
-    let updated = state::refresh(cfg, etag).await;
-    if let Some((bytes, version)) = &updated {
-        state::store_in_kv(env, bytes, *version).await;
-    }
-    let live = state::with(|i| i.policy.as_ref().map(|p| p.version()));
-    log("policy_pushed", json!({"message_id": id, "announced": announced, "live": live, "updated": updated.is_some()}));
-    json_response(200, &json!({"policy_version": live, "updated": updated.is_some()}), &headers)
-}
-
 /// Server-to-server pricing for the shop's backend (edge token): a session in either JSON
 /// form and a product, priced with the live policy; nothing is queued or stored.
 async fn api_price_route(mut req: Request, cfg: &Config, now: i64) -> worker::Result<Response> {
     let headers = Headers::new();
-    if !edge_token_ok(&req, cfg) {
+    if !operator::edge_token_ok(&req, cfg) {
         return error(401, "unauthorized", "this route needs the edge token", &headers);
     }
     let body = match body_json(&mut req, MAX_API_BODY).await {
@@ -422,30 +353,6 @@ async fn api_price_route(mut req: Request, cfg: &Config, now: i64) -> worker::Re
     }
 }
 
-fn status_route(env: &Env) -> worker::Result<Response> {
-    let path = feedback::path(env);
-    let body = state::with(|i| {
-        json!({
-            // "queue" (durable, Cloudflare Queues) or "memory" (this isolate's outbox).
-            "feedback_path": path,
-            "feedback_queue_sent": i.queue_sent,
-            "feedback_queue_send_failures": i.queue_send_failures,
-            "feedback_consumed": i.consumed,
-            "policy_version": i.policy.as_ref().map(|p| p.version()),
-            "policy_source": i.policy.as_ref().map(|p| p.source),
-            "policy_confirmed_at": i.policy.as_ref().map(|p| p.confirmed_at),
-            "policy_refresh_failures": i.policy.as_ref().map(|p| p.failures),
-            "feedback_queued": i.outbox.len(),
-            "feedback_sent": i.outbox.sent_total,
-            "feedback_dropped": i.outbox.dropped_total,
-            "feedback_failures": i.outbox.failures,
-            // Linear memory of this isolate's module (grows, never shrinks): a leak shows here.
-            "wasm_memory_bytes": core::arch::wasm32::memory_size(0) * 65_536,
-        })
-    });
-    json_response(200, &body, &Headers::new())
-}
-
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     edgeprice_core::ctors::run_once();
@@ -477,10 +384,12 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         (Method::Post, "/events", _) => events_route(req, &cfg, now).await,
         (Method::Post, "/purchase", _) => purchase_route(req, &env, &cfg, now).await,
         (Method::Post, "/v1/price", _) => api_price_route(req, &cfg, now).await,
-        (Method::Get, "/_edgeprice/status", _) => status_route(&env),
-        (Method::Get, "/_edgeprice/dead-letters", _) => dead_letters_route(&req, &env, &cfg, false).await,
-        (Method::Post, "/_edgeprice/dead-letters/replay", _) => dead_letters_route(&req, &env, &cfg, true).await,
-        (Method::Post, "/_edgeprice/push", _) => push_route(req, &env, &cfg, now).await,
+        (Method::Get, "/_edgeprice/status", _) => operator::status_route(&env),
+        (Method::Get, "/_edgeprice/dead-letters", _) => operator::dead_letters_route(&req, &env, &cfg, false).await,
+        (Method::Post, "/_edgeprice/dead-letters/replay", _) => {
+            operator::dead_letters_route(&req, &env, &cfg, true).await
+        }
+        (Method::Post, "/_edgeprice/push", _) => operator::push_route(req, &env, &cfg, now).await,
         (Method::Get, _, Some(sku)) if sku_ok(&sku) => page_route(&req, &env, &cfg, &sku, now).await,
         _ => error(404, "not_found", "no such route", &Headers::new()),
     };
