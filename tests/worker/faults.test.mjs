@@ -8,7 +8,6 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { execFileSync } from "node:child_process";
 import * as h from "./harness.mjs";
 
 let dir, mf, server, proxyUrl, real, trusted, stranger;
@@ -89,12 +88,9 @@ after(async () => {
 
 /** Decision ids of the decision events in the real origin's database, and the row count. */
 function stored() {
-  return JSON.parse(execFileSync("python3", ["-c", `
-import json, sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-rows = db.execute("select event_id, decision_id, kind from feedback").fetchall()
-print(json.dumps({"rows": len(rows), "distinct": len({r[0] for r in rows}), "decisions": [r[1] for r in rows if r[2] == "decision"]}))`,
-  `${dir}/origin.db`], { encoding: "utf8" }));
+  const rows = h.feedbackRows(dir);
+  const decisions = rows.filter((r) => r.kind === "decision").map((r) => r.decision_id);
+  return { rows: rows.length, distinct: new Set(rows.map((r) => r.event_id)).size, decisions };
 }
 
 const get = (path) => mf.dispatchFetch(`http://shop.test${path}`);

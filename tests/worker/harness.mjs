@@ -116,6 +116,15 @@ export function startWorker(vars = {}, extra = {}) {
   return new Miniflare(workerOptions(vars, extra));
 }
 
+/** The origin's stored feedback (its SQLite database in `dir`): one object per row. */
+export function feedbackRows(dir) {
+  return JSON.parse(execFileSync("python3", ["-c", `
+import json, sqlite3, sys
+rows = sqlite3.connect(sys.argv[1]).execute("select event_id, decision_id, kind, session_id from feedback").fetchall()
+print(json.dumps([dict(zip(["event_id", "decision_id", "kind", "session_id"], r)) for r in rows]))`,
+  `${dir}/origin.db`], { encoding: "utf8" }));
+}
+
 /** A loopback port that was free a moment ago (for servers that must know each other's URL). */
 export async function freePort() {
   const { createServer } = await import("node:net");

@@ -78,14 +78,10 @@ after(async () => {
 
 /** Per decision id: how many decision rows and purchase rows the origin stored. */
 function stored() {
-  return JSON.parse(execFileSync("python3", ["-c", `
-import json, sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-rows = db.execute("select event_id, decision_id, kind from feedback").fetchall()
-out = {"rows": len(rows), "distinct": len({r[0] for r in rows}), "decision": {}, "outcome": {}}
-for _, d, kind in rows:
-    out[kind][d] = out[kind].get(d, 0) + 1
-print(json.dumps(out))`, `${dir}/origin.db`], { encoding: "utf8" }));
+  const rows = h.feedbackRows(dir);
+  const out = { rows: rows.length, distinct: new Set(rows.map((r) => r.event_id)).size, decision: {}, outcome: {} };
+  for (const r of rows) out[r.kind][r.decision_id] = (out[r.kind][r.decision_id] ?? 0) + 1;
+  return out;
 }
 
 const call = (path, init) => mf.dispatchFetch(`http://shop.test${path}`, init);

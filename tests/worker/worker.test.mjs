@@ -5,7 +5,6 @@
 // release binary (cargo test --release builds it).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import * as h from "./harness.mjs";
 
 const seconds = (rfc3339) => Date.parse(rfc3339) / 1000;
@@ -249,16 +248,14 @@ test("feedback reaches the origin's database once per event", async () => {
   assert.equal(s.feedback_dropped, 0);
   const metrics = await (await fetch(`${origin.url}/metrics`)).text();
   const count = (result) => Number(metrics.match(new RegExp(`edgeprice_feedback_events_total\\{result="${result}"\\} (\\d+)`))[1]);
-  const rows = JSON.parse(execFileSync("python3", ["-c", `
-import json, sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-q = lambda sql: db.execute(sql).fetchall()
-print(json.dumps({
-  "rows": q("select count(*), count(distinct event_id) from feedback")[0],
-  "decisions": [r[0] for r in q("select decision_id from feedback where kind = 'decision'")],
-  "outcomes": q("select count(*) from feedback where kind = 'outcome'")[0][0],
-  "sessions": q("select count(distinct session_id) from feedback where kind = 'decision'")[0][0],
-}))`, `${dir}/origin.db`], { encoding: "utf8" }));
+  const stored = h.feedbackRows(dir);
+  const decisionRows = stored.filter((r) => r.kind === "decision");
+  const rows = {
+    rows: [stored.length, new Set(stored.map((r) => r.event_id)).size],
+    decisions: decisionRows.map((r) => r.decision_id),
+    outcomes: stored.filter((r) => r.kind === "outcome").length,
+    sessions: new Set(decisionRows.map((r) => r.session_id)).size,
+  };
   const [total, distinct] = rows.rows;
   assert.equal(total, distinct);
   assert.equal(rows.outcomes, purchases, "the purchase reported twice is stored once");

@@ -77,17 +77,21 @@ impl Engine {
 
     /// Prices a session (JSON of either session form) for a product (JSON), at `now`.
     pub fn price(&self, session: &Value, product: &Value, now: i64) -> Result<Decision, PriceError> {
-        let product = Product::from_value(product.clone())?;
-        match parse_session(session, now, &self.bundle.manifest().page_values) {
-            Ok((id, s)) => Ok(self.price_session(&id, &s, &product, now)),
-            Err(e) => Ok(fallback(&product, &bounded_id(session), self.policy_version(), now, e.code())),
-        }
+        Ok(self.price_read(session, &Product::from_value(product.clone())?, now))
     }
 
     /// `price` for a shopper at `place` (see `place`).
     pub fn price_at(&self, session: &Value, product: &Value, now: i64, place: &Place) -> Result<Decision, PriceError> {
-        let d = self.price(session, product, now)?;
-        Ok(self.place(d, &Product::from_value(product.clone())?, place))
+        let product = Product::from_value(product.clone())?;
+        Ok(self.place(self.price_read(session, &product, now), &product, place))
+    }
+
+    /// `price` with the product already read.
+    fn price_read(&self, session: &Value, product: &Product, now: i64) -> Decision {
+        match parse_session(session, now, &self.bundle.manifest().page_values) {
+            Ok((id, s)) => self.price_session(&id, &s, product, now),
+            Err(e) => fallback(product, &bounded_id(session), self.policy_version(), now, e.code()),
+        }
     }
 
     /// `price_products` for a shopper at `place`.
@@ -98,12 +102,7 @@ impl Engine {
         now: i64,
         place: &Place,
     ) -> Vec<Result<Decision, PriceError>> {
-        let decisions = self.price_products(session, products, now);
-        products
-            .iter()
-            .zip(decisions)
-            .map(|(p, d)| Ok(self.place(d?, &Product::from_value(p.clone())?, place)))
-            .collect()
+        self.price_page(session, products, now, Some(place))
     }
 
     /// Applies the rule of the shopper's jurisdiction (the signed rules' `[disclosure]`) to a
@@ -151,11 +150,32 @@ impl Engine {
     /// Prices one session (JSON) for many products (a category page): the session is read
     /// and scored once. Each product gets its decision, or the error that product has.
     pub fn price_products(&self, session: &Value, products: &[Value], now: i64) -> Vec<Result<Decision, PriceError>> {
+        self.price_page(session, products, now, None)
+    }
+
+    /// `price_products`, each decision placed when `place` is given; each product read once.
+    fn price_page(
+        &self,
+        session: &Value,
+        products: &[Value],
+        now: i64,
+        place: Option<&Place>,
+    ) -> Vec<Result<Decision, PriceError>> {
         let scored = match parse_session(session, now, &self.bundle.manifest().page_values) {
             Ok((id, s)) => self.score(&id, &s),
             Err(e) => Scored { session_id: bounded_id(session), heads: Err(e.code()) },
         };
-        products.iter().map(|p| Ok(self.price_scored(&scored, &Product::from_value(p.clone())?, now))).collect()
+        products
+            .iter()
+            .map(|p| {
+                let product = Product::from_value(p.clone())?;
+                let d = self.price_scored(&scored, &product, now);
+                Ok(match place {
+                    Some(place) => self.place(d, &product, place),
+                    None => d,
+                })
+            })
+            .collect()
     }
 }
 

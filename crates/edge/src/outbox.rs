@@ -15,6 +15,21 @@ pub const MAX_BATCH_BYTES: usize = 512 * 1024;
 /// Longest wait between retries, seconds.
 pub const MAX_BACKOFF: i64 = 300;
 
+/// How many leading items of these byte sizes make one batch of at most `max_count` items
+/// and `max_bytes` bytes: at least one (a larger single item goes alone), none of none. The
+/// one batching rule of the outbox and the queue consumer (`relay`).
+pub fn batch_len(sizes: impl IntoIterator<Item = usize>, max_count: usize, max_bytes: usize) -> usize {
+    let (mut n, mut bytes) = (0, 0);
+    for size in sizes {
+        if n > 0 && (bytes + size > max_bytes || n >= max_count) {
+            break;
+        }
+        bytes += size;
+        n += 1;
+    }
+    n
+}
+
 /// When to send: a full batch at once, otherwise once the oldest event is this old.
 #[derive(Clone, Copy, Debug)]
 pub struct FlushPolicy {
@@ -106,17 +121,9 @@ impl Outbox {
         if !self.due(now, policy, force) {
             return None;
         }
-        let mut lines = Vec::new();
-        let mut bytes = 0;
-        for (_, line) in &self.queue {
-            if !lines.is_empty() && (bytes + line.len() + 1 > max_bytes || lines.len() >= max_count) {
-                break;
-            }
-            bytes += line.len() + 1;
-            lines.push(line.clone());
-        }
-        self.in_flight = lines.len();
-        Some(lines)
+        let n = batch_len(self.queue.iter().map(|(_, l)| l.len() + 1), max_count, max_bytes);
+        self.in_flight = n;
+        Some(self.queue.iter().take(n).map(|(_, l)| l.clone()).collect())
     }
 
     /// Applies the origin's answer to the batch in flight; returns how many events left.

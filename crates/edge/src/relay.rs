@@ -5,7 +5,7 @@
 //! only after the origin answered 2xx for a body that held it and did not reject it; the
 //! origin's idempotency by `event_id` absorbs the redeliveries this allows.
 
-use crate::outbox::MAX_BATCH_BYTES;
+use crate::outbox::{MAX_BATCH_BYTES, batch_len};
 
 /// Largest message body a queue takes (Cloudflare Queues: 128 KB per message).
 pub const MAX_MESSAGE_BYTES: usize = 128_000;
@@ -23,35 +23,25 @@ pub struct Chunk {
 /// Splits event lines into NDJSON bodies of at most `MAX_BATCH_BYTES` each (a longer single
 /// line gets a body of its own; the origin answers for it).
 pub fn chunks(lines: &[String]) -> Vec<Chunk> {
-    let mut out: Vec<Chunk> = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        match out.last_mut() {
-            Some(c) if c.body.len() + line.len() < MAX_BATCH_BYTES => {
-                c.body.push_str(line);
-                c.body.push('\n');
-                c.range.end = i + 1;
-            }
-            _ => out.push(Chunk { body: format!("{line}\n"), range: i..i + 1 }),
-        }
-    }
-    out
+    groups(lines, usize::MAX, MAX_BATCH_BYTES, 1)
+        .into_iter()
+        .map(|range| Chunk { body: lines[range.clone()].iter().map(|l| format!("{l}\n")).collect(), range })
+        .collect()
 }
 
 /// Groups lines for `sendBatch` within the queue's count and byte limits (by index).
 pub fn send_batches(lines: &[String]) -> Vec<std::ops::Range<usize>> {
-    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
-    let mut bytes = 0;
-    for (i, line) in lines.iter().enumerate() {
-        match out.last_mut() {
-            Some(r) if r.len() < MAX_SEND_BATCH && bytes + line.len() <= MAX_SEND_BATCH_BYTES => {
-                r.end = i + 1;
-                bytes += line.len();
-            }
-            _ => {
-                out.push(i..i + 1);
-                bytes = line.len();
-            }
-        }
+    groups(lines, MAX_SEND_BATCH, MAX_SEND_BATCH_BYTES, 0)
+}
+
+/// Consecutive groups by `outbox::batch_len`, each line costing its length plus `sep`.
+fn groups(lines: &[String], max_count: usize, max_bytes: usize, sep: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < lines.len() {
+        let n = batch_len(lines[start..].iter().map(|l| l.len() + sep), max_count, max_bytes);
+        out.push(start..start + n);
+        start += n;
     }
     out
 }

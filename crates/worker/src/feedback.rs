@@ -228,12 +228,14 @@ async fn settle(env: &Env, m: &Delivered, verdict: Verdict) {
         Verdict::Retry { delay_seconds } => retry(m, delay_seconds),
         Verdict::DeadLetter { code } => {
             // Acked only once the letter is stored; otherwise the queue keeps it.
-            let body = match m.message.body() {
+            // The event line read on delivery; a message that is not one is kept as its text,
+            // or its JSON when it is not text.
+            let body = m.line.clone().unwrap_or_else(|| match m.message.body() {
                 Ok(b) => {
                     b.as_string().unwrap_or_else(|| js_sys::JSON::stringify(&b).map(String::from).unwrap_or_default())
                 }
                 Err(_) => String::new(),
-            };
+            });
             match keep_letter(env, &m.id, &body, &code, m.attempts).await {
                 Ok(()) => {
                     log("feedback_dead_lettered", json!({"message_id": m.id, "code": code, "attempts": m.attempts}));
