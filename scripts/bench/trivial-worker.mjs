@@ -1,5 +1,6 @@
 // The reference for the worker runs: the least a worker on the same runtime can do.
-// /price answers a fixed JSON body; a product page is the origin's page passed through;
+// /price answers a fixed JSON body; a product page is the origin's page passed through
+// (fetched with the edge token, like the real worker);
 // POST /v1/price reads the body and answers a fixed JSON body of 100 decision-shaped
 // objects (the memory reference of scripts/bench/workerd.mjs).
 const candidate = { price: 44.99, price_minor: 4499, purchase_probability: 0.4215, expected_profit: 9.6944, propensity: 0.00625 };
@@ -21,6 +22,7 @@ export default {
       JSON.parse(await request.text());
       return new Response(page, { headers: { "Content-Type": "application/json" } });
     }
-    return fetch(`${env.ORIGIN}${url.pathname}`);
+    // With the edge token, as the real worker asks: the origin limits tokenless reads per address.
+    return fetch(`${env.ORIGIN}${url.pathname}`, { headers: { Authorization: `Bearer ${env.EDGE_TOKEN ?? ""}` } });
   },
 };
