@@ -1,13 +1,15 @@
 // The playground in real headless Chromium (Debian's, driven by playwright-core): it loads
 // the wasm engine and default bundle, reprices as the session changes, tracks browsing,
-// rejects a tampered bundle with its reason, and measures decisions per second. Saves
-// www/screenshot.png for the README.
+// rejects a tampered bundle with its reason, and measures decisions per second. Takes a
+// screenshot into a temporary folder; `UPDATE_SCREENSHOT=1` writes www/screenshot.png for
+// the README instead (a test run leaves tracked files as they are).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { chromium } from "playwright-core";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -91,5 +93,7 @@ test("measures decisions per second and takes the README screenshot", async () =
   assert.ok(perSecond > 0);
   console.log(`playground: ${Math.round(perSecond)} decisions per second in headless Chromium`);
   await page.check("input[name=mode][value=features]");
-  await page.screenshot({ path: join(root, "www/screenshot.png"), fullPage: true });
+  const path = process.env.UPDATE_SCREENSHOT ? join(root, "www/screenshot.png") : join(mkdtempSync(join(tmpdir(), "edgeprice-shot-")), "playground.png");
+  await page.screenshot({ path, fullPage: true });
+  assert.ok(statSync(path).size > 10_000, `a screenshot at ${path}`);
 });
