@@ -20,13 +20,15 @@ pub struct ServeArgs {
     /// (default: the key of the built-in default bundle).
     #[arg(long, env = "EDGEPRICE_TRUSTED_KEYS", value_delimiter = ',')]
     pub trusted_key: Vec<String>,
-    /// Demo catalog for /v1/catalog/{sku} and /products/{sku}.
+    /// Catalog that seeds a fresh database (`/v1/catalog`, `/products/{sku}`); once seeded,
+    /// the catalog is the database's and changes through `PUT`/`PATCH /v1/catalog`.
     #[arg(long, env = "EDGEPRICE_CATALOG", default_value = "www/catalog.json")]
     pub catalog: PathBuf,
 }
 
 pub fn serve(a: ServeArgs) -> Result<()> {
-    let catalog = edgeprice_origin::load_catalog(&read(&a.catalog)?).map_err(|e| anyhow::anyhow!(e))?;
+    let catalog: Vec<(String, serde_json::Value)> =
+        edgeprice_origin::load_catalog(&read(&a.catalog)?).map_err(|e| anyhow::anyhow!(e))?.into_iter().collect();
     let keys = config::trusted_keys(&a.trusted_key)?;
     let db = config::prepare_database(&a.db)?;
     let settings = Settings::from_env()?;
@@ -43,9 +45,19 @@ pub fn serve(a: ServeArgs) -> Result<()> {
         let store = edgeprice_origin::store::Store::connect(&db).await?;
         let clock =
             || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        if store.seed_catalog(&catalog, clock()).await? {
+            tracing::info!(products = catalog.len(), file = %a.catalog.display(), "catalog seeded");
+        }
+        tokio::spawn(edgeprice_origin::serve::roll_up_forever(
+            store.clone(),
+            clock,
+            settings.limits.request_deadline,
+            settings.rollup_every,
+        ));
         let state = edgeprice_origin::AppState {
             store,
-            catalog,
+            evaluator: Some(evaluator(keys.clone())),
+            edges: Default::default(),
             keys,
             admin_token: settings.admin_token,
             edge_token: settings.edge_token,
@@ -63,5 +75,40 @@ pub fn serve(a: ServeArgs) -> Result<()> {
         };
         edgeprice_origin::serve::serve(listener, edgeprice_origin::app(state), settings.header_timeout, shutdown).await;
         Ok(())
+    })
+}
+
+/// The console's off-policy evaluation: the candidate must verify against the trusted keys;
+/// IPS, SNIPS and DR of it and of the live policy on the same logged decisions, the
+/// candidate's model as the direct-method part of both (as `edgeprice evaluate` does).
+fn evaluator(keys: edgeprice_core::bundle::TrustedKeys) -> edgeprice_origin::Evaluator {
+    use edgeprice_core::engine::Engine;
+    use edgeprice_learn::evaluate::{self, Target};
+    std::sync::Arc::new(move |input: edgeprice_origin::EvaluationInput| {
+        let fail = |code: &str, m: String| (code.to_string(), m);
+        let candidate = Engine::new(input.candidate, &keys, input.now).map_err(|e| fail(e.code(), e.to_string()))?;
+        let live = Engine::new(input.live, &keys, input.now)
+            .or_else(|_| Engine::with_default(input.now))
+            .map_err(|e| fail(e.code(), e.to_string()))?;
+        let product = edgeprice_core::pricing::product::Product::from_value(input.product.clone())
+            .map_err(|e| fail(e.code(), e.to_string()))?;
+        let (logged, _) = evaluate::join(input.events, &product, &candidate.bundle().manifest().page_values);
+        if logged.is_empty() {
+            return Err(fail("no_feedback", format!("no logged decisions with features for {}", input.sku)));
+        }
+        let of = |target: &Engine| {
+            let e = evaluate::evaluate(&logged, &Target::Bundle(target), &candidate, &product, input.now);
+            let mut v = serde_json::to_value(&e).unwrap_or_default();
+            v["policy_version"] = serde_json::json!(target.policy_version());
+            v
+        };
+        let (c, l) = (of(&candidate), of(&live));
+        let mut warnings: Vec<serde_json::Value> = Vec::new();
+        for w in [&c["warnings"], &l["warnings"]].into_iter().filter_map(|w| w.as_array()) {
+            warnings.extend(w.iter().cloned());
+        }
+        Ok(serde_json::json!({
+            "sku": input.sku, "decisions": logged.len(), "candidate": c, "live": l, "warnings": warnings,
+        }))
     })
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::Estimate;
 use crate::market::MarketModel;
 use edgeprice_core::engine::Engine;
-use edgeprice_core::feedback::{DecisionEvent, FeedbackEvent, OutcomeEvent};
+use edgeprice_core::feedback::{DecisionEvent, Detail, FeedbackEvent, OutcomeEvent};
 use edgeprice_core::pricing::candidates::allowed;
 use edgeprice_core::pricing::decision::Arm;
 use edgeprice_core::pricing::product::Product;
@@ -49,6 +49,8 @@ pub struct Visit {
     /// The market's expected profit of this visit under the policy's whole price
     /// distribution (exploration and control included): the ground truth of evaluation.
     pub expected_profit: f64,
+    /// The decision's report context (a bundle's decisions; empty for the reference policies).
+    pub detail: Detail,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -104,10 +106,12 @@ pub fn run(
             let id = session_id(seed, row);
             let v = valuation(market, s, *bought, seed, row);
             let truth = |price: i64| market.purchase_probability(s, *bought, ratio(price)) * profit_of(price);
+            let mut detail = Detail::default();
             let (price, propensity, arm, decision_id, expected) = match *policy {
                 Policy::Bundle(engine) => {
                     let d = engine.price_session(&id, s, product, now);
                     let expected = d.candidates.iter().map(|k| k.propensity * truth(k.price_minor)).sum();
+                    detail = Detail::of(&d);
                     (d.price_minor, d.propensity, d.arm, d.decision_id, expected)
                 }
                 Policy::List => (list, 1.0, Arm::Control, format!("list-{id}"), truth(list)),
@@ -147,6 +151,7 @@ pub fn run(
                 revenue: if purchased { c.to_major(price) } else { 0.0 },
                 profit: if purchased { profit_of(price) } else { 0.0 },
                 expected_profit: expected,
+                detail,
             }
         })
         .collect()
@@ -230,6 +235,7 @@ pub fn events(v: &Visit, s: &Session, product: &Product, policy_version: u64, no
         cost: Some(c.to_major(product.cost)),
         propensity: v.propensity,
         features: features_json(&v.session_id, s).get("features").cloned(),
+        detail: v.detail.clone(),
         time: now,
     };
     let outcome = OutcomeEvent::of(&v.decision_id, &v.session_id, v.purchased, Some(v.revenue), now);

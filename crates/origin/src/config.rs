@@ -7,7 +7,8 @@
 //! behind a proxy, EDGEPRICE_REQUEST_TIMEOUT_SECONDS for a whole request and
 //! EDGEPRICE_HEADER_TIMEOUT_SECONDS (10 s by default) for its headers; policy pushes:
 //! EDGEPRICE_PUSH_URLS (comma-separated edge endpoints), EDGEPRICE_PUSH_SECRET (the
-//! `whsec_` secret the edges verify with) and EDGEPRICE_PUSH_FIRST_RETRY_SECONDS (1 s).
+//! `whsec_` secret the edges verify with) and EDGEPRICE_PUSH_FIRST_RETRY_SECONDS (1 s);
+//! EDGEPRICE_ROLLUP_SECONDS, how often the console's rollups take in new feedback (5 s).
 
 use std::path::Path;
 use std::time::Duration;
@@ -34,6 +35,8 @@ pub struct Settings {
     pub limits: Limits,
     pub header_timeout: Duration,
     pub pusher: Option<Pusher>,
+    /// How often the rollups take in new feedback (`serve::roll_up_forever`).
+    pub rollup_every: Duration,
 }
 
 impl Settings {
@@ -58,7 +61,8 @@ impl Settings {
                     std::env::var("EDGEPRICE_CLIENT_IP_HEADER").ok().filter(|h| !h.trim().is_empty()),
                 );
         let header_timeout = seconds("EDGEPRICE_HEADER_TIMEOUT_SECONDS", Duration::from_secs(10))?;
-        Ok(Settings { admin_token, edge_token, limits, header_timeout, pusher: pusher()? })
+        let rollup_every = seconds("EDGEPRICE_ROLLUP_SECONDS", Duration::from_secs(5))?;
+        Ok(Settings { admin_token, edge_token, limits, header_timeout, pusher: pusher()?, rollup_every })
     }
 }
 

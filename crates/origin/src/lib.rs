@@ -14,10 +14,12 @@ pub mod report;
 pub mod serve;
 pub mod store;
 
-pub use http::{AppState, app};
+pub use http::{AppState, Edges, Evaluator, app};
+pub use http::reports::EvaluationInput;
 
 /// Reads a catalog file (`{"products": [...]}` or a bare array) into product JSON by SKU;
-/// every product must be a valid engine product input.
+/// every product must be a valid engine product input. `edgeprice serve` seeds a fresh
+/// database's catalog with it (`Store::seed_catalog`).
 pub fn load_catalog(json: &[u8]) -> Result<std::collections::BTreeMap<String, serde_json::Value>, String> {
     let doc: serde_json::Value = serde_json::from_slice(json).map_err(|e| format!("catalog is not JSON: {e}"))?;
     let list = doc.get("products").unwrap_or(&doc).as_array().ok_or("catalog has no product array")?;

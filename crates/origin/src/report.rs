@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::store::ArmSums;
+use super::store::{ArmSums, GroupSums, PriceSums};
 
 const Z95: f64 = 1.959_963_984_540_054;
 
@@ -107,6 +107,155 @@ pub fn summarize(sums: &[ArmSums], controls: &std::collections::BTreeMap<u64, St
         }
     }
     Summary { arms, ab }
+}
+
+/// A mean with its 95% interval from a count, a sum and a sum of squares.
+pub fn estimate(n: u64, sum: f64, sum_sq: f64) -> Estimate {
+    let (mean, var) = mean_var(n, sum, sum_sq);
+    Estimate::new(mean, var.sqrt())
+}
+
+fn add(into: &mut ArmSums, s: &ArmSums) {
+    into.decisions += s.decisions;
+    into.purchases += s.purchases;
+    into.revenue += s.revenue;
+    into.revenue_sq += s.revenue_sq;
+    into.profit += s.profit;
+    into.profit_sq += s.profit_sq;
+}
+
+/// Sums per (policy version, arm) from the hourly rollup.
+pub fn totals(hourly: &[(i64, ArmSums)]) -> Vec<ArmSums> {
+    let mut by: std::collections::BTreeMap<(u64, String), ArmSums> = Default::default();
+    for (_, s) in hourly {
+        let t = by.entry((s.policy_version, s.arm.clone())).or_insert_with(|| ArmSums {
+            policy_version: s.policy_version,
+            arm: s.arm.clone(),
+            ..ArmSums::default()
+        });
+        add(t, s);
+    }
+    by.into_values().collect()
+}
+
+/// Per bucket (`bucket` seconds: 3600 or 86400), policy version and arm: the summary's
+/// estimates; and per bucket and policy version, each non-control arm's profit per decision
+/// minus control's, with its interval.
+pub fn timeseries(hourly: &[(i64, ArmSums)], bucket: i64) -> serde_json::Value {
+    let mut by: std::collections::BTreeMap<(i64, u64, String), ArmSums> = Default::default();
+    for (hour, s) in hourly {
+        let start = hour - hour.rem_euclid(bucket);
+        let t = by.entry((start, s.policy_version, s.arm.clone())).or_insert_with(|| ArmSums {
+            policy_version: s.policy_version,
+            arm: s.arm.clone(),
+            ..ArmSums::default()
+        });
+        add(t, s);
+    }
+    let mut points = Vec::new();
+    let mut uplift = Vec::new();
+    for ((start, pv, arm), s) in &by {
+        let [c, r, p] = stats(s);
+        points.push(serde_json::json!({
+            "start": start, "policy_version": pv, "arm": arm, "decisions": s.decisions, "purchases": s.purchases,
+            "conversion": Estimate::new(c.0, c.1.sqrt()),
+            "revenue_per_decision": Estimate::new(r.0, r.1.sqrt()),
+            "profit_per_decision": Estimate::new(p.0, p.1.sqrt()),
+        }));
+        if arm == "control" {
+            continue;
+        }
+        if let Some(control) = by.get(&(*start, *pv, "control".to_string())) {
+            let base = stats(control)[2];
+            uplift.push(serde_json::json!({
+                "start": start, "policy_version": pv, "arm": arm,
+                "profit_per_decision": Estimate::new(p.0 - base.0, (p.1 + base.1).sqrt()),
+            }));
+        }
+    }
+    serde_json::json!({"bucket": if bucket == 86_400 { "day" } else { "hour" }, "points": points, "uplift": uplift})
+}
+
+/// Per product and arm: decisions and mean discount, and per shown price the decisions,
+/// purchases, observed conversion with its interval and the mean purchase probability the
+/// policy believed (`null` when the edge did not send it). Policy versions are summed.
+pub fn prices(sums: &[PriceSums]) -> serde_json::Value {
+    type Point = (u64, u64, u64, f64, u64, f64, Option<f64>);
+    let mut by: std::collections::BTreeMap<String, std::collections::BTreeMap<String, std::collections::BTreeMap<i64, Point>>> =
+        Default::default();
+    for p in sums {
+        let e = by.entry(p.sku.clone()).or_default().entry(p.arm.clone()).or_default().entry(p.price_cents).or_default();
+        e.0 += p.decisions;
+        e.1 += p.purchases;
+        e.2 += p.believed_n;
+        e.3 += p.believed_sum;
+        e.4 += p.discount_n;
+        e.5 += p.discount_sum;
+        e.6 = e.6.or(p.list_price);
+    }
+    let products: Vec<serde_json::Value> = by
+        .into_iter()
+        .map(|(sku, arms)| {
+            let list_price = arms.values().flat_map(|a| a.values()).find_map(|p| p.6);
+            let arms: Vec<serde_json::Value> = arms
+                .into_iter()
+                .map(|(arm, points)| {
+                    let decisions: u64 = points.values().map(|p| p.0).sum();
+                    let (dn, ds) = points.values().fold((0, 0.0), |a, p| (a.0 + p.4, a.1 + p.5));
+                    let points: Vec<serde_json::Value> = points
+                        .iter()
+                        .rev()
+                        .map(|(cents, p)| {
+                            serde_json::json!({
+                                "price": *cents as f64 / 100.0, "decisions": p.0, "purchases": p.1,
+                                "conversion": estimate(p.0, p.1 as f64, p.1 as f64),
+                                "believed": (p.2 > 0).then(|| p.3 / p.2 as f64),
+                            })
+                        })
+                        .collect();
+                    serde_json::json!({
+                        "arm": arm, "decisions": decisions,
+                        "mean_discount": (dn > 0).then(|| ds / dn as f64), "points": points,
+                    })
+                })
+                .collect();
+            serde_json::json!({"sku": sku, "list_price": list_price, "arms": arms})
+        })
+        .collect();
+    serde_json::json!({"products": products})
+}
+
+/// Per categorical group: shown price relative to the policy's uniform price (mean and
+/// interval), personalized share and how often the personalization cap bound; and per
+/// jurisdiction the decisions and how many showed a disclosure. Policy versions are summed.
+pub fn fairness(sums: &[GroupSums]) -> serde_json::Value {
+    let mut by: std::collections::BTreeMap<(String, String), GroupSums> = Default::default();
+    for g in sums {
+        let t = by.entry((g.column.clone(), g.value.clone())).or_default();
+        t.decisions += g.decisions;
+        t.relative_n += g.relative_n;
+        t.relative_sum += g.relative_sum;
+        t.relative_sq += g.relative_sq;
+        t.personalized += g.personalized;
+        t.cap_binds += g.cap_binds;
+        t.disclosed += g.disclosed;
+    }
+    let share = |k: u64, n: u64| if n == 0 { f64::NAN } else { k as f64 / n as f64 };
+    let mut groups = Vec::new();
+    let mut disclosure = Vec::new();
+    for ((column, value), g) in by {
+        if column == "jurisdiction" {
+            disclosure.push(serde_json::json!({"jurisdiction": value, "decisions": g.decisions, "disclosed": g.disclosed}));
+            continue;
+        }
+        groups.push(serde_json::json!({
+            "column": column, "value": value, "decisions": g.decisions,
+            "relative_price": estimate(g.relative_n, g.relative_sum, g.relative_sq),
+            "personalized_share": share(g.personalized, g.decisions),
+            "cap_binds_share": share(g.cap_binds, g.decisions),
+        }));
+    }
+    serde_json::json!({"groups": groups, "disclosure": disclosure})
 }
 
 #[cfg(test)]

@@ -49,3 +49,28 @@ pub async fn serve(listener: TcpListener, app: Router, header_timeout: Duration,
         () = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!("connections still open at shutdown"),
     }
 }
+
+/// Keeps the console's rollups current: every `every`, rows received up to `lag` before
+/// now are added (`Store::roll_up`). `lag` must cover the longest an insert can take to
+/// commit after it read the clock: the request deadline bounds it, as a request past its
+/// deadline is dropped with its transaction uncommitted. Runs until the process ends.
+pub async fn roll_up_forever(store: crate::store::Store, clock: fn() -> i64, lag: Duration, every: Duration) {
+    let lag = lag.as_secs_f64().ceil() as i64 + 1;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let started = std::time::Instant::now();
+        match store.roll_up(clock() - lag).await {
+            Ok(r) if r.decisions + r.outcomes > 0 => tracing::info!(
+                through = r.through,
+                decisions = r.decisions,
+                outcomes = r.outcomes,
+                ms = started.elapsed().as_secs_f64() * 1e3,
+                "rollup"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "rollup failed"),
+        }
+    }
+}

@@ -76,9 +76,12 @@ async fn setup_with(name: &str, backend: Backend, limits: Limits) -> Option<(Rou
     let store = Store::connect(&url).await.unwrap();
     let (_, keys) = signer();
     let catalog_file = std::fs::read(edgeprice_testkit::repo().join("www/catalog.json")).unwrap();
+    let seed: Vec<_> = edgeprice_origin::load_catalog(&catalog_file).unwrap().into_iter().collect();
+    assert!(store.seed_catalog(&seed, fixed_now()).await.unwrap());
     let state = AppState {
         store: store.clone(),
-        catalog: edgeprice_origin::load_catalog(&catalog_file).unwrap(),
+        edges: Default::default(),
+        evaluator: None,
         keys,
         admin_token: ADMIN.into(),
         edge_token: EDGE.into(),
@@ -264,7 +267,8 @@ async fn publishes_and_rollbacks_are_pushed_signed_retried_and_recorded() {
     };
     let state = AppState {
         store: store.clone(),
-        catalog: Default::default(),
+        edges: Default::default(),
+        evaluator: None,
         keys: signer().1,
         admin_token: ADMIN.into(),
         edge_token: EDGE.into(),
@@ -406,7 +410,7 @@ async fn summary_report_postgres() {
 /// 10 model decisions at 40.0 (cost 25), 4 bought; 10 control decisions at 50.0, 2 bought,
 /// one of them at a revenue of 45 (a coupon). Policy 2 has one model decision.
 async fn summary_report(backend: Backend) {
-    let Some((app, _)) = setup("report", backend).await else { return };
+    let Some((app, store)) = setup("report", backend).await else { return };
     let mut events = Vec::new();
     for i in 0..20 {
         let (arm, price) = if i < 10 { ("model", 40.0) } else { ("control", 50.0) };
@@ -423,8 +427,28 @@ async fn summary_report(backend: Backend) {
     events.push(json!({"event_id": "o5", "type": "outcome", "decision_id": "x5", "purchased": false, "time": 2}));
     events.push(json!({"event_id": "p2", "type": "decision", "decision_id": "y", "session_id": "s", "sku": "k", "policy_version": 2,
         "arm": "model", "price": 10.0, "propensity": 1.0, "time": 3}));
+    // The decisions and two outcomes arrive first and are rolled up; the other outcomes
+    // arrive later (the rollup joins them to decisions of an earlier window), with a second
+    // outcome of x0 that must not count (the first outcome received counts).
+    let late: Vec<Value> = events.drain(22..).collect();
     let r = json_of(&call(&app, "POST", "/v1/feedback", Some(EDGE), serde_json::to_vec(&events).unwrap(), &[]).await.2);
-    assert_eq!(r["accepted"], 28);
+    assert_eq!(r["accepted"], 22);
+    let first = store.roll_up(fixed_now()).await.unwrap();
+    assert_eq!((first.decisions, first.outcomes), (20, 2));
+    let mut late: Vec<edgeprice_core::feedback::FeedbackEvent> =
+        late.into_iter().map(|e| edgeprice_core::feedback::from_value(e).unwrap()).collect();
+    late.push(
+        edgeprice_core::feedback::from_value(
+            json!({"event_id": "o0-again", "type": "outcome", "decision_id": "x0", "purchased": false, "time": 4}),
+        )
+        .unwrap(),
+    );
+    assert_eq!(store.insert_feedback(&late, fixed_now() + 10).await.unwrap(), (7, 0));
+    let before = json_of(&call(&app, "GET", "/v1/reports/summary?policy_version=1", Some(ADMIN), vec![], &[]).await.2);
+    assert_eq!(before["arms"][1]["purchases"], 2, "not rolled up yet: {before}");
+    let second = store.roll_up(fixed_now() + 10).await.unwrap();
+    assert_eq!((second.decisions, second.outcomes), (1, 5), "x0's second outcome is ignored");
+    assert_eq!(store.roll_up(fixed_now() + 10).await.unwrap().decisions, 0, "a window is added once");
 
     assert_eq!(call(&app, "GET", "/v1/reports/summary", Some(EDGE), vec![], &[]).await.0, StatusCode::FORBIDDEN);
     let (status, _, body) = call(&app, "GET", "/v1/reports/summary?policy_version=1", Some(ADMIN), vec![], &[]).await;
@@ -459,6 +483,8 @@ async fn summary_report(backend: Backend) {
 async fn catalog_and_product_page() {
     let Some((app, _)) = setup("catalog", Backend::Sqlite).await else { return };
     let (status, _, body) = call(&app, "GET", "/v1/catalog/sku-1001", None, vec![], &[]).await;
+    assert_eq!((status, json_of(&body)["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")), "costs are not public");
+    let (status, _, body) = call(&app, "GET", "/v1/catalog/sku-1001", Some(EDGE), vec![], &[]).await;
     assert_eq!(status, StatusCode::OK);
     let product = json_of(&body);
     assert_eq!(product["sku"], "sku-1001");
@@ -466,7 +492,7 @@ async fn catalog_and_product_page() {
     let engine = edgeprice_core::engine::Engine::with_default(fixed_now()).unwrap();
     let d = engine.price(&json!({"session_id": "c", "features": {}}), &product, fixed_now()).unwrap();
     assert_ne!(d.arm, edgeprice_core::pricing::decision::Arm::Fallback);
-    assert_eq!(call(&app, "GET", "/v1/catalog/nope", None, vec![], &[]).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call(&app, "GET", "/v1/catalog/nope", Some(EDGE), vec![], &[]).await.0, StatusCode::NOT_FOUND);
     let (status, headers, body) = call(&app, "GET", "/products/sku-1001", None, vec![], &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
@@ -479,12 +505,88 @@ async fn catalog_and_product_page() {
 }
 
 #[tokio::test]
+async fn catalog_changes_are_versioned_and_all_or_nothing_sqlite() {
+    catalog_changes(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn catalog_changes_are_versioned_and_all_or_nothing_postgres() {
+    catalog_changes(Backend::Postgres).await;
+}
+
+async fn catalog_changes(backend: Backend) {
+    let Some((app, _)) = setup("catalogapi", backend).await else { return };
+    let (status, headers, body) = call(&app, "GET", "/v1/catalog", Some(ADMIN), vec![], &[]).await;
+    assert_eq!((status, headers[header::ETAG].to_str().unwrap()), (StatusCode::OK, "\"c1\""));
+    let seeded = json_of(&body)["products"].as_array().unwrap().len();
+    assert!(seeded >= 10, "the demo catalog seeds the database");
+    let patch = |sku: &'static str, body: Value, if_match: Option<&'static str>| {
+        let app = app.clone();
+        async move {
+            let extra: Vec<(&str, &str)> = if_match.map(|m| ("if-match", m)).into_iter().collect();
+            call(&app, "PATCH", &format!("/v1/catalog/{sku}"), Some(ADMIN), serde_json::to_vec(&body).unwrap(), &extra).await
+        }
+    };
+    let (status, headers, body) = patch("sku-1001", json!({"stock": 3}), Some("\"p1\"")).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(headers[header::ETAG], "\"p2\"");
+    let (_, headers, body) = call(&app, "GET", "/v1/catalog/sku-1001", Some(EDGE), vec![], &[]).await;
+    assert_eq!((json_of(&body)["stock"].as_u64(), headers[header::ETAG].to_str().unwrap()), (Some(3), "\"p2\""));
+    let cached = call(&app, "GET", "/v1/catalog/sku-1001", Some(EDGE), vec![], &[("if-none-match", "\"p2\"")]).await;
+    assert_eq!(cached.0, StatusCode::NOT_MODIFIED);
+    assert_eq!(patch("sku-1001", json!({"stock": 9}), Some("\"p1\"")).await.0, StatusCode::PRECONDITION_FAILED);
+    let code = |r: (StatusCode, axum::http::HeaderMap, Vec<u8>)| (r.0, json_of(&r.2)["code"].as_str().unwrap().to_string());
+    assert_eq!(code(patch("sku-1001", json!({"sku": "other"}), None).await), (StatusCode::BAD_REQUEST, "catalog_field".into()));
+    assert_eq!(
+        code(patch("sku-1001", json!({"cost": 1000.0}), None).await),
+        (StatusCode::BAD_REQUEST, "product_cost_above_list".into())
+    );
+    assert_eq!(patch("nope", json!({"stock": 1}), None).await.0, StatusCode::NOT_FOUND);
+    let put = |body: &str, kind: &'static str, token: &'static str| {
+        let (app, body) = (app.clone(), body.as_bytes().to_vec());
+        async move { call(&app, "PUT", "/v1/catalog", Some(token), body, &[("content-type", kind)]).await }
+    };
+    // Lines 3 and 5 are bad (cost above list; not a number); line 6 repeats a SKU.
+    let bad = "sku,name,currency,list_price,cost,stock,promotion_tags\n\
+               a-1,One,USD,10.00,4.00,5,\n\
+               a-2,Two,USD,10.00,40.00,5,\n\
+               a-3,\"Three, quoted\",USD,12.50,4.00,7,sale;summer\n\
+               a-4,Four,USD,ten,4.00,5,\n\
+               a-1,One again,USD,10.00,4.00,5,\n";
+    let (status, _, body) = put(bad, "text/csv", ADMIN).await;
+    let r = json_of(&body);
+    assert_eq!((status, r["code"].as_str()), (StatusCode::BAD_REQUEST, Some("catalog_invalid")), "{r}");
+    let lines: Vec<(u64, &str)> =
+        r["errors"].as_array().unwrap().iter().map(|e| (e["line"].as_u64().unwrap(), e["code"].as_str().unwrap())).collect();
+    assert_eq!(lines, [(3, "product_cost_above_list"), (5, "product_bad_amount"), (6, "catalog_duplicate_sku")]);
+    let (_, headers, body) = call(&app, "GET", "/v1/catalog", Some(ADMIN), vec![], &[]).await;
+    assert_eq!(headers[header::ETAG], "\"c2\"", "nothing was applied");
+    assert_eq!(json_of(&body)["products"].as_array().unwrap().len(), seeded);
+    assert_eq!(put("not json at all {", "application/json", ADMIN).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(put("sku\n", "text/csv", EDGE).await.0, StatusCode::FORBIDDEN);
+    let good = "sku,name,currency,list_price,cost,stock,promotion_tags\r\n\
+                a-1,One,USD,10.00,4.00,5,\r\n\
+                a-3,\"Three, \"\"quoted\"\"\",USD,12.50,4.00,7,sale;summer\r\n";
+    let (status, headers, body) = put(good, "text/csv", ADMIN).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let change = json_of(&body);
+    assert_eq!((change["added"].as_u64(), change["removed"].as_u64()), (Some(2), Some(seeded as u64)));
+    assert_eq!(headers[header::ETAG], "\"c3\"");
+    let (_, _, body) = call(&app, "GET", "/v1/catalog/a-3", Some(EDGE), vec![], &[]).await;
+    let p = json_of(&body);
+    assert_eq!((p["name"].as_str(), p["promotion_tags"].clone()), (Some("Three, \"quoted\""), json!(["sale", "summer"])));
+    // The same upload again changes nothing but the catalog version.
+    let again = json_of(&put(good, "text/csv", ADMIN).await.2);
+    assert_eq!((again["unchanged"].as_u64(), again["added"].as_u64()), (Some(2), Some(0)));
+}
+
+#[tokio::test]
 async fn openapi_lists_every_route() {
     let Some((app, _)) = setup("openapi", Backend::Sqlite).await else { return };
     let (status, _, body) = call(&app, "GET", "/v1/openapi.yaml", None, vec![], &[]).await;
     assert_eq!(status, StatusCode::OK);
     let spec = String::from_utf8(body).unwrap();
-    let routes = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http.rs")).unwrap();
+    let routes = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/mod.rs")).unwrap();
     let mut n = 0;
     for line in routes.lines().filter_map(|l| l.trim().strip_prefix(".route(\"")) {
         let path = line.split('"').next().unwrap();
@@ -538,7 +640,7 @@ async fn public_routes_are_limited_per_client() {
     let (app, _store) = setup_with("clients", Backend::Sqlite, limits).await.unwrap();
     let get = |token: Option<&'static str>, from: &'static str| {
         let app = app.clone();
-        async move { call(&app, "GET", "/v1/catalog/sku-1001", token, vec![], &[("x-forwarded-for", from)]).await }
+        async move { call(&app, "GET", "/products/sku-1001", token, vec![], &[("x-forwarded-for", from)]).await }
     };
     assert_eq!(get(None, "10.0.0.1, 172.16.0.9").await.0, StatusCode::OK);
     assert_eq!(get(None, "10.0.0.1").await.0, StatusCode::OK);

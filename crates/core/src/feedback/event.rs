@@ -35,8 +35,48 @@ pub struct DecisionEvent {
     /// The session's features (`{"features": {...}}` form), what the learner replays.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub features: Option<Value>,
+    /// What the engine knew when it chose the price (the merchant's reports read it).
+    #[serde(flatten)]
+    pub detail: Detail,
     /// Unix seconds when it happened at the edge.
     pub time: i64,
+}
+
+/// A decision's context for reports, all optional on the wire (edges older than these
+/// fields send none): the list and uniform prices beside the shown one, the purchase
+/// probability the policy believed at the shown price, whether the price was personalized,
+/// the reasons, and the jurisdiction with whether a disclosure was shown.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Detail {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list_price: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uniform_price: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purchase_probability: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub personalized: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasons: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jurisdiction: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disclosed: Option<bool>,
+}
+
+impl Detail {
+    /// The context of `decision` as the engine returned it.
+    pub fn of(decision: &Decision) -> Self {
+        Detail {
+            list_price: Some(decision.list_price),
+            uniform_price: decision.uniform_price,
+            purchase_probability: decision.purchase_probability,
+            personalized: Some(decision.personalized),
+            reasons: Some(decision.reasons.clone()),
+            jurisdiction: decision.jurisdiction.clone(),
+            disclosed: decision.jurisdiction.as_ref().map(|_| decision.disclosure.is_some()),
+        }
+    }
 }
 
 /// An event's fields besides id, decision id, kind and time, flat (`FeedbackEvent::columns`).
@@ -51,6 +91,8 @@ pub struct Columns<'a> {
     pub features: Option<&'a Value>,
     pub purchased: Option<bool>,
     pub revenue: Option<f64>,
+    /// A decision's report context (`None` for an outcome).
+    pub detail: Option<&'a Detail>,
 }
 
 /// Whether the session of a decision bought.
@@ -103,6 +145,7 @@ impl DecisionEvent {
             cost,
             propensity: decision.propensity,
             features,
+            detail: Detail::of(decision),
             time,
         }
     }
@@ -167,6 +210,7 @@ impl FeedbackEvent {
                 features: d.features.as_ref(),
                 purchased: None,
                 revenue: None,
+                detail: Some(&d.detail),
             },
             FeedbackEvent::Outcome(o) => Columns {
                 session_id: o.echo.session_id.as_deref(),
@@ -179,6 +223,7 @@ impl FeedbackEvent {
                 features: o.echo.features.as_ref(),
                 purchased: Some(o.purchased),
                 revenue: o.revenue,
+                detail: None,
             },
         }
     }

@@ -10,7 +10,7 @@ use crate::pricing::decision::Arm;
 
 mod event;
 
-pub use event::{Columns, DecisionEvent, Echo, FeedbackEvent, OutcomeEvent};
+pub use event::{Columns, DecisionEvent, Detail, Echo, FeedbackEvent, OutcomeEvent};
 
 /// Largest feedback body accepted (413 beyond).
 pub const MAX_BODY: usize = 1 << 20;
@@ -33,8 +33,19 @@ struct Raw {
     features: Option<Value>,
     purchased: Option<bool>,
     revenue: Option<f64>,
+    list_price: Option<f64>,
+    uniform_price: Option<f64>,
+    purchase_probability: Option<f64>,
+    personalized: Option<bool>,
+    reasons: Option<Vec<String>>,
+    jurisdiction: Option<String>,
+    disclosed: Option<bool>,
     time: f64,
 }
+
+/// Most reasons on one decision event, and the longest reason or jurisdiction, in bytes.
+const MAX_REASONS: usize = 32;
+const MAX_REASON: usize = 128;
 
 /// One rejected event of a batch.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -93,6 +104,18 @@ fn validate(value: Value) -> Result<FeedbackEvent, (&'static str, String)> {
     if raw.revenue.is_some_and(|r| !r.is_finite() || r < 0.0) {
         return bad("event_bad_price", "revenue must be a finite amount >= 0");
     }
+    if [raw.list_price, raw.uniform_price].iter().flatten().any(|p| !p.is_finite() || *p < 0.0) {
+        return bad("event_bad_price", "list_price and uniform_price must be finite amounts >= 0");
+    }
+    if raw.purchase_probability.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
+        return bad("event_bad_propensity", "purchase_probability must be in [0, 1]");
+    }
+    let long = |s: &String| s.is_empty() || s.len() > MAX_REASON;
+    if raw.reasons.as_ref().is_some_and(|r| r.len() > MAX_REASONS || r.iter().any(long))
+        || raw.jurisdiction.as_ref().is_some_and(long)
+    {
+        return bad("event_too_large", "at most 32 reasons; a reason or jurisdiction is 1 to 128 bytes");
+    }
     let time = raw.time as i64;
     match kind {
         Kind::Decision => {
@@ -122,6 +145,15 @@ fn validate(value: Value) -> Result<FeedbackEvent, (&'static str, String)> {
                 cost: raw.cost,
                 propensity,
                 features: raw.features,
+                detail: Detail {
+                    list_price: raw.list_price,
+                    uniform_price: raw.uniform_price,
+                    purchase_probability: raw.purchase_probability,
+                    personalized: raw.personalized,
+                    reasons: raw.reasons,
+                    jurisdiction: raw.jurisdiction,
+                    disclosed: raw.disclosed,
+                },
                 time,
             }))
         }

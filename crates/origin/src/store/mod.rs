@@ -10,6 +10,12 @@ use edgeprice_core::pricing::decision::Arm;
 
 use crate::push::Delivery;
 
+mod catalog;
+mod rollup;
+
+pub use catalog::{CatalogChange, CatalogProduct};
+pub use rollup::{GroupSums, PriceSums, Rollup};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("policy version {0} is not newer than the published ones")]
@@ -20,6 +26,11 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// A product changed since the version the caller read (its version now).
+    #[error("the product changed meanwhile (now version {0})")]
+    Stale(u64),
+    #[error("no product {0}")]
+    UnknownSku(String),
     /// A stored row no longer reads as the event it was (it was checked on arrival).
     #[error("stored feedback is corrupt: {0}")]
     Corrupt(String),
@@ -33,7 +44,7 @@ pub struct Store {
 }
 
 /// Sums over the decisions of one (policy version, arm).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ArmSums {
     pub policy_version: u64,
     pub arm: String,
@@ -76,6 +87,11 @@ impl Store {
             sqlx::migrate!("migrations/postgres").run(&pool).await?;
         }
         Ok(Self { pool, postgres: !sqlite })
+    }
+
+    /// The pool, for a caller that streams a query (the CSV export).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
     }
 
     /// Stores a verified bundle and makes it live, if its version is above every published
@@ -241,16 +257,17 @@ impl Store {
 
     /// Stores events in one transaction; an event id seen before is counted as duplicate.
     /// Returns (accepted, duplicates) after the commit. Rows go in multi-row INSERTs of
-    /// `ROWS_PER_INSERT` (15 parameters each, under both databases' parameter limits).
+    /// `ROWS_PER_INSERT` (22 parameters each, under both databases' parameter limits).
     pub async fn insert_feedback(&self, events: &[FeedbackEvent], now: i64) -> Result<(usize, usize), StoreError> {
         const ROWS_PER_INSERT: usize = 500;
-        const COLUMNS: usize = 15;
+        const COLUMNS: usize = 22;
         let mut tx = self.pool.begin().await?;
         let mut accepted = 0;
         for chunk in events.chunks(ROWS_PER_INSERT) {
             let mut sql = String::from(
                 "INSERT INTO feedback (event_id, kind, decision_id, session_id, sku, policy_version, arm, price, \
-                 propensity, features, purchased, revenue, at, received_at, cost) VALUES ",
+                 propensity, features, purchased, revenue, at, received_at, cost, list_price, uniform_price, \
+                 purchase_probability, personalized, reasons, jurisdiction, disclosed) VALUES ",
             );
             for row in 0..chunk.len() {
                 sql.push_str(if row == 0 { "(" } else { ", (" });
@@ -292,6 +309,16 @@ impl Store {
                     .bind(e.time())
                     .bind(now)
                     .bind(c.cost);
+                let d = c.detail.cloned().unwrap_or_default();
+                q = q
+                    .bind(d.list_price)
+                    .bind(d.uniform_price)
+                    .bind(d.purchase_probability)
+                    .bind(d.personalized.map(i64::from))
+                    // JSON text: a reason may hold any character but is never split wrongly.
+                    .bind(d.reasons.map(|r| serde_json::Value::from(r).to_string()))
+                    .bind(d.jurisdiction)
+                    .bind(d.disclosed.map(i64::from));
             }
             accepted += q.execute(&mut *tx).await?.rows_affected() as usize;
         }
@@ -299,49 +326,13 @@ impl Store {
         Ok((accepted, events.len() - accepted))
     }
 
-    /// Per (policy version, arm): decisions, purchases, and sums and sums of squares of
-    /// revenue and profit per decision (one outcome per decision counts).
-    pub async fn arm_sums(&self, policy_version: Option<u64>) -> Result<Vec<ArmSums>, StoreError> {
-        let filter = if policy_version.is_some() { "AND d.policy_version = $1" } else { "" };
-        let sql = format!(
-            "SELECT d.policy_version AS pv, d.arm AS arm, COUNT(*) AS n, \
-             CAST(SUM(CASE WHEN o.purchased = 1 THEN 1 ELSE 0 END) AS BIGINT) AS buys, \
-             SUM(CASE WHEN o.purchased = 1 THEN COALESCE(o.revenue, d.price) ELSE 0.0 END) AS rev, \
-             SUM(CASE WHEN o.purchased = 1 THEN COALESCE(o.revenue, d.price) * COALESCE(o.revenue, d.price) ELSE 0.0 END) AS rev2, \
-             SUM(CASE WHEN o.purchased = 1 THEN COALESCE(o.revenue, d.price) - COALESCE(d.cost, 0.0) ELSE 0.0 END) AS prof, \
-             SUM(CASE WHEN o.purchased = 1 THEN (COALESCE(o.revenue, d.price) - COALESCE(d.cost, 0.0)) \
-                 * (COALESCE(o.revenue, d.price) - COALESCE(d.cost, 0.0)) ELSE 0.0 END) AS prof2 \
-             FROM feedback d LEFT JOIN (SELECT decision_id, MAX(purchased) AS purchased, MAX(revenue) AS revenue \
-                 FROM feedback WHERE kind = 'outcome' GROUP BY decision_id) o ON o.decision_id = d.decision_id \
-             WHERE d.kind = 'decision' {filter} GROUP BY d.policy_version, d.arm ORDER BY d.policy_version, d.arm"
-        );
-        let mut q = sqlx::query(&sql).persistent(false);
-        if let Some(v) = policy_version {
-            q = q.bind(v as i64);
-        }
-        let rows = q.fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ArmSums {
-                    policy_version: r.try_get::<i64, _>("pv")? as u64,
-                    arm: r.try_get("arm")?,
-                    decisions: r.try_get::<i64, _>("n")? as u64,
-                    purchases: r.try_get::<i64, _>("buys")? as u64,
-                    revenue: r.try_get("rev")?,
-                    revenue_sq: r.try_get("rev2")?,
-                    profit: r.try_get("prof")?,
-                    profit_sq: r.try_get("prof2")?,
-                })
-            })
-            .collect()
-    }
-
     /// Every stored feedback event in the format the edge sent it (for evaluation and
     /// retraining), in event id order (deterministic, whatever the arrival order).
     pub async fn feedback_events(&self) -> Result<Vec<FeedbackEvent>, StoreError> {
         let rows = sqlx::query(
             "SELECT event_id, kind, decision_id, session_id, sku, policy_version, arm, price, cost, propensity, \
-             features, purchased, revenue, at FROM feedback ORDER BY event_id",
+             features, purchased, revenue, at, list_price, uniform_price, purchase_probability, personalized, reasons, \
+             jurisdiction, disclosed FROM feedback ORDER BY event_id",
         )
         .persistent(false)
         .fetch_all(&self.pool)
@@ -363,6 +354,14 @@ impl Store {
                     "features": features.and_then(|f| serde_json::from_str::<serde_json::Value>(&f).ok()),
                     "revenue": r.try_get::<Option<f64>, _>("revenue")?,
                     "time": r.try_get::<i64, _>("at")?,
+                    "list_price": r.try_get::<Option<f64>, _>("list_price")?,
+                    "uniform_price": r.try_get::<Option<f64>, _>("uniform_price")?,
+                    "purchase_probability": r.try_get::<Option<f64>, _>("purchase_probability")?,
+                    "personalized": r.try_get::<Option<i64>, _>("personalized")?.map(|p| p != 0),
+                    "reasons": r.try_get::<Option<String>, _>("reasons")?
+                        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()),
+                    "jurisdiction": r.try_get::<Option<String>, _>("jurisdiction")?,
+                    "disclosed": r.try_get::<Option<i64>, _>("disclosed")?.map(|p| p != 0),
                 });
                 if let Some(p) = r.try_get::<Option<i64>, _>("purchased")? {
                     e["purchased"] = serde_json::Value::Bool(p != 0);

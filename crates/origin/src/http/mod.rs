@@ -12,16 +12,24 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use super::errors::{error, internal, json_errors};
-use super::limits::{Bucket, Limits};
-use super::push::Pusher;
-use super::store::{Store, StoreError};
+use crate::errors::{error, internal, json_errors};
+use crate::limits::{Bucket, Limits};
+use crate::push::Pusher;
+use crate::store::{Store, StoreError};
+
+mod catalog;
+mod console;
+mod export;
+pub mod reports;
+
+pub use console::Edges;
+pub use reports::Evaluator;
 use edgeprice_core::bundle::{self, BundleError, MAX_BUNDLE, TrustedKeys};
 use edgeprice_core::feedback::{MAX_BODY, parse_batch};
 use edgeprice_core::secret::same_secret;
 
 /// The API description, served at /v1/openapi.yaml.
-pub const OPENAPI: &str = include_str!("openapi.yaml");
+pub const OPENAPI: &str = include_str!("../openapi.yaml");
 
 /// Counters behind `/metrics`.
 #[derive(Default)]
@@ -35,9 +43,8 @@ pub struct Metrics {
 }
 
 pub struct AppState {
+    /// Bundles, feedback, rollups and the catalog (seed it before serving: `seed_catalog`).
     pub store: Store,
-    /// Demo catalog: product JSON (the engine's product input) by SKU.
-    pub catalog: std::collections::BTreeMap<String, serde_json::Value>,
     pub keys: TrustedKeys,
     pub admin_token: String,
     pub edge_token: String,
@@ -48,11 +55,16 @@ pub struct AppState {
     pub limits: Limits,
     /// Edge endpoints notified of each publish and rollback (`push`); `None`: edges poll.
     pub pusher: Option<Arc<Pusher>>,
+    /// Edges seen recently, from the status they send with their feedback uploads.
+    pub edges: Edges,
+    /// Off-policy evaluation of a candidate bundle (`edgeprice serve` passes the learner's;
+    /// without one `POST /v1/reports/evaluate` answers 501).
+    pub evaluator: Option<Evaluator>,
 }
 
 type Shared = Arc<AppState>;
 
-#[derive(PartialEq)]
+#[derive(Clone, Copy, PartialEq)]
 enum Role {
     Admin,
     Edge,
@@ -100,8 +112,13 @@ fn role(state: &AppState, headers: &HeaderMap) -> Result<Role, Denied> {
 /// Authentication (401), then the role (403), then the token's rate bucket (429): only
 /// requests that would be served take a token.
 fn need(state: &AppState, headers: &HeaderMap, wanted: Role) -> Result<(), Denied> {
+    need_one_of(state, headers, &[wanted])
+}
+
+/// `need` where any of `roles` may proceed.
+fn need_one_of(state: &AppState, headers: &HeaderMap, roles: &[Role]) -> Result<(), Denied> {
     let role = role(state, headers)?;
-    if role != wanted {
+    if !roles.contains(&role) {
         return Err(Denied::WrongRole);
     }
     let bucket = if role == Role::Admin { Bucket::Admin } else { Bucket::Edge };
@@ -262,7 +279,9 @@ async fn feedback(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
         Ok(parsed) => parsed,
         Err(m) => return error(StatusCode::BAD_REQUEST, "batch_malformed", m),
     };
-    match s.store.insert_feedback(&events, (s.clock)()).await {
+    let now = (s.clock)();
+    s.edges.saw(&headers, now);
+    match s.store.insert_feedback(&events, now).await {
         Ok((accepted, duplicates)) => {
             s.metrics.feedback_accepted.fetch_add(accepted as u64, Ordering::Relaxed);
             s.metrics.feedback_duplicates.fetch_add(duplicates as u64, Ordering::Relaxed);
@@ -306,78 +325,6 @@ async fn deliveries(
             .into_response(),
         Err(e) => internal(e),
     }
-}
-
-async fn catalog(State(s): State<Shared>, Path(sku): Path<String>) -> Response {
-    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
-    match s.catalog.get(&sku) {
-        Some(p) => Json(p.clone()).into_response(),
-        None => error(StatusCode::NOT_FOUND, "unknown_sku", "no such product"),
-    }
-}
-
-fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// A plain product page whose price element the edge worker personalizes.
-async fn product_page(State(s): State<Shared>, Path(sku): Path<String>) -> Response {
-    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
-    let Some(p) = s.catalog.get(&sku) else {
-        return (StatusCode::NOT_FOUND, axum::response::Html("<h1>No such product</h1>".to_string())).into_response();
-    };
-    let text = |k: &str| escape_html(p.get(k).and_then(|v| v.as_str()).unwrap_or(""));
-    let price = p.get("list_price").and_then(|v| v.as_f64()).unwrap_or(0.0);
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{name}</title></head>\n<body>\n\
-         <h1>{name}</h1>\n<p class=\"category\">{category}</p>\n\
-         <p>Price: <span class=\"price\" data-edgeprice-sku=\"{sku}\">{price:.2} {currency}</span></p>\n\
-         <p class=\"edgeprice-disclosure\" hidden></p>\n</body></html>\n",
-        name = text("name"),
-        category = text("category"),
-        sku = escape_html(&sku),
-        currency = text("currency"),
-    );
-    axum::response::Html(html).into_response()
-}
-
-#[derive(serde::Deserialize)]
-struct ReportQuery {
-    policy_version: Option<u64>,
-}
-
-async fn summary(
-    State(s): State<Shared>,
-    headers: HeaderMap,
-    axum::extract::Query(q): axum::extract::Query<ReportQuery>,
-) -> Response {
-    s.metrics.requests.fetch_add(1, Ordering::Relaxed);
-    if let Err(denied) = need(&s, &headers, Role::Admin) {
-        return denied.into_response();
-    }
-    let sums = match s.store.arm_sums(q.policy_version).await {
-        Ok(sums) => sums,
-        Err(e) => return internal(e),
-    };
-    // Which price each policy's control group saw, from its stored bundle's rules.
-    let mut controls = std::collections::BTreeMap::new();
-    for version in sums.iter().map(|a| a.policy_version) {
-        if controls.contains_key(&version) {
-            continue;
-        }
-        let stored = match s.store.bundle(version).await {
-            Ok(stored) => stored,
-            Err(e) => return internal(e),
-        };
-        let rules = stored
-            .and_then(|b| bundle::inspect_unverified(&b.bytes).ok())
-            .and_then(|(m, _)| edgeprice_core::pricing::rules::Rules::from_toml(&m.rules_toml).ok());
-        if let Some(rules) = rules {
-            let name = serde_json::to_value(rules.exploration.control).ok().and_then(|v| v.as_str().map(String::from));
-            controls.insert(version, name.unwrap_or_default());
-        }
-    }
-    Json(super::report::summarize(&sums, &controls)).into_response()
 }
 
 async fn healthz(State(s): State<Shared>) -> Response {
@@ -434,9 +381,22 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/policy/rollback", post(rollback))
         .route("/v1/push/deliveries", get(deliveries))
         .route("/v1/feedback", post(feedback).layer(DefaultBodyLimit::max(MAX_BODY)))
-        .route("/v1/reports/summary", get(summary))
-        .route("/v1/catalog/{sku}", get(catalog))
-        .route("/products/{sku}", get(product_page))
+        .route("/v1/policy/{version}/manifest", get(console::manifest))
+        .route("/v1/reports/summary", get(reports::summary))
+        .route("/v1/reports/timeseries", get(reports::timeseries))
+        .route("/v1/reports/prices", get(reports::prices))
+        .route("/v1/reports/fairness", get(reports::fairness))
+        .route("/v1/reports/overview", get(console::overview))
+        .route("/v1/reports/evaluate", post(reports::evaluate).layer(DefaultBodyLimit::max(MAX_BUNDLE)))
+        .route("/v1/export/decisions.csv", get(export::decisions))
+        .route(
+            "/v1/catalog",
+            get(catalog::list).put(catalog::replace).layer(DefaultBodyLimit::max(catalog::MAX_UPLOAD)),
+        )
+        .route("/v1/catalog/{sku}", get(catalog::one).patch(catalog::patch))
+        .route("/products/{sku}", get(catalog::product_page))
+        .route("/console", get(console::page))
+        .route("/console/{file}", get(console::asset))
         .route("/v1/openapi.yaml", get(|| async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI) }))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
