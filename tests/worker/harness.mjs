@@ -106,7 +106,7 @@ export function workerOptions(vars = {}, extra = {}) {
     ],
     compatibilityDate: "2026-04-20",
     bindings: { SESSION_SECRET, EDGE_TOKEN, ORIGIN: "", ...vars },
-    kvNamespaces: ["POLICY"],
+    kvNamespaces: ["POLICY", "CATALOG"],
     ...extra,
   };
 }

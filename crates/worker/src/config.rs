@@ -22,6 +22,10 @@ pub struct Config {
     pub kv_check: i64,
     pub policy_max_stale: i64,
     pub catalog_ttl: i64,
+    /// This edge's name in the origin's console (EDGE_NAME; default a name per isolate).
+    pub edge_name: Option<String>,
+    /// Oldest catalog copy served when the origin cannot be reached (stale-if-error).
+    pub catalog_stale: i64,
     pub flush: FlushPolicy,
     /// Path prefixes of product pages whose last segment is the SKU.
     pub page_prefixes: Vec<String>,
@@ -72,7 +76,9 @@ impl Config {
             policy_ttl: number(env, "POLICY_TTL_SECONDS", 60, 1..=86_400),
             kv_check: number(env, "POLICY_KV_CHECK_SECONDS", 10, 0..=86_400),
             policy_max_stale: number(env, "POLICY_MAX_STALE_SECONDS", 7 * 86_400, 60..=365 * 86_400),
-            catalog_ttl: number(env, "CATALOG_TTL_SECONDS", 300, 0..=86_400),
+            catalog_ttl: number(env, "CATALOG_TTL_SECONDS", 30, 0..=86_400),
+            edge_name: text(env, "EDGE_NAME").map(|n| n.trim().chars().take(64).collect::<String>()).filter(|n| !n.is_empty()),
+            catalog_stale: number(env, "CATALOG_STALE_SECONDS", 86_400, 0..=7 * 86_400),
             flush: FlushPolicy {
                 batch_events: number(env, "FEEDBACK_BATCH", 100, 1..=1_000) as usize,
                 max_age_seconds: number(env, "FEEDBACK_MAX_AGE_SECONDS", 5, 0..=3_600),

@@ -33,6 +33,8 @@ pub fn path(env: &Env) -> &'static str {
 /// before it is shown), else or on a refused send into the outbox.
 pub async fn record(env: &Env, event: FeedbackEvent) {
     let line = event.to_json().to_string();
+    let path = path(env);
+    state::with(|i| i.feedback_path = path);
     if let Ok(queue) = env.queue(QUEUE) {
         if line.len() > MAX_MESSAGE_BYTES {
             // Past the queue's message limit: the outbox posts it to the origin directly.
@@ -110,7 +112,12 @@ pub async fn flush(env: &Env, cfg: &Config, force: bool) {
 async fn post(cfg: &Config, body: String) -> Answer {
     let url = format!("{}/v1/feedback", cfg.origin);
     let auth = cfg.bearer();
-    let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/x-ndjson")];
+    let status = state::edge_status(cfg);
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/x-ndjson"),
+        ("Edgeprice-Edge-Status", status.as_str()),
+    ];
     match origin::send(&url, Method::Post, &headers, Some(body), cfg.origin_timeout_ms * 3).await {
         Ok(mut r) if (200..300).contains(&r.status_code()) => {
             let answer = r.json::<Value>().await.unwrap_or(Value::Null);
@@ -172,6 +179,7 @@ fn delivered(value: JsValue) -> Delivered {
 /// The queue consumer: the feedback queue's batches go to the origin, the dead-letter
 /// queue's into KV. Never fails as a whole: each message is acked or retried.
 pub async fn on_batch(batch: &MessageBatch, env: &Env) {
+    state::with(|i| i.feedback_path = "queue");
     let messages: Vec<Delivered> = batch.messages().map(|a| a.iter().map(delivered).collect()).unwrap_or_default();
     let cfg = match Config::from_env(env) {
         Ok(c) => c,

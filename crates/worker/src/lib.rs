@@ -8,6 +8,7 @@
 //! queue handler relays feedback (`feedback`). Nothing here panics on input; errors reach
 //! clients as `{code, message}` without internal detail.
 
+mod catalog;
 mod config;
 mod feedback;
 mod operator;
@@ -131,10 +132,10 @@ async fn decide(
     now: i64,
     place: &Place,
 ) -> Result<Decision, (u16, &'static str)> {
-    let product = match state::product(env, cfg, sku, now).await {
+    let product = match catalog::product(env, cfg, sku, now).await {
         Ok(p) => p,
-        Err(state::CatalogError::Unknown) => return Err((404, "unknown_sku")),
-        Err(state::CatalogError::Unavailable(reason)) => {
+        Err(catalog::CatalogError::Unknown) => return Err((404, "unknown_sku")),
+        Err(catalog::CatalogError::Unavailable(reason)) => {
             log("catalog_unavailable", json!({"sku": sku, "reason": reason}));
             return Err((503, "catalog_unavailable"));
         }

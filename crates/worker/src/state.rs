@@ -1,17 +1,18 @@
 //! What one isolate keeps between requests: the policy cache, the feedback outbox and the
-//! catalog cache. workerd runs an isolate's requests on one thread, interleaved at awaits,
+//! catalog copies (`catalog`). workerd runs an isolate's requests on one thread, interleaved at awaits,
 //! so the state lives in a thread-local `RefCell` and is never borrowed across an await.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use worker::{Env, Method};
 
 use super::config::Config;
 use super::{log, now_secs, origin};
 use edgeprice_core::engine::Engine;
 use edgeprice_core::pricing::product::Product;
+use edgeprice_edge::catalog::Copy;
 use edgeprice_edge::outbox::Outbox;
 use edgeprice_edge::policy::{Fetched, PolicyCache, Refresh, Source};
 
@@ -20,7 +21,7 @@ pub const KV_BUNDLE: &str = "bundle";
 /// KV key of that bundle's version (a few bytes: what isolates check often).
 pub const KV_VERSION: &str = "bundle_version";
 /// Most catalog entries cached per isolate (unknown SKUs included).
-const MAX_CATALOG: usize = 10_000;
+pub const MAX_CATALOG: usize = 10_000;
 
 #[derive(Default)]
 pub struct Isolate {
@@ -32,11 +33,15 @@ pub struct Isolate {
     pub queue_sent: u64,
     pub queue_send_failures: u64,
     pub consumed: u64,
-    /// SKU -> (fetched at, product or `None` for unknown).
-    catalog: HashMap<String, (i64, Option<Product>)>,
+    /// SKU -> its copy (`catalog`).
+    pub catalog: HashMap<String, Copy<Product>>,
     loaded: bool,
     /// When this isolate last looked at KV's bundle version (`check_kv`).
     kv_checked_at: i64,
+    /// How this isolate's feedback last went ("queue" or "memory"; `feedback::path`).
+    pub feedback_path: &'static str,
+    /// This isolate's name in its status reports when EDGE_NAME is not set.
+    name: Option<String>,
 }
 
 thread_local! {
@@ -231,56 +236,25 @@ pub fn queue(line: String) {
     }
 }
 
-/// Why a product could not be found.
-pub enum CatalogError {
-    Unknown,
-    Unavailable(String),
-}
-
-/// The product for a SKU: from the isolate cache, the `CATALOG` KV namespace, or the
-/// origin's catalog. A stale entry is served when the origin cannot be reached.
-pub async fn product(env: &Env, cfg: &Config, sku: &str, now: i64) -> Result<Product, CatalogError> {
-    let cached = with(|i| i.catalog.get(sku).cloned());
-    if let Some((at, entry)) = &cached
-        && now - at < cfg.catalog_ttl
-    {
-        return entry.clone().ok_or(CatalogError::Unknown);
-    }
-    let fetched: Result<Option<Value>, String> = match env.kv("CATALOG") {
-        Ok(kv) => kv.get(sku).json::<Value>().await.map_err(|e| e.to_string()),
-        Err(_) if cfg.origin.is_empty() => Err("no ORIGIN and no CATALOG namespace".into()),
-        Err(_) => {
-            let url = format!("{}/v1/catalog/{sku}", cfg.origin);
-            let auth = cfg.bearer();
-            let headers = [("Accept", "application/json"), ("Authorization", auth.as_str())];
-            match origin::send(&url, Method::Get, &headers, None, cfg.origin_timeout_ms).await {
-                Ok(r) if r.status_code() == 404 => Ok(None),
-                Ok(mut r) if r.status_code() == 200 => r.json::<Value>().await.map(Some).map_err(|e| e.to_string()),
-                Ok(r) => Err(format!("catalog status {}", r.status_code())),
-                Err(e) => Err(e),
-            }
-        }
-    };
-    let entry = match fetched {
-        Ok(v) => v.and_then(|v| match Product::from_value(v) {
-            Ok(p) if p.sku == sku => Some(p),
-            Ok(_) | Err(_) => {
-                log("catalog_product_invalid", json!({"sku": sku}));
-                None
-            }
-        }),
-        Err(reason) => {
-            return match cached {
-                Some((_, entry)) => entry.ok_or(CatalogError::Unknown),
-                None => Err(CatalogError::Unavailable(reason)),
-            };
-        }
-    };
+/// This edge's status for the origin's console, sent with each feedback upload as the
+/// `Edgeprice-Edge-Status` header: its name (EDGE_NAME, else a random name per isolate),
+/// live policy version, feedback path, events waiting in the outbox and failures so far.
+pub fn edge_status(cfg: &Config) -> String {
     with(|i| {
-        if i.catalog.len() >= MAX_CATALOG {
-            i.catalog.clear();
-        }
-        i.catalog.insert(sku.to_string(), (now, entry.clone()));
-    });
-    entry.ok_or(CatalogError::Unknown)
+        let name = match &cfg.edge_name {
+            Some(n) => n.clone(),
+            None => i
+                .name
+                .get_or_insert_with(|| format!("isolate-{:08x}", (js_sys::Math::random() * f64::from(u32::MAX)) as u32))
+                .clone(),
+        };
+        json!({
+            "edge": name,
+            "policy_version": i.policy.as_ref().map(|p| p.version()),
+            "feedback_path": if i.feedback_path.is_empty() { "memory" } else { i.feedback_path },
+            "outbox": i.outbox.len(),
+            "failures": u64::from(i.outbox.failures) + i.queue_send_failures,
+        })
+        .to_string()
+    })
 }

@@ -1,0 +1,153 @@
+//! Products for pricing, from the origin's live catalog, kept per isolate and in the
+//! `CATALOG` KV namespace (shared by a location's isolates) with their fetch time and ETag
+//! (`edgeprice_edge::catalog`): a copy younger than `CATALOG_TTL_SECONDS` is served; an
+//! older one is revalidated with `If-None-Match` (a 304 renews it for another TTL); when the
+//! origin fails, a copy up to `CATALOG_STALE_SECONDS` old is served (stale-if-error).
+//! Without an ORIGIN, the KV namespace is the catalog itself (the merchant's entries, no
+//! metadata, never expire).
+
+use serde_json::{Value, json};
+use worker::{Env, Method};
+
+use super::config::Config;
+use super::state::{self, MAX_CATALOG};
+use super::{log, origin};
+use edgeprice_core::pricing::product::Product;
+use edgeprice_edge::catalog::{Copy, Meta, Use};
+
+/// Why a product could not be found.
+pub enum CatalogError {
+    Unknown,
+    Unavailable(String),
+}
+
+/// KV key of a SKU's copy.
+fn key(sku: &str) -> String {
+    format!("product:{sku}")
+}
+
+fn checked(sku: &str, v: Value) -> Option<Product> {
+    match Product::from_value(v) {
+        Ok(p) if p.sku == sku => Some(p),
+        Ok(_) | Err(_) => {
+            log("catalog_product_invalid", json!({"sku": sku}));
+            None
+        }
+    }
+}
+
+async fn from_kv(env: &Env, sku: &str) -> Option<(Copy<Product>, String)> {
+    let kv = env.kv("CATALOG").ok()?;
+    match kv.get(&key(sku)).text_with_metadata::<Meta>().await {
+        Ok((Some(text), meta)) => {
+            let meta = meta.unwrap_or_default();
+            let product = serde_json::from_str(&text).ok().and_then(|v| checked(sku, v));
+            Some((Copy { product, fetched_at: meta.fetched_at, etag: meta.etag }, text))
+        }
+        Ok((None, _)) => None,
+        Err(e) => {
+            log("catalog_kv_unreadable", json!({"sku": sku, "error": e.to_string()}));
+            None
+        }
+    }
+}
+
+async fn to_kv(env: &Env, cfg: &Config, sku: &str, text: &str, copy: &Copy<Product>) {
+    let Ok(kv) = env.kv("CATALOG") else { return };
+    // KV deletes it once even a stale-if-error answer could not use it.
+    let put = kv
+        .put(&key(sku), text)
+        .and_then(|p| p.metadata(copy.meta()))
+        .map(|p| p.expiration_ttl(cfg.catalog_stale.max(60) as u64));
+    if let Err(e) = match put {
+        Ok(p) => p.execute().await,
+        Err(e) => Err(e),
+    } {
+        log("catalog_kv_write_failed", json!({"sku": sku, "error": e.to_string()}));
+    }
+}
+
+fn remember(sku: &str, copy: &Copy<Product>) {
+    state::with(|i| {
+        if i.catalog.len() >= MAX_CATALOG {
+            i.catalog.clear();
+        }
+        i.catalog.insert(sku.to_string(), copy.clone());
+    });
+}
+
+fn serve(copy: &Copy<Product>) -> Result<Product, CatalogError> {
+    copy.product.clone().ok_or(CatalogError::Unknown)
+}
+
+/// The product for a SKU at `now` (see the module header).
+pub async fn product(env: &Env, cfg: &Config, sku: &str, now: i64) -> Result<Product, CatalogError> {
+    let mut held = state::with(|i| i.catalog.get(sku).cloned());
+    if held.as_ref().is_some_and(|c| c.judge(now, cfg.catalog_ttl, cfg.catalog_stale) == Use::Fresh) {
+        return held.as_ref().map_or(Err(CatalogError::Unknown), serve);
+    }
+    // The isolate's copy is old or missing: KV may hold a younger one.
+    if let Some((copy, _)) = from_kv(env, sku).await
+        && held.as_ref().is_none_or(|h| h.fetched_at < copy.fetched_at || copy.fetched_at.is_none())
+    {
+        remember(sku, &copy);
+        if copy.judge(now, cfg.catalog_ttl, cfg.catalog_stale) == Use::Fresh {
+            return serve(&copy);
+        }
+        held = Some(copy);
+    }
+    if cfg.origin.is_empty() {
+        return match held {
+            Some(c) => serve(&c),
+            None => Err(CatalogError::Unavailable("no ORIGIN and no CATALOG entry".into())),
+        };
+    }
+    let url = format!("{}/v1/catalog/{sku}", cfg.origin);
+    let auth = cfg.bearer();
+    let etag = held.as_ref().and_then(|c| c.etag.clone()).filter(|_| held.as_ref().is_some_and(|c| c.product.is_some()));
+    let mut headers = vec![("Accept", "application/json"), ("Authorization", auth.as_str())];
+    if let Some(tag) = etag.as_deref() {
+        headers.push(("If-None-Match", tag));
+    }
+    let failed = match origin::send(&url, Method::Get, &headers, None, cfg.origin_timeout_ms).await {
+        Ok(r) if r.status_code() == 304 => match held {
+            Some(mut copy) => {
+                copy.fetched_at = Some(now);
+                remember(sku, &copy);
+                if let Some((_, text)) = from_kv(env, sku).await {
+                    to_kv(env, cfg, sku, &text, &copy).await;
+                }
+                return serve(&copy);
+            }
+            None => "304 without a copy".to_string(),
+        },
+        Ok(r) if r.status_code() == 404 => {
+            remember(sku, &Copy { product: None, fetched_at: Some(now), etag: None });
+            return Err(CatalogError::Unknown);
+        }
+        Ok(mut r) if r.status_code() == 200 => {
+            let etag = r.headers().get("ETag").ok().flatten();
+            match r.text().await {
+                Ok(text) => {
+                    let product = serde_json::from_str(&text).ok().and_then(|v| checked(sku, v));
+                    let copy = Copy { product, fetched_at: Some(now), etag };
+                    remember(sku, &copy);
+                    if copy.product.is_some() {
+                        to_kv(env, cfg, sku, &text, &copy).await;
+                    }
+                    return serve(&copy);
+                }
+                Err(e) => e.to_string(),
+            }
+        }
+        Ok(r) => format!("catalog status {}", r.status_code()),
+        Err(e) => e,
+    };
+    match held {
+        Some(copy) if copy.judge(now, cfg.catalog_ttl, cfg.catalog_stale) != Use::Expired => {
+            log("catalog_stale_served", json!({"sku": sku, "reason": failed, "fetched_at": copy.fetched_at}));
+            serve(&copy)
+        }
+        _ => Err(CatalogError::Unavailable(failed)),
+    }
+}
