@@ -167,7 +167,7 @@ function plot({ name, label, w = 600, ht = 300, ml = 60, x, y, legend = [] }) {
     if (lx + it.width > w - 18 && lx > ml) [lx, row] = [ml, row + 1];
     [it.x, it.y, lx] = [lx, 14 + row * 18, lx + it.width];
   }
-  const m = { l: ml, r: 18, t: legend.length ? 34 + row * 18 : 14, b: 42 };
+  const m = { l: ml, r: 36, t: legend.length ? 34 + row * 18 : 14, b: 42 };
   const svg = s("svg", { class: "chart", "data-chart": name, role: "img", "aria-label": label, viewBox: `0 0 ${w} ${ht}`, width: w, height: ht });
   const X = (v) => m.l + ((v - x.lo) / (x.hi - x.lo || 1)) * (w - m.l - m.r);
   const Y = (v) => ht - m.b - ((v - y.lo) / (y.hi - y.lo || 1)) * (ht - m.t - m.b);
@@ -348,7 +348,8 @@ function historyTable(policy, limit, actions) {
 const RULE_LABELS = { control: ["Control group price", String], epsilon: ["Exploration ε", F.pct], control_share: ["Control share", F.pct], cap: ["Personalization cap", F.pct], max_discount: ["Max discount", F.pct], low_stock: ["Low stock at", F.int], overstock: ["Overstock at", F.int] };
 
 function keyValueRows(obj, base, labels = {}) {
-  return Object.entries(obj ?? {}).map(([k, v]) => {
+  return Object.entries(obj ?? {}).flatMap(([k, v]) => {
+    if (v !== null && typeof v === "object" && !Array.isArray(v)) return keyValueRows(v, `${base}.${k}`).map(([l, c]) => [`${k}.${l}`, c]);
     const [label, fmt] = labels[k] ?? [k, F.auto];
     const cell = typeof v === "number" ? num(`${base}.${k}`, v, fmt) : v !== null && typeof v === "object" ? h("code", {}, JSON.stringify(v)) : String(v ?? "—");
     return [label, cell];
@@ -395,7 +396,7 @@ function renderEvaluation(r) {
   return h("div", {},
     facts([["Logged decisions", h("span", {}, num("evaluate.decisions", r.decisions, F.int), r.sku ? [" for ", h("code", {}, r.sku)] : null)]]),
     table(["Estimator (profit per session)", h("span", {}, "Candidate ", num("evaluate.candidate.policy_version", r.candidate?.policy_version, F.version)), h("span", {}, "Live ", num("evaluate.live.policy_version", r.live?.policy_version, F.version))], est),
-    r.warnings?.length ? h("ul", { class: "warnings" }, r.warnings.map((w) => h("li", {}, w))) : null);
+    r.warnings?.length ? h("ul", { class: "warnings" }, [...new Set(r.warnings)].map((w) => h("li", {}, w))) : null);
 }
 
 function evaluatePanel() {
@@ -450,6 +451,8 @@ async function pageExperiment() {
     evaluatePanel()));
 }
 
+const share = (v) => (fin(v) ? Math.min(1, Math.max(0, v)) : v);
+
 function renderProduct(p, pi) {
   const base = `prices.products.${pi}`;
   const arms = p.arms ?? [];
@@ -460,7 +463,7 @@ function renderProduct(p, pi) {
     return j < 0 ? null : { y: a.points[j].decisions };
   }) }));
   const conv = arms.map((a, ai) => ({ label: a.arm, color: armColor(a.arm, ai),
-    pts: (a.points ?? []).map((q) => ({ x: q.price, y: q.conversion?.mean, lo: q.conversion?.ci_low, hi: q.conversion?.ci_high })),
+    pts: (a.points ?? []).map((q) => ({ x: q.price, y: q.conversion?.mean, lo: share(q.conversion?.ci_low), hi: share(q.conversion?.ci_high) })),
     line: (a.points ?? []).filter((q) => q.believed != null).map((q) => ({ x: q.price, y: q.believed })) }));
   const armRows = arms.map((a, ai) => [armTag(a.arm), num(`${base}.arms.${ai}.decisions`, a.decisions, F.int), num(`${base}.arms.${ai}.mean_discount`, a.mean_discount, F.pct)]);
   return h("div", { class: "cards" },
@@ -496,10 +499,12 @@ async function pageFairness() {
   const policy = await api("/v1/policy");
   const data = await api(withQuery("/v1/reports/fairness", { policy_version: chosenVersion(policy) }));
   const groups = (data.groups ?? []).map((g, i) => ({ ...g, i }));
+  // Values in natural order (Browser 1, 2, …, 10 rather than 1, 10, 11, 2).
+  const inColumn = (c) => groups.filter((g) => g.column === c).sort((a, b) => String(a.value).localeCompare(String(b.value), "en", { numeric: true }));
   const columns = [...new Set(groups.map((g) => g.column))];
-  const rows = columns.flatMap((c) => [{ heading: c }, ...groups.filter((g) => g.column === c).map((g) => ({
+  const rows = columns.flatMap((c) => [{ heading: c }, ...inColumn(c).map((g) => ({
     label: g.value, y: g.relative_price?.mean, lo: g.relative_price?.ci_low, hi: g.relative_price?.ci_high }))]);
-  const table1 = columns.flatMap((c) => groups.filter((g) => g.column === c)).map((g) => [g.column, g.value, num(`fairness.groups.${g.i}.decisions`, g.decisions, F.int),
+  const table1 = columns.flatMap((c) => inColumn(c)).map((g) => [g.column, g.value, num(`fairness.groups.${g.i}.decisions`, g.decisions, F.int),
     ci(`fairness.groups.${g.i}.relative_price`, g.relative_price), num(`fairness.groups.${g.i}.personalized_share`, g.personalized_share, F.pct),
     num(`fairness.groups.${g.i}.cap_binds_share`, g.cap_binds_share, F.pct)]);
   const disc = (data.disclosure ?? []).map((d, i) => [d.jurisdiction, num(`fairness.disclosure.${i}.decisions`, d.decisions, F.int), num(`fairness.disclosure.${i}.disclosed`, d.disclosed, F.int)]);
