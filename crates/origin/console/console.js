@@ -352,7 +352,7 @@ function keyValueRows(obj, base, labels = {}) {
     if (v !== null && typeof v === "object" && !Array.isArray(v)) return keyValueRows(v, `${base}.${k}`).map(([l, c]) => [`${k}.${l}`, c]);
     const [label, fmt] = labels[k] ?? [k, F.auto];
     const cell = typeof v === "number" ? num(`${base}.${k}`, v, fmt) : v !== null && typeof v === "object" ? h("code", {}, JSON.stringify(v)) : String(v ?? "—");
-    return [label, cell];
+    return [[label, cell]];
   });
 }
 

@@ -14,8 +14,8 @@ pub mod report;
 pub mod serve;
 pub mod store;
 
-pub use http::{AppState, Edges, Evaluator, app};
 pub use http::reports::EvaluationInput;
+pub use http::{AppState, Edges, Evaluator, app};
 
 /// Reads a catalog file (`{"products": [...]}` or a bare array) into product JSON by SKU;
 /// every product must be a valid engine product input. `edgeprice serve` seeds a fresh

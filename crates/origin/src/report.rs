@@ -181,10 +181,13 @@ pub fn timeseries(hourly: &[(i64, ArmSums)], bucket: i64) -> serde_json::Value {
 /// policy believed (`null` when the edge did not send it). Policy versions are summed.
 pub fn prices(sums: &[PriceSums]) -> serde_json::Value {
     type Point = (u64, u64, u64, f64, u64, f64, Option<f64>);
-    let mut by: std::collections::BTreeMap<String, std::collections::BTreeMap<String, std::collections::BTreeMap<i64, Point>>> =
-        Default::default();
+    let mut by: std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<String, std::collections::BTreeMap<i64, Point>>,
+    > = Default::default();
     for p in sums {
-        let e = by.entry(p.sku.clone()).or_default().entry(p.arm.clone()).or_default().entry(p.price_cents).or_default();
+        let e =
+            by.entry(p.sku.clone()).or_default().entry(p.arm.clone()).or_default().entry(p.price_cents).or_default();
         e.0 += p.decisions;
         e.1 += p.purchases;
         e.2 += p.believed_n;
@@ -245,7 +248,8 @@ pub fn fairness(sums: &[GroupSums]) -> serde_json::Value {
     let mut disclosure = Vec::new();
     for ((column, value), g) in by {
         if column == "jurisdiction" {
-            disclosure.push(serde_json::json!({"jurisdiction": value, "decisions": g.decisions, "disclosed": g.disclosed}));
+            disclosure
+                .push(serde_json::json!({"jurisdiction": value, "decisions": g.decisions, "disclosed": g.disclosed}));
             continue;
         }
         groups.push(serde_json::json!({

@@ -483,7 +483,11 @@ async fn summary_report(backend: Backend) {
 async fn catalog_and_product_page() {
     let Some((app, _)) = setup("catalog", Backend::Sqlite).await else { return };
     let (status, _, body) = call(&app, "GET", "/v1/catalog/sku-1001", None, vec![], &[]).await;
-    assert_eq!((status, json_of(&body)["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")), "costs are not public");
+    assert_eq!(
+        (status, json_of(&body)["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized")),
+        "costs are not public"
+    );
     let (status, _, body) = call(&app, "GET", "/v1/catalog/sku-1001", Some(EDGE), vec![], &[]).await;
     assert_eq!(status, StatusCode::OK);
     let product = json_of(&body);
@@ -524,7 +528,8 @@ async fn catalog_changes(backend: Backend) {
         let app = app.clone();
         async move {
             let extra: Vec<(&str, &str)> = if_match.map(|m| ("if-match", m)).into_iter().collect();
-            call(&app, "PATCH", &format!("/v1/catalog/{sku}"), Some(ADMIN), serde_json::to_vec(&body).unwrap(), &extra).await
+            call(&app, "PATCH", &format!("/v1/catalog/{sku}"), Some(ADMIN), serde_json::to_vec(&body).unwrap(), &extra)
+                .await
         }
     };
     let (status, headers, body) = patch("sku-1001", json!({"stock": 3}), Some("\"p1\"")).await;
@@ -535,8 +540,12 @@ async fn catalog_changes(backend: Backend) {
     let cached = call(&app, "GET", "/v1/catalog/sku-1001", Some(EDGE), vec![], &[("if-none-match", "\"p2\"")]).await;
     assert_eq!(cached.0, StatusCode::NOT_MODIFIED);
     assert_eq!(patch("sku-1001", json!({"stock": 9}), Some("\"p1\"")).await.0, StatusCode::PRECONDITION_FAILED);
-    let code = |r: (StatusCode, axum::http::HeaderMap, Vec<u8>)| (r.0, json_of(&r.2)["code"].as_str().unwrap().to_string());
-    assert_eq!(code(patch("sku-1001", json!({"sku": "other"}), None).await), (StatusCode::BAD_REQUEST, "catalog_field".into()));
+    let code =
+        |r: (StatusCode, axum::http::HeaderMap, Vec<u8>)| (r.0, json_of(&r.2)["code"].as_str().unwrap().to_string());
+    assert_eq!(
+        code(patch("sku-1001", json!({"sku": "other"}), None).await),
+        (StatusCode::BAD_REQUEST, "catalog_field".into())
+    );
     assert_eq!(
         code(patch("sku-1001", json!({"cost": 1000.0}), None).await),
         (StatusCode::BAD_REQUEST, "product_cost_above_list".into())
@@ -556,8 +565,12 @@ async fn catalog_changes(backend: Backend) {
     let (status, _, body) = put(bad, "text/csv", ADMIN).await;
     let r = json_of(&body);
     assert_eq!((status, r["code"].as_str()), (StatusCode::BAD_REQUEST, Some("catalog_invalid")), "{r}");
-    let lines: Vec<(u64, &str)> =
-        r["errors"].as_array().unwrap().iter().map(|e| (e["line"].as_u64().unwrap(), e["code"].as_str().unwrap())).collect();
+    let lines: Vec<(u64, &str)> = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["line"].as_u64().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
     assert_eq!(lines, [(3, "product_cost_above_list"), (5, "product_bad_amount"), (6, "catalog_duplicate_sku")]);
     let (_, headers, body) = call(&app, "GET", "/v1/catalog", Some(ADMIN), vec![], &[]).await;
     assert_eq!(headers[header::ETAG], "\"c2\"", "nothing was applied");
@@ -574,10 +587,123 @@ async fn catalog_changes(backend: Backend) {
     assert_eq!(headers[header::ETAG], "\"c3\"");
     let (_, _, body) = call(&app, "GET", "/v1/catalog/a-3", Some(EDGE), vec![], &[]).await;
     let p = json_of(&body);
-    assert_eq!((p["name"].as_str(), p["promotion_tags"].clone()), (Some("Three, \"quoted\""), json!(["sale", "summer"])));
+    assert_eq!(
+        (p["name"].as_str(), p["promotion_tags"].clone()),
+        (Some("Three, \"quoted\""), json!(["sale", "summer"]))
+    );
     // The same upload again changes nothing but the catalog version.
     let again = json_of(&put(good, "text/csv", ADMIN).await.2);
     assert_eq!((again["unchanged"].as_u64(), again["added"].as_u64()), (Some(2), Some(0)));
+}
+
+#[tokio::test]
+async fn console_reports_match_hand_computation_sqlite() {
+    console_reports(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn console_reports_match_hand_computation_postgres() {
+    console_reports(Backend::Postgres).await;
+}
+
+/// Four decisions of policy 1 on "k" (list 50, uniform 45): two model decisions at 40 in
+/// hour H (one capped, personalized, disclosed in us-ny; both New_Visitor), one bought;
+/// two control decisions at 45 in hour H+1 (Returning_Visitor), none bought.
+async fn console_reports(backend: Backend) {
+    let Some((app, store)) = setup("console", backend).await else { return };
+    let h = 1_795_867_200_i64;
+    let d = |i: usize, arm: &str, price: f64, at: i64, visitor: &str, extra: Value| {
+        let mut e = json!({"event_id": format!("d{i}"), "type": "decision", "decision_id": format!("x{i}"),
+            "session_id": format!("s{i}"), "sku": "k", "policy_version": 1, "arm": arm, "price": price, "cost": 30.0,
+            "propensity": 0.5, "time": at, "list_price": 50.0, "uniform_price": 45.0, "purchase_probability": 0.25,
+            "personalized": arm == "model", "features": {"VisitorType": visitor, "Weekend": false}});
+        for (k, v) in extra.as_object().unwrap() {
+            e[k] = v.clone();
+        }
+        e
+    };
+    let events = json!([
+        d(0, "model", 40.0, h + 10, "New_Visitor", json!({"reasons": ["model_optimum", "personalization_cap"],
+            "jurisdiction": "us-ny", "disclosed": true})),
+        d(1, "model", 40.0, h + 20, "New_Visitor", json!({"reasons": ["model_optimum"]})),
+        d(2, "control", 45.0, h + 3600, "Returning_Visitor", json!({"personalized": false, "purchase_probability": 0.15})),
+        d(3, "control", 45.0, h + 3700, "Returning_Visitor", json!({"personalized": false, "purchase_probability": 0.15})),
+        {"event_id": "o0", "type": "outcome", "decision_id": "x0", "purchased": true, "time": h + 30},
+        {"event_id": "o2", "type": "outcome", "decision_id": "x2", "purchased": false, "time": h + 3650},
+    ]);
+    let r = json_of(&call(&app, "POST", "/v1/feedback", Some(EDGE), serde_json::to_vec(&events).unwrap(), &[]).await.2);
+    assert_eq!(r["accepted"], 6, "{r}");
+    store.roll_up(fixed_now()).await.unwrap();
+    let get = |path: &'static str| {
+        let app = app.clone();
+        async move { json_of(&call(&app, "GET", path, Some(ADMIN), vec![], &[]).await.2) }
+    };
+    let close = |v: &Value, x: f64| assert!((v.as_f64().unwrap() - x).abs() < 1e-9, "{v} != {x}");
+
+    let t = get("/v1/reports/timeseries?bucket=hour").await;
+    let points = t["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2, "{t}");
+    assert_eq!((points[0]["start"].as_i64(), points[0]["arm"].as_str()), (Some(h), Some("model")));
+    close(&points[0]["profit_per_decision"]["mean"], 5.0);
+    assert_eq!((points[1]["start"].as_i64(), points[1]["arm"].as_str()), (Some(h + 3600), Some("control")));
+    assert_eq!(t["uplift"].as_array().unwrap().len(), 0, "no hour has both arms");
+    let day = get("/v1/reports/timeseries?bucket=day").await;
+    assert_eq!(day["uplift"].as_array().unwrap().len(), 1, "{day}");
+    close(&day["uplift"][0]["profit_per_decision"]["mean"], 5.0);
+    assert_eq!(
+        call(&app, "GET", "/v1/reports/timeseries?bucket=week", Some(ADMIN), vec![], &[]).await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    let p = get("/v1/reports/prices").await;
+    let arms = p["products"][0]["arms"].as_array().unwrap();
+    assert_eq!((arms[0]["arm"].as_str(), arms[1]["arm"].as_str()), (Some("control"), Some("model")));
+    let model = &arms[1];
+    close(&model["mean_discount"], 0.2);
+    let point = &model["points"][0];
+    assert_eq!(
+        (point["price"].as_f64(), point["decisions"].as_u64(), point["purchases"].as_u64()),
+        (Some(40.0), Some(2), Some(1))
+    );
+    close(&point["conversion"]["mean"], 0.5);
+    close(&point["believed"], 0.25);
+    close(&arms[0]["points"][0]["believed"], 0.15);
+
+    let f = get("/v1/reports/fairness").await;
+    let group = |value: &str| f["groups"].as_array().unwrap().iter().find(|g| g["value"] == value).unwrap().clone();
+    let new = group("New_Visitor");
+    assert_eq!(new["decisions"], 2);
+    close(&new["relative_price"]["mean"], 40.0 / 45.0);
+    close(&new["personalized_share"], 1.0);
+    close(&new["cap_binds_share"], 0.5);
+    close(&group("Returning_Visitor")["relative_price"]["mean"], 1.0);
+    let disclosure = f["disclosure"].as_array().unwrap();
+    assert_eq!(disclosure.len(), 2, "{f}");
+    assert_eq!((disclosure[1]["jurisdiction"].as_str(), disclosure[1]["disclosed"].as_u64()), (Some("us-ny"), Some(1)));
+    assert_eq!((disclosure[0]["jurisdiction"].as_str(), disclosure[0]["decisions"].as_u64()), (Some("none"), Some(3)));
+
+    let (status, headers, body) =
+        call(&app, "GET", "/v1/export/decisions.csv?policy_version=1", Some(ADMIN), vec![], &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    let csv = String::from_utf8(body).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 5, "{csv}");
+    assert!(lines[0].starts_with("decision_id,session_id,sku,policy_version,arm,price"));
+    assert!(lines[1].starts_with("x0,s0,k,1,model,40"), "{}", lines[1]);
+    assert!(
+        lines[1].contains(",us-ny,true,model_optimum;personalization_cap,") && lines[1].ends_with(",true,"),
+        "{}",
+        lines[1]
+    );
+    let from = format!("/v1/export/decisions.csv?from={}", h + 3600);
+    let later = String::from_utf8(call(&app, "GET", &from, Some(ADMIN), vec![], &[]).await.2).unwrap();
+    assert_eq!(later.lines().count(), 3, "{later}");
+    assert_eq!(call(&app, "GET", "/v1/export/decisions.csv", Some(EDGE), vec![], &[]).await.0, StatusCode::FORBIDDEN);
+
+    let o = get("/v1/reports/overview").await;
+    assert_eq!((o["feedback"]["events"].as_u64(), o["feedback"]["decisions"].as_u64()), (Some(6), Some(4)));
+    assert_eq!(o["feedback"]["purchases"], 1);
 }
 
 #[tokio::test]
@@ -586,7 +712,8 @@ async fn openapi_lists_every_route() {
     let (status, _, body) = call(&app, "GET", "/v1/openapi.yaml", None, vec![], &[]).await;
     assert_eq!(status, StatusCode::OK);
     let spec = String::from_utf8(body).unwrap();
-    let routes = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/mod.rs")).unwrap();
+    let routes =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/mod.rs")).unwrap();
     let mut n = 0;
     for line in routes.lines().filter_map(|l| l.trim().strip_prefix(".route(\"")) {
         let path = line.split('"').next().unwrap();

@@ -22,8 +22,7 @@ pub const MAX_UPLOAD: usize = 16 << 20;
 /// Most errors listed in one answer (the count says how many there were).
 const MAX_LISTED: usize = 1000;
 /// Fields a PATCH may set; `sku` and `currency` are the product's identity.
-const PATCHABLE: [&str; 8] =
-    ["stock", "list_price", "cost", "map_price", "promotion_tags", "name", "category", "map"];
+const PATCHABLE: [&str; 8] = ["stock", "list_price", "cost", "map_price", "promotion_tags", "name", "category", "map"];
 
 /// One bad line of an upload (1-based: the CSV line, or the product's place in the JSON list).
 #[derive(serde::Serialize, Debug, PartialEq)]
@@ -55,7 +54,8 @@ pub fn parse_upload(body: &[u8], content_type: &str) -> Result<Vec<Checked>, Vec
     let json = content_type.starts_with("application/json")
         || (!content_type.starts_with("text/csv") && text.trim_start().starts_with(['[', '{']));
     let items: Lines = if json {
-        let doc: Value = serde_json::from_str(text).map_err(|e| whole("catalog_malformed", format!("not JSON: {e}")))?;
+        let doc: Value =
+            serde_json::from_str(text).map_err(|e| whole("catalog_malformed", format!("not JSON: {e}")))?;
         let list = doc.get("products").unwrap_or(&doc).as_array().cloned().ok_or_else(|| {
             whole("catalog_malformed", "JSON must be {\"products\": [...]} or an array of products".into())
         })?;
@@ -89,10 +89,7 @@ fn csv_products(rows: &[Record]) -> Result<Lines, Vec<LineError>> {
     let Some((_, header)) = rows.first() else {
         return Err(vec![LineError { line: 1, sku: None, code: "catalog_malformed", message: "no header row".into() }]);
     };
-    Ok(rows[1..]
-        .iter()
-        .map(|(line, cells)| (*line, csv_product(header, *line, cells)))
-        .collect())
+    Ok(rows[1..].iter().map(|(line, cells)| (*line, csv_product(header, *line, cells))).collect())
 }
 
 fn csv_product(header: &[String], line: usize, cells: &[String]) -> Result<Checked, LineError> {
@@ -114,9 +111,9 @@ fn csv_product(header: &[String], line: usize, cells: &[String]) -> Result<Check
                 let value = match name.as_str() {
                     n if NUMBERS.contains(&n) => cell.parse::<f64>().ok().map(Value::from),
                     "stock" => cell.parse::<u64>().ok().map(Value::from),
-                    "promotion_tags" => Some(Value::from(
-                        cell.split(';').map(str::trim).filter(|t| !t.is_empty()).collect::<Vec<_>>(),
-                    )),
+                    "promotion_tags" => {
+                        Some(Value::from(cell.split(';').map(str::trim).filter(|t| !t.is_empty()).collect::<Vec<_>>()))
+                    }
                     _ => Some(Value::from(cell)),
                 };
                 let Some(value) = value else {
@@ -198,7 +195,11 @@ pub async fn replace(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -
         Err(e) => return internal(e),
     };
     if matches(&headers, header::IF_MATCH, &format!("\"c{version}\"")) == Some(false) {
-        return error(StatusCode::PRECONDITION_FAILED, "catalog_changed", format!("the catalog is at version {version}"));
+        return error(
+            StatusCode::PRECONDITION_FAILED,
+            "catalog_changed",
+            format!("the catalog is at version {version}"),
+        );
     }
     let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     match parse_upload(&body, kind) {
@@ -233,7 +234,11 @@ pub async fn patch(State(s): State<Shared>, Path(sku): Path<String>, headers: He
         return error(StatusCode::BAD_REQUEST, "bad_request", "the body must be a JSON object of fields to change");
     };
     if let Some(k) = changes.keys().find(|k| !PATCHABLE.contains(&k.as_str())) {
-        return error(StatusCode::BAD_REQUEST, "catalog_field", format!("{k} cannot be changed (fields: {PATCHABLE:?})"));
+        return error(
+            StatusCode::BAD_REQUEST,
+            "catalog_field",
+            format!("{k} cannot be changed (fields: {PATCHABLE:?})"),
+        );
     }
     let current = match s.store.product(&sku).await {
         Ok(Some(p)) => p,
@@ -241,12 +246,20 @@ pub async fn patch(State(s): State<Shared>, Path(sku): Path<String>, headers: He
         Err(e) => return internal(e),
     };
     if matches(&headers, header::IF_MATCH, &format!("\"p{}\"", current.version)) == Some(false) {
-        return error(StatusCode::PRECONDITION_FAILED, "product_changed", format!("{sku} is at \"p{}\"", current.version));
+        return error(
+            StatusCode::PRECONDITION_FAILED,
+            "product_changed",
+            format!("{sku} is at \"p{}\"", current.version),
+        );
     }
     let mut doc = current.doc.clone();
     if let Value::Object(fields) = &mut doc {
         for (k, v) in changes {
-            if v.is_null() { fields.remove(&k) } else { fields.insert(k, v) };
+            if v.is_null() {
+                fields.remove(&k)
+            } else {
+                fields.insert(k, v)
+            };
         }
     }
     if let Err(e) = check(1, doc.clone()) {
@@ -291,4 +304,55 @@ pub async fn product_page(State(s): State<Shared>, Path(sku): Path<String>) -> R
         currency = text("currency"),
     );
     Html(html).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_bytes_give_products_or_line_errors_never_a_panic() {
+        // CSV- and JSON-shaped noise from a fixed seed: quotes, separators, line ends,
+        // numbers, field names and non-UTF-8 bytes.
+        const PIECES: [&[u8]; 14] = [
+            b"\"",
+            b",",
+            b"\n",
+            b"\r\n",
+            b"sku",
+            b"list_price",
+            b"cost",
+            b"currency",
+            b"USD",
+            b"12.5",
+            b"-1",
+            b"{\"products\":[",
+            b"]}",
+            b"\xff",
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            let mut body = b"sku,list_price,cost,currency\n".to_vec();
+            for _ in 0..(x % 24) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                body.extend_from_slice(PIECES[(x % PIECES.len() as u64) as usize]);
+            }
+            for kind in ["text/csv", "application/json", ""] {
+                if let Err(errors) = parse_upload(&body, kind) {
+                    assert!(!errors.is_empty());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn csv_lines_are_numbered_as_the_file() {
+        let csv = "sku,list_price,cost,currency\n\"a\nb\",10,1,USD\n\nc,10,20,USD\n";
+        let errors = parse_upload(csv.as_bytes(), "text/csv").unwrap_err();
+        let lines: Vec<(usize, &str)> = errors.iter().map(|e| (e.line, e.code)).collect();
+        // The quoted SKU spans lines 2-3 (valid); line 5 has cost above list.
+        assert_eq!(lines, [(5, "product_cost_above_list")]);
+    }
 }

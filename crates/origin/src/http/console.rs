@@ -112,7 +112,13 @@ pub async fn manifest(State(s): State<Shared>, Path(version): Path<u64>, headers
         Ok(Some(b)) => b.bytes,
         Ok(None) => match bundle::inspect_unverified(bundle::DEFAULT_BUNDLE) {
             Ok((m, _)) if m.policy_version == version => bundle::DEFAULT_BUNDLE.to_vec(),
-            _ => return error(StatusCode::NOT_FOUND, "unknown_version", format!("policy version {version} does not exist")),
+            _ => {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "unknown_version",
+                    format!("policy version {version} does not exist"),
+                );
+            }
         },
         Err(e) => return internal(e),
     };

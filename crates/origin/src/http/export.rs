@@ -56,8 +56,12 @@ fn field(out: &mut String, text: &str) {
 fn row_text(r: &sqlx::any::AnyRow) -> Result<String, sqlx::Error> {
     let mut cells: Vec<String> = Vec::with_capacity(COLUMNS.len());
     let text = |c: &str| -> Result<String, sqlx::Error> { Ok(r.try_get::<Option<String>, _>(c)?.unwrap_or_default()) };
-    let int = |c: &str| -> Result<String, sqlx::Error> { Ok(r.try_get::<Option<i64>, _>(c)?.map_or(String::new(), |v| v.to_string())) };
-    let real = |c: &str| -> Result<String, sqlx::Error> { Ok(r.try_get::<Option<f64>, _>(c)?.map_or(String::new(), |v| v.to_string())) };
+    let int = |c: &str| -> Result<String, sqlx::Error> {
+        Ok(r.try_get::<Option<i64>, _>(c)?.map_or(String::new(), |v| v.to_string()))
+    };
+    let real = |c: &str| -> Result<String, sqlx::Error> {
+        Ok(r.try_get::<Option<f64>, _>(c)?.map_or(String::new(), |v| v.to_string()))
+    };
     let flag = |c: &str| -> Result<String, sqlx::Error> {
         Ok(r.try_get::<Option<i64>, _>(c)?.map_or(String::new(), |v| (v != 0).to_string()))
     };
@@ -93,7 +97,8 @@ pub async fn decisions(State(s): State<Shared>, headers: HeaderMap, Query(q): Qu
     }
     let mut filters = vec!["d.kind = 'decision'".to_string()];
     let mut binds = Vec::new();
-    for (cond, value) in [("d.policy_version =", q.policy_version.map(|v| v as i64)), ("d.at >=", q.from), ("d.at <", q.to)]
+    for (cond, value) in
+        [("d.policy_version =", q.policy_version.map(|v| v as i64)), ("d.at >=", q.from), ("d.at <", q.to)]
     {
         if let Some(v) = value {
             binds.push(v);

@@ -23,10 +23,10 @@ mod export;
 pub mod reports;
 
 pub use console::Edges;
-pub use reports::Evaluator;
 use edgeprice_core::bundle::{self, BundleError, MAX_BUNDLE, TrustedKeys};
 use edgeprice_core::feedback::{MAX_BODY, parse_batch};
 use edgeprice_core::secret::same_secret;
+pub use reports::Evaluator;
 
 /// The API description, served at /v1/openapi.yaml.
 pub const OPENAPI: &str = include_str!("../openapi.yaml");

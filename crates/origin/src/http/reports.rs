@@ -137,7 +137,9 @@ pub async fn evaluate(
                 }
                 match per.into_iter().max_by_key(|(_, n)| *n) {
                     Some((sku, _)) => sku,
-                    None => return error(StatusCode::CONFLICT, "no_feedback", "no logged decisions to evaluate on yet"),
+                    None => {
+                        return error(StatusCode::CONFLICT, "no_feedback", "no logged decisions to evaluate on yet");
+                    }
                 }
             }
             Err(e) => return internal(e),

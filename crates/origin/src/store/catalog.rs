@@ -61,7 +61,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("UPDATE catalog_state SET version = $1, seeded = 1 WHERE id = 1").bind(next).execute(&mut *tx).await?;
+        sqlx::query("UPDATE catalog_state SET version = $1, seeded = 1 WHERE id = 1")
+            .bind(next)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -124,19 +127,19 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
         let next = Self::next_catalog_version(&mut tx, self.postgres).await?;
-        let updated = sqlx::query(
-            "UPDATE catalog SET doc = $1, version = $2, updated_at = $3 WHERE sku = $4 AND version = $5",
-        )
-        .bind(doc.to_string())
-        .bind(next as i64)
-        .bind(now)
-        .bind(sku)
-        .bind(expected as i64)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let updated =
+            sqlx::query("UPDATE catalog SET doc = $1, version = $2, updated_at = $3 WHERE sku = $4 AND version = $5")
+                .bind(doc.to_string())
+                .bind(next as i64)
+                .bind(now)
+                .bind(sku)
+                .bind(expected as i64)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         if updated == 0 {
-            let current = sqlx::query("SELECT version FROM catalog WHERE sku = $1").bind(sku).fetch_optional(&mut *tx).await?;
+            let current =
+                sqlx::query("SELECT version FROM catalog WHERE sku = $1").bind(sku).fetch_optional(&mut *tx).await?;
             return Err(match current {
                 Some(r) => StoreError::Stale(r.try_get::<i64, _>("version")? as u64),
                 None => StoreError::UnknownSku(sku.to_string()),
@@ -181,7 +184,8 @@ impl Store {
 
     /// Every product, by SKU.
     pub async fn products(&self) -> Result<Vec<CatalogProduct>, StoreError> {
-        let rows = sqlx::query("SELECT sku, doc, version, updated_at FROM catalog ORDER BY sku").fetch_all(&self.pool).await?;
+        let rows =
+            sqlx::query("SELECT sku, doc, version, updated_at FROM catalog ORDER BY sku").fetch_all(&self.pool).await?;
         rows.iter().map(Self::catalog_row).collect()
     }
 }
