@@ -104,7 +104,8 @@ pub async fn product(env: &Env, cfg: &Config, sku: &str, now: i64) -> Result<Pro
     }
     let url = format!("{}/v1/catalog/{sku}", cfg.origin);
     let auth = cfg.bearer();
-    let etag = held.as_ref().and_then(|c| c.etag.clone()).filter(|_| held.as_ref().is_some_and(|c| c.product.is_some()));
+    let etag =
+        held.as_ref().and_then(|c| c.etag.clone()).filter(|_| held.as_ref().is_some_and(|c| c.product.is_some()));
     let mut headers = vec![("Accept", "application/json"), ("Authorization", auth.as_str())];
     if let Some(tag) = etag.as_deref() {
         headers.push(("If-None-Match", tag));

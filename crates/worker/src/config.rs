@@ -77,7 +77,9 @@ impl Config {
             kv_check: number(env, "POLICY_KV_CHECK_SECONDS", 10, 0..=86_400),
             policy_max_stale: number(env, "POLICY_MAX_STALE_SECONDS", 7 * 86_400, 60..=365 * 86_400),
             catalog_ttl: number(env, "CATALOG_TTL_SECONDS", 30, 0..=86_400),
-            edge_name: text(env, "EDGE_NAME").map(|n| n.trim().chars().take(64).collect::<String>()).filter(|n| !n.is_empty()),
+            edge_name: text(env, "EDGE_NAME")
+                .map(|n| n.trim().chars().take(64).collect::<String>())
+                .filter(|n| !n.is_empty()),
             catalog_stale: number(env, "CATALOG_STALE_SECONDS", 86_400, 0..=7 * 86_400),
             flush: FlushPolicy {
                 batch_events: number(env, "FEEDBACK_BATCH", 100, 1..=1_000) as usize,
