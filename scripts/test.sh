@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test suite: Rust unit and integration tests (native), the core built for
 # wasm32-unknown-unknown, the onnxruntime cross-check of the shipped ONNX models, the wasm
-# packages (size budget enforced) with their Node tests and TypeScript check, and the
-# playground in headless Chromium, and the edge worker on workerd (miniflare) with its upload
+# packages (size budget enforced) with their Node tests and TypeScript check, the
+# playground and the merchant console in headless Chromium, and the edge worker on workerd (miniflare) with its upload
 # size checked by wrangler.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,8 +52,8 @@ bash scripts/build-web.sh
 echo "== TypeScript declarations type a real use of the API"
 node_modules/.bin/tsc -p tests/node/tsconfig.json
 
-echo "== wasm under Node: golden vectors and the JS API; the playground in Chromium"
-node --test tests/node/ tests/browser/
+echo "== wasm under Node: golden vectors and the JS API; the playground and the merchant console in Chromium"
+node --test tests/node/ tests/browser/ tests/console/
 echo "== the lean wasm package (no tract-onnx): size and the same Node tests"
 bash scripts/build-web.sh lean
 EDGEPRICE_PKG=pkg/node-lean node --test tests/node/
@@ -61,9 +61,10 @@ EDGEPRICE_PKG=pkg/node-lean node --test tests/node/
 echo "== the edge worker: build, upload size (wrangler), tests on workerd against the origin binary"
 bash scripts/build-worker.sh
 bash scripts/worker-size.sh
-# The queue path is the same code with and without tract-onnx: its tests (half a minute)
-# run once, on the lean worker below.
-node --test $(ls tests/worker/*.test.mjs | grep -v queue.test.mjs)
+# The queue, push, disclosure and catalog paths are the same code with and without
+# tract-onnx: their tests run once, on the lean worker below; the golden vectors and the
+# faults run on both.
+node --test tests/worker/worker.test.mjs tests/worker/faults.test.mjs
 echo "== the lean worker (no tract-onnx: the bundles' fast-path plans): size and the same tests"
 bash scripts/build-worker.sh lean
 bash scripts/worker-size.sh lean
@@ -72,8 +73,8 @@ EDGEPRICE_WORKER_BUILD=build/worker-lean node --test tests/worker/
 echo "== the benchmarks, quick (the scripts keep working; figures in BENCHMARKS.md come from a full run)"
 bash scripts/bench.sh quick
 
-echo "== fuzzing: every corpus input (regression), then 40 s of each target (CI's time budget; longer runs: bash scripts/fuzz.sh SECONDS)"
-bash scripts/fuzz.sh 40
+echo "== fuzzing: every corpus input (regression), then 30 s of each target (CI's time budget; longer runs: bash scripts/fuzz.sh SECONDS)"
+bash scripts/fuzz.sh 30
 
 echo "== no token, session secret or private key in any log of this run"
 python3 scripts/secrets-check.py "$MARKER" "$RUN_LOG" "${TMPDIR:-/tmp}/edgeprice-cargo-test.log" "${TMPDIR:-/tmp}/edgeprice-learning-loop.log"

@@ -103,9 +103,18 @@ fn evaluator(keys: edgeprice_core::bundle::TrustedKeys) -> edgeprice_origin::Eva
             v
         };
         let (c, l) = (of(&candidate), of(&live));
-        let mut warnings: Vec<serde_json::Value> = Vec::new();
-        for w in [&c["warnings"], &l["warnings"]].into_iter().filter_map(|w| w.as_array()) {
-            warnings.extend(w.iter().cloned());
+        let mut warnings: Vec<String> = Vec::new();
+        for w in [&c["warnings"], &l["warnings"]].into_iter().filter_map(|w| w.as_array()).flatten() {
+            if let Some(w) = w.as_str().filter(|w| !warnings.iter().any(|x| x == w)) {
+                warnings.push(w.to_string());
+            }
+        }
+        if c["effective_sample_size"].as_f64() == Some(0.0) {
+            warnings.push(format!(
+                "no logged decision of {} was at a price this bundle may show for the catalog's product now \
+                 (its price or cost changed since?): the estimates are empty",
+                input.sku
+            ));
         }
         Ok(serde_json::json!({
             "sku": input.sku, "decisions": logged.len(), "candidate": c, "live": l, "warnings": warnings,

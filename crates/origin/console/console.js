@@ -119,8 +119,13 @@ function showError(e) {
   if (!(e instanceof ApiError)) console.error(e);
   const what = `${e.code ?? "error"}: ${e.message}`;
   $("error").textContent = e.status === 401
-    ? `The admin token was refused (${what}). Sign out and sign in with the correct token. (HTTP 401)`
+    ? `The admin token was refused (${what}). Enter the correct token. (HTTP 401)`
     : e.status ? `${what} (HTTP ${e.status})` : what;
+  // A refused token is forgotten and the sign-in form comes back.
+  if (e.status === 401) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    authUI();
+  }
 }
 const clearError = () => { $("error").textContent = ""; };
 const notice = (text) => { $("notice").textContent = text; };

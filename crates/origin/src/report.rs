@@ -59,8 +59,23 @@ fn mean_var(n: u64, sum: f64, sum_sq: f64) -> (f64, f64) {
         return (f64::NAN, f64::NAN);
     }
     let mean = sum / n;
-    let var = if n > 1.0 { ((sum_sq - n * mean * mean) / (n - 1.0)).max(0.0) } else { 0.0 };
+    // One observation says nothing of the spread: no interval (null on the wire).
+    let var = if n > 1.0 { ((sum_sq - n * mean * mean) / (n - 1.0)).max(0.0) } else { f64::NAN };
     (mean, var / n)
+}
+
+/// A share `k / n` with its 95% Wilson score interval: inside [0, 1] and never of zero
+/// width, unlike the normal approximation, which fails exactly where a price point has few
+/// decisions or no purchases.
+pub fn proportion(n: u64, k: u64) -> Estimate {
+    if n == 0 {
+        return Estimate { mean: f64::NAN, ci_low: f64::NAN, ci_high: f64::NAN };
+    }
+    let (n, p) = (n as f64, k as f64 / n as f64);
+    let z2 = Z95 * Z95;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = Z95 / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    Estimate { mean: p, ci_low: (centre - half).max(0.0), ci_high: (centre + half).min(1.0) }
 }
 
 fn stats(s: &ArmSums) -> [(f64, f64); 3] {
@@ -77,13 +92,13 @@ pub fn summarize(sums: &[ArmSums], controls: &std::collections::BTreeMap<u64, St
     let arms = sums
         .iter()
         .map(|s| {
-            let [c, r, p] = stats(s);
+            let [_, r, p] = stats(s);
             ArmReport {
                 policy_version: s.policy_version,
                 arm: s.arm.clone(),
                 decisions: s.decisions,
                 purchases: s.purchases,
-                conversion: Estimate::new(c.0, c.1.sqrt()),
+                conversion: proportion(s.decisions, s.purchases),
                 revenue_per_decision: Estimate::new(r.0, r.1.sqrt()),
                 profit_per_decision: Estimate::new(p.0, p.1.sqrt()),
             }
@@ -155,10 +170,10 @@ pub fn timeseries(hourly: &[(i64, ArmSums)], bucket: i64) -> serde_json::Value {
     let mut points = Vec::new();
     let mut uplift = Vec::new();
     for ((start, pv, arm), s) in &by {
-        let [c, r, p] = stats(s);
+        let [_, r, p] = stats(s);
         points.push(serde_json::json!({
             "start": start, "policy_version": pv, "arm": arm, "decisions": s.decisions, "purchases": s.purchases,
-            "conversion": Estimate::new(c.0, c.1.sqrt()),
+            "conversion": proportion(s.decisions, s.purchases),
             "revenue_per_decision": Estimate::new(r.0, r.1.sqrt()),
             "profit_per_decision": Estimate::new(p.0, p.1.sqrt()),
         }));
@@ -211,7 +226,7 @@ pub fn prices(sums: &[PriceSums]) -> serde_json::Value {
                         .map(|(cents, p)| {
                             serde_json::json!({
                                 "price": *cents as f64 / 100.0, "decisions": p.0, "purchases": p.1,
-                                "conversion": estimate(p.0, p.1 as f64, p.1 as f64),
+                                "conversion": proportion(p.0, p.1),
                                 "believed": (p.2 > 0).then(|| p.3 / p.2 as f64),
                             })
                         })
@@ -265,6 +280,19 @@ pub fn fairness(sums: &[GroupSums]) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shares_have_wilson_intervals_inside_zero_one() {
+        let none = proportion(4, 0);
+        assert_eq!((none.mean, none.ci_low), (0.0, 0.0));
+        assert!(none.ci_high > 0.3 && none.ci_high < 0.6, "{none:?}");
+        let third = proportion(3, 1);
+        assert!(third.ci_low > 0.0 && third.ci_high < 1.0, "{third:?}");
+        // A textbook value: 10 of 100 gives about [0.0552, 0.1744].
+        let t = proportion(100, 10);
+        assert!((t.ci_low - 0.0552).abs() < 1e-3 && (t.ci_high - 0.1744).abs() < 1e-3, "{t:?}");
+        assert!(estimate(1, 5.0, 25.0).ci_low.is_nan(), "one observation has no interval");
+    }
 
     #[test]
     fn estimates_match_hand_computation() {

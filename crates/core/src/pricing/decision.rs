@@ -235,8 +235,18 @@ pub fn decide(inp: &Inputs) -> Result<Decision, &'static str> {
     let lo = (uniform_price as f64 * (1.0 - cap) - 1e-6).ceil() as i64;
     let hi = (uniform_price as f64 * (1.0 + cap) + 1e-6).floor() as i64;
     let personal: Vec<Candidate> = set.candidates.iter().copied().filter(|k| (lo..=hi).contains(&k.price)).collect();
+    // The cap binds when the model's best allowed price lies outside the window around the
+    // uniform price (what the merchant's fairness report counts); a window that only drops
+    // prices the model would not choose anyway is no reason for this price.
     if personal.len() < set.candidates.len() {
-        reasons.push("personalization_cap".into());
+        let all: Vec<f64> = set
+            .candidates
+            .iter()
+            .map(|k| objective(rules, product, k.price, inp.heads.purchase_probability(k.ratio)))
+            .collect();
+        if !(lo..=hi).contains(&set.candidates[argmax(&all)].price) {
+            reasons.push("personalization_cap".into());
+        }
     }
     let probs: Vec<f64> = personal.iter().map(|k| inp.heads.purchase_probability(k.ratio)).collect();
     let objs: Vec<f64> = personal.iter().zip(&probs).map(|(k, p)| objective(rules, product, k.price, *p)).collect();

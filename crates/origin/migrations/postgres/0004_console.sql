@@ -53,11 +53,13 @@ CREATE TABLE rollup_groups (
     disclosed      BIGINT NOT NULL,
     PRIMARY KEY (policy_version, col, val)
 );
+-- `events`: feedback rows received up to `through` (the overview's count without a scan).
 CREATE TABLE rollup_state (
     id      BIGINT PRIMARY KEY,
-    through BIGINT NOT NULL
+    through BIGINT NOT NULL,
+    events  BIGINT NOT NULL
 );
-INSERT INTO rollup_state (id, through) VALUES (1, 0);
+INSERT INTO rollup_state (id, through, events) VALUES (1, 0, 0);
 
 -- The catalog: one row per product (its JSON, as the engine reads it), versioned: every
 -- change takes the next catalog version, and a product keeps the version of its last change.

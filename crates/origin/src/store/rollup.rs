@@ -316,7 +316,18 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("UPDATE rollup_state SET through = $1 WHERE id = 1").bind(cutoff).execute(&mut *tx).await?;
+        let events: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM feedback WHERE received_at > $1 AND received_at <= $2")
+                .bind(through)
+                .bind(cutoff)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+        sqlx::query("UPDATE rollup_state SET through = $1, events = events + $2 WHERE id = 1")
+            .bind(cutoff)
+            .bind(events)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(Rollup { through: cutoff, decisions: w.decisions, outcomes: w.outcomes })
     }
@@ -422,20 +433,19 @@ impl Store {
             .collect()
     }
 
-    /// Events stored, and received in the last minute and the last hour before `now`.
+    /// Events stored, and received in the last minute and the last hour before `now`. The
+    /// total is the rolled-up count plus the rows received since (an index range, not a scan
+    /// of the table).
     pub async fn ingest_counts(&self, now: i64) -> Result<[u64; 3], StoreError> {
-        let count = |sql: &'static str, since: Option<i64>| async move {
-            let mut q = sqlx::query(sql);
-            if let Some(t) = since {
-                q = q.bind(t);
-            }
-            Ok::<u64, StoreError>(q.fetch_one(&self.pool).await?.try_get::<i64, _>("n")? as u64)
+        let state = sqlx::query("SELECT through, events FROM rollup_state WHERE id = 1").fetch_one(&self.pool).await?;
+        let (through, rolled): (i64, i64) = (state.try_get("through")?, state.try_get("events")?);
+        let since = |t: i64| async move {
+            let r = sqlx::query("SELECT COUNT(*) AS n FROM feedback WHERE received_at > $1")
+                .bind(t)
+                .fetch_one(&self.pool)
+                .await?;
+            Ok::<u64, StoreError>(r.try_get::<i64, _>("n")? as u64)
         };
-        let recent = "SELECT COUNT(*) AS n FROM feedback WHERE received_at > $1";
-        Ok([
-            count("SELECT COUNT(*) AS n FROM feedback", None).await?,
-            count(recent, Some(now - 60)).await?,
-            count(recent, Some(now - 3600)).await?,
-        ])
+        Ok([rolled as u64 + since(through).await?, since(now - 60).await?, since(now - 3600).await?])
     }
 }
