@@ -26,6 +26,30 @@ const MAX_EDGES: usize = 1000;
 /// An edge is listed for an hour after its last upload.
 const RECENT: i64 = 3600;
 
+/// Events stored per minute by this process, for the last hour.
+#[derive(Default)]
+pub struct Ingest(Mutex<std::collections::VecDeque<(i64, u64)>>);
+
+impl Ingest {
+    pub fn add(&self, now: i64, events: u64) {
+        let minute = now.div_euclid(60);
+        let Ok(mut m) = self.0.lock() else { return };
+        match m.back_mut() {
+            Some((at, n)) if *at == minute => *n += events,
+            _ => m.push_back((minute, events)),
+        }
+        while m.front().is_some_and(|(at, _)| *at <= minute - 60) {
+            m.pop_front();
+        }
+    }
+
+    /// Events stored in the last `minutes` minutes (the current one included).
+    pub fn since(&self, now: i64, minutes: i64) -> u64 {
+        let minute = now.div_euclid(60);
+        self.0.lock().map_or(0, |m| m.iter().filter(|(at, _)| *at > minute - minutes).map(|(_, n)| n).sum())
+    }
+}
+
 /// One edge's latest status.
 #[derive(Clone, Debug, PartialEq, serde::Deserialize, serde::Serialize)]
 pub struct EdgeStatus {
@@ -164,10 +188,11 @@ pub async fn overview(State(s): State<Shared>, headers: HeaderMap) -> Response {
         return denied.into_response();
     }
     let now = (s.clock)();
-    let counts = match s.store.ingest_counts(now).await {
+    let events = match s.store.event_count().await {
         Ok(c) => c,
         Err(e) => return internal(e),
     };
+    let (last_minute, last_hour) = (s.metrics.ingest.since(now, 1), s.metrics.ingest.since(now, 60));
     let (live, through, hourly) =
         match (s.store.history(1).await, s.store.rolled_through().await, s.store.hourly_sums(None).await) {
             (Ok(h), Ok(t), Ok(sums)) => (h.first().map(|e| e.1), t, sums),
@@ -177,13 +202,14 @@ pub async fn overview(State(s): State<Shared>, headers: HeaderMap) -> Response {
     let purchases: u64 = hourly.iter().map(|(_, a)| a.purchases).sum();
     Json(json!({
         "live_policy_version": live,
+        // Ingest counts are this process's (since it started, at most the last hour).
         "feedback": {
-            "events": counts[0],
+            "events": events,
             "decisions": decisions,
             "purchases": purchases,
-            "last_minute": counts[1],
-            "last_hour": counts[2],
-            "per_second": counts[1] as f64 / 60.0,
+            "last_minute": last_minute,
+            "last_hour": last_hour,
+            "per_second": last_minute as f64 / 60.0,
         },
         "edges": s.edges.recent(now),
         "rollup": {"through": through, "lag_seconds": now - through},

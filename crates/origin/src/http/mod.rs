@@ -40,6 +40,9 @@ pub struct Metrics {
     feedback_rejected: AtomicU64,
     publish_accepted: AtomicU64,
     publish_rejected: AtomicU64,
+    /// Events this process stored per minute, the last hour's (the overview's ingest rate
+    /// without counting table rows).
+    pub ingest: console::Ingest,
 }
 
 pub struct AppState {
@@ -284,6 +287,7 @@ async fn feedback(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     match s.store.insert_feedback(&events, now).await {
         Ok((accepted, duplicates)) => {
             s.metrics.feedback_accepted.fetch_add(accepted as u64, Ordering::Relaxed);
+            s.metrics.ingest.add(now, accepted as u64);
             s.metrics.feedback_duplicates.fetch_add(duplicates as u64, Ordering::Relaxed);
             s.metrics.feedback_rejected.fetch_add(rejected.len() as u64, Ordering::Relaxed);
             Json(json!({"accepted": accepted, "duplicates": duplicates, "rejected": rejected})).into_response()

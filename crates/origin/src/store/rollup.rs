@@ -433,19 +433,15 @@ impl Store {
             .collect()
     }
 
-    /// Events stored, and received in the last minute and the last hour before `now`. The
-    /// total is the rolled-up count plus the rows received since (an index range, not a scan
-    /// of the table).
-    pub async fn ingest_counts(&self, now: i64) -> Result<[u64; 3], StoreError> {
+    /// Events stored: the rolled-up count plus the rows received since (an index range,
+    /// not a scan of the table).
+    pub async fn event_count(&self) -> Result<u64, StoreError> {
         let state = sqlx::query("SELECT through, events FROM rollup_state WHERE id = 1").fetch_one(&self.pool).await?;
         let (through, rolled): (i64, i64) = (state.try_get("through")?, state.try_get("events")?);
-        let since = |t: i64| async move {
-            let r = sqlx::query("SELECT COUNT(*) AS n FROM feedback WHERE received_at > $1")
-                .bind(t)
-                .fetch_one(&self.pool)
-                .await?;
-            Ok::<u64, StoreError>(r.try_get::<i64, _>("n")? as u64)
-        };
-        Ok([rolled as u64 + since(through).await?, since(now - 60).await?, since(now - 3600).await?])
+        let recent = sqlx::query("SELECT COUNT(*) AS n FROM feedback WHERE received_at > $1")
+            .bind(through)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((rolled + recent.try_get::<i64, _>("n")?) as u64)
     }
 }
