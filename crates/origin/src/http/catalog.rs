@@ -92,43 +92,30 @@ fn csv_products(rows: &[Record]) -> Result<Lines, Vec<LineError>> {
     Ok(rows[1..].iter().map(|(line, cells)| (*line, csv_product(header, *line, cells))).collect())
 }
 
+/// One CSV record as a product: the header names its fields; `sku` is the first cell.
 fn csv_product(header: &[String], line: usize, cells: &[String]) -> Result<Checked, LineError> {
     const NUMBERS: [&str; 4] = ["list_price", "cost", "map_price", "map"];
-    let line = &line;
-    {
-        {
-            if cells.len() != header.len() {
-                return Err(LineError {
-                    line: *line,
-                    sku: cells.first().cloned(),
-                    code: "catalog_malformed",
-                    message: format!("{} cells, the header has {}", cells.len(), header.len()),
-                });
-            }
-            let mut doc = serde_json::Map::new();
-            for (name, cell) in header.iter().zip(cells).filter(|(_, c)| !c.trim().is_empty()) {
-                let cell = cell.trim();
-                let value = match name.as_str() {
-                    n if NUMBERS.contains(&n) => cell.parse::<f64>().ok().map(Value::from),
-                    "stock" => cell.parse::<u64>().ok().map(Value::from),
-                    "promotion_tags" => {
-                        Some(Value::from(cell.split(';').map(str::trim).filter(|t| !t.is_empty()).collect::<Vec<_>>()))
-                    }
-                    _ => Some(Value::from(cell)),
-                };
-                let Some(value) = value else {
-                    return Err(LineError {
-                        line: *line,
-                        sku: cells.first().cloned(),
-                        code: "product_bad_amount",
-                        message: format!("{name}: {cell:?} is not a number"),
-                    });
-                };
-                doc.insert(name.clone(), value);
-            }
-            check(*line, Value::Object(doc))
-        }
+    let fail = |code, message| Err(LineError { line, sku: cells.first().cloned(), code, message });
+    if cells.len() != header.len() {
+        return fail("catalog_malformed", format!("{} cells, the header has {}", cells.len(), header.len()));
     }
+    let mut doc = serde_json::Map::new();
+    for (name, cell) in header.iter().zip(cells).filter(|(_, c)| !c.trim().is_empty()) {
+        let cell = cell.trim();
+        let value = match name.as_str() {
+            n if NUMBERS.contains(&n) => cell.parse::<f64>().ok().map(Value::from),
+            "stock" => cell.parse::<u64>().ok().map(Value::from),
+            "promotion_tags" => {
+                Some(Value::from(cell.split(';').map(str::trim).filter(|t| !t.is_empty()).collect::<Vec<_>>()))
+            }
+            _ => Some(Value::from(cell)),
+        };
+        let Some(value) = value else {
+            return fail("product_bad_amount", format!("{name}: {cell:?} is not a number"));
+        };
+        doc.insert(name.clone(), value);
+    }
+    check(line, Value::Object(doc))
 }
 
 fn etag(headers: &mut HeaderMap, tag: String) {

@@ -223,6 +223,21 @@ impl Store {
         if cutoff <= through {
             return Ok(Rollup { through, decisions: 0, outcomes: 0 });
         }
+        let events: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM feedback WHERE received_at > $1 AND received_at <= $2")
+                .bind(through)
+                .bind(cutoff)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+        // PostgreSQL plans the joins below from its statistics of the table; after a burst of
+        // inserts (a backlog, a bulk load) they may still describe a small table, and the
+        // planner then scans it once per decision (minutes instead of seconds for a million
+        // events, seen in `bench-console.sh`). A large window refreshes them first (sampled:
+        // a fraction of a second).
+        if self.postgres && events > 10_000 {
+            sqlx::query("ANALYZE feedback").execute(&mut *tx).await?;
+        }
         let mut w = Window::default();
         {
             let mut rows = sqlx::query(DECISIONS).bind(through).bind(cutoff).persistent(false).fetch(&mut *tx);
@@ -316,13 +331,6 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        let events: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM feedback WHERE received_at > $1 AND received_at <= $2")
-                .bind(through)
-                .bind(cutoff)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("n")?;
         sqlx::query("UPDATE rollup_state SET through = $1, events = events + $2 WHERE id = 1")
             .bind(cutoff)
             .bind(events)
