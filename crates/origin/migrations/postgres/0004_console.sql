@@ -9,7 +9,6 @@ ALTER TABLE feedback ADD COLUMN reasons TEXT;
 ALTER TABLE feedback ADD COLUMN jurisdiction TEXT;
 ALTER TABLE feedback ADD COLUMN disclosed BIGINT;
 CREATE INDEX feedback_received ON feedback (received_at);
-CREATE INDEX feedback_policy_time ON feedback (policy_version, at);
 
 -- Per policy version, arm and hour (of the decision at the edge).
 CREATE TABLE rollup_arms (

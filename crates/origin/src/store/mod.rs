@@ -6,11 +6,11 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 use edgeprice_core::feedback::{self, FeedbackEvent};
-use edgeprice_core::pricing::decision::Arm;
 
 use crate::push::Delivery;
 
 mod catalog;
+mod ingest;
 mod rollup;
 
 pub use catalog::{CatalogChange, CatalogProduct};
@@ -253,77 +253,6 @@ impl Store {
         let row = sqlx::query("SELECT MAX(version) AS v FROM bundles").fetch_one(&self.pool).await?;
         let v: Option<i64> = row.try_get("v")?;
         Ok(v.map(|v| v as u64))
-    }
-
-    /// Stores events in one transaction; an event id seen before is counted as duplicate.
-    /// Returns (accepted, duplicates) after the commit. Rows go in multi-row INSERTs of
-    /// `ROWS_PER_INSERT` (22 parameters each, under both databases' parameter limits).
-    pub async fn insert_feedback(&self, events: &[FeedbackEvent], now: i64) -> Result<(usize, usize), StoreError> {
-        const ROWS_PER_INSERT: usize = 500;
-        const COLUMNS: usize = 22;
-        let mut tx = self.pool.begin().await?;
-        let mut accepted = 0;
-        for chunk in events.chunks(ROWS_PER_INSERT) {
-            let mut sql = String::from(
-                "INSERT INTO feedback (event_id, kind, decision_id, session_id, sku, policy_version, arm, price, \
-                 propensity, features, purchased, revenue, at, received_at, cost, list_price, uniform_price, \
-                 purchase_probability, personalized, reasons, jurisdiction, disclosed) VALUES ",
-            );
-            for row in 0..chunk.len() {
-                sql.push_str(if row == 0 { "(" } else { ", (" });
-                for col in 0..COLUMNS {
-                    if col > 0 {
-                        sql.push_str(", ");
-                    }
-                    // SQLite binds plain `?` by position; `$n` would make it look up every
-                    // parameter by name (quadratic in a 7,500-parameter statement).
-                    if self.postgres {
-                        sql.push_str(&format!("${}", row * COLUMNS + col + 1));
-                    } else {
-                        sql.push('?');
-                    }
-                }
-                sql.push(')');
-            }
-            sql.push_str(" ON CONFLICT (event_id) DO NOTHING");
-            // On PostgreSQL not a cached prepared statement: through the Any driver a NULL is
-            // bound with a type of its own, and PostgreSQL would keep the first execution's
-            // parameter types ("incorrect binary data format" when a later event has a value
-            // where the first had NULL). SQLite has no such types and keeps the cache.
-            let mut q = sqlx::query(&sql).persistent(!self.postgres);
-            for e in chunk {
-                let c = e.columns();
-                q = q
-                    .bind(e.event_id().to_string())
-                    .bind(e.kind())
-                    .bind(e.decision_id().to_string())
-                    .bind(c.session_id.map(str::to_string))
-                    .bind(c.sku.map(str::to_string))
-                    .bind(c.policy_version.map(|v| v as i64))
-                    .bind(c.arm.map(Arm::name))
-                    .bind(c.price)
-                    .bind(c.propensity)
-                    .bind(c.features.map(|f| f.to_string()))
-                    .bind(c.purchased.map(i64::from))
-                    .bind(c.revenue)
-                    .bind(e.time())
-                    .bind(now)
-                    .bind(c.cost);
-                let d = c.detail.cloned().unwrap_or_default();
-                q = q
-                    .bind(d.list_price)
-                    .bind(d.uniform_price)
-                    .bind(d.purchase_probability)
-                    .bind(d.personalized.map(i64::from))
-                    // JSON text: a reason may hold any character but is never split wrongly.
-                    .bind(d.reasons.map(|r| serde_json::Value::from(r).to_string()))
-                    .bind(d.jurisdiction)
-                    .bind(d.disclosed.map(i64::from));
-            }
-            accepted += q.execute(&mut *tx).await?.rows_affected() as usize;
-        }
-        tx.commit().await?;
-        Ok((accepted, events.len() - accepted))
     }
 
     /// Every stored feedback event in the format the edge sent it (for evaluation and
