@@ -138,6 +138,20 @@ async function main() {
     }
     emit({ env: `${mod}-${level}`, name: `model: ${mod} ${ort.env.versions?.common ?? ""} session.run (await), graph optimization ${level}`, stage: "model_js",
       ...(await perCallAsync(N, run)), session_ms: cold, max_rel_diff_vs_fast_path: worst });
+    if (mod !== "onnxruntime-web") continue;
+    // Batch 50: the same 50 vectors in one call each, per vector (issue 18's comparison).
+    const width = xs[0].length;
+    const flat = new Float32Array(50 * width);
+    for (let r = 0; r < 50; r++) flat.set(xs[r % xs.length], r * width);
+    const batched = new ort.Tensor("float32", flat, [50, width]);
+    const theirs = await perCallAsync(Math.max(50, N / 50), () => session.run({ features: batched }));
+    const mine = perCall(Math.max(50, N / 50), () => ours.modelHeadsBatch(flat)[0]);
+    const check = ours.modelHeadsBatch(flat);
+    const single = ours.modelHeads(xs[7 % xs.length]);
+    if (check[21] !== single[0] || check[22] !== single[1]) throw new Error("modelHeadsBatch row 7 differs from modelHeads");
+    emit({ env, name: "model, batch of 50: modelHeadsBatch (per vector)", stage: "model_batch50", p50_us: mine.p50_us / 50, p99_us: mine.p99_us / 50 });
+    emit({ env: `${mod}-${level}`, name: `model, batch of 50: ${mod} session.run on [50, width] (per vector)`, stage: "model_batch50",
+      p50_us: theirs.p50_us / 50, p99_us: theirs.p99_us / 50, ratio_vs_ours: theirs.p50_us / mine.p50_us });
   }
 }
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -134,6 +134,14 @@ test("pricePage: one session, many products, each as price() alone; modelHeads a
   const [a, b] = engine.modelHeads(new Float32Array(42));
   assert.ok(Number.isFinite(a) && b > 0, `${a} ${b}`);
   assert.throws(() => engine.modelHeads(new Float32Array(41)), (e) => e.code === "model_wrong_width");
+  // modelHeadsBatch: 3 rows in one call, each row's heads exactly modelHeads'.
+  const rows = Float32Array.from({ length: 3 * 42 }, (_, i) => ((i * 37) % 11) / 5 - 1);
+  const batch = engine.modelHeadsBatch(rows);
+  assert.equal(batch.length, 9);
+  for (let r = 0; r < 3; r++) {
+    assert.deepEqual(Array.from(batch.slice(3 * r, 3 * r + 3)), Array.from(engine.modelHeads(rows.slice(42 * r, 42 * r + 42))));
+  }
+  assert.throws(() => engine.modelHeadsBatch(new Float32Array(43)), (e) => e.code === "model_wrong_width");
   const t = engine.stageTimes(engine.tracker("st"), engine.product(product), 3, NOW);
   for (const k of ["features_us", "model_us", "rules_us", "all_us"]) assert.ok(t[k] > 0 && t[k] < 1e5, `${k} ${t[k]}`);
   assert.equal(t.runtime, "int8_fast_path");

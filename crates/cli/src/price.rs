@@ -75,8 +75,17 @@ pub fn price(a: PriceArgs) -> Result<()> {
             let mut arms: std::collections::BTreeMap<String, usize> = Default::default();
             let (mut revenue, mut profit, mut discount) = (0.0, 0.0, 0.0);
             let rows = read_rows(&p)?;
-            for (i, row) in rows.iter().enumerate() {
-                let d = engine.price_session(&format!("row-{}", i + 1), &row.session, &parsed, now);
+            // The model runs in batches of 256 sessions (`Engine::score_many`).
+            let mut decisions = Vec::with_capacity(rows.len());
+            for (k, chunk) in rows.chunks(256).enumerate() {
+                let batch: Vec<(String, edgeprice_core::session::Session)> = chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(j, row)| (format!("row-{}", k * 256 + j + 1), row.session.clone()))
+                    .collect();
+                decisions.extend(engine.score_many(&batch).iter().map(|s| engine.price_scored(s, &parsed, now)));
+            }
+            for d in decisions {
                 *arms.entry(serde_json::to_value(d.arm)?.as_str().unwrap_or("?").to_string()).or_default() += 1;
                 let p_buy = d.purchase_probability.unwrap_or(0.0);
                 revenue += p_buy * d.price;

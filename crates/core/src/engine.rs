@@ -80,6 +80,33 @@ impl Engine {
         Ok(self.price_read(session, &Product::from_value(product.clone())?, now))
     }
 
+    /// `price` for many sessions (JSON) and one product: the sessions' models run as one
+    /// batch (`score_many`); each decision equals `price`'s for that session.
+    pub fn price_many(&self, sessions: &[Value], product: &Value, now: i64) -> Result<Vec<Decision>, PriceError> {
+        let product = Product::from_value(product.clone())?;
+        let page_values = &self.bundle.manifest().page_values;
+        let parsed: Vec<Result<(String, Session), Decision>> = sessions
+            .iter()
+            .map(|v| {
+                parse_session(v, now, page_values)
+                    .map_err(|e| fallback(&product, &bounded_id(v), self.policy_version(), now, e.code()))
+            })
+            .collect();
+        let ok: Vec<(String, Session)> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
+        let mut scored = self.score_many(&ok).into_iter();
+        Ok(parsed
+            .into_iter()
+            .map(|p| match p {
+                Err(fallback) => fallback,
+                // The scored rows are the parsed sessions, in order.
+                Ok((id, s)) => match scored.next() {
+                    Some(scored) => self.price_scored(&scored, &product, now),
+                    None => self.price_session(&id, &s, &product, now),
+                },
+            })
+            .collect())
+    }
+
     /// `price` for a shopper at `place` (see `place`).
     pub fn price_at(&self, session: &Value, product: &Value, now: i64, place: &Place) -> Result<Decision, PriceError> {
         let product = Product::from_value(product.clone())?;
@@ -123,6 +150,26 @@ impl Engine {
     pub fn score(&self, session_id: &str, session: &Session) -> Scored {
         let x = self.bundle.manifest().schema.transform(session);
         Scored { session_id: session_id.to_string(), heads: self.bundle.model().heads(&x).map_err(|e| e.code()) }
+    }
+
+    /// `score` for many sessions at once: their features in one matrix and one batched
+    /// model run (`BehaviourModel::heads_batch`); each result equals `score`'s.
+    pub fn score_many(&self, sessions: &[(String, Session)]) -> Vec<Scored> {
+        let schema = &self.bundle.manifest().schema;
+        let mut xs = Vec::new();
+        for (_, s) in sessions {
+            xs.extend(schema.transform(s));
+        }
+        let heads = match self.bundle.model().heads_batch(&xs) {
+            Ok(rows) if rows.len() == sessions.len() => rows,
+            // Rows that do not line up (a schema wider than the model): each on its own.
+            _ => return sessions.iter().map(|(id, s)| self.score(id, s)).collect(),
+        };
+        sessions
+            .iter()
+            .zip(heads)
+            .map(|((id, _), h)| Scored { session_id: id.clone(), heads: h.map_err(|e| e.code()) })
+            .collect()
     }
 
     /// The rules for one product on a scored session; never fails.

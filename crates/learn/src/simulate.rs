@@ -99,6 +99,15 @@ pub fn run(
         .unwrap_or(list),
         _ => list,
     };
+    // A bundle's model runs once for all the sessions, batched (`Engine::score_many`).
+    let scored = match policy {
+        Policy::Bundle(engine) => {
+            let batch: Vec<_> =
+                sessions.iter().enumerate().map(|(row, (s, _))| (session_id(seed, row), s.clone())).collect();
+            engine.score_many(&batch)
+        }
+        _ => Vec::new(),
+    };
     sessions
         .iter()
         .enumerate()
@@ -109,7 +118,10 @@ pub fn run(
             let mut detail = Detail::default();
             let (price, propensity, arm, decision_id, expected) = match *policy {
                 Policy::Bundle(engine) => {
-                    let d = engine.price_session(&id, s, product, now);
+                    let d = match scored.get(row) {
+                        Some(scored) => engine.price_scored(scored, product, now),
+                        None => engine.price_session(&id, s, product, now),
+                    };
                     let expected = d.candidates.iter().map(|k| k.propensity * truth(k.price_minor)).sum();
                     detail = Detail::of(&d);
                     (d.price_minor, d.propensity, d.arm, d.decision_id, expected)

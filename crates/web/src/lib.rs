@@ -179,10 +179,9 @@ impl PricingEngine {
         let now = now_or(now);
         let product = from_js(product, "product")?;
         let sessions = from_js(sessions, "sessions")?;
-        let mut out = Vec::new();
-        for s in sessions.as_array().map(Vec::as_slice).unwrap_or_default() {
-            out.push(self.engine.price(s, &product, now).map_err(|e| js_error(e.code(), &e.to_string()))?);
-        }
+        let sessions = sessions.as_array().map(Vec::as_slice).unwrap_or_default();
+        // One batched model run for all the sessions (`Engine::price_many`).
+        let out = self.engine.price_many(sessions, &product, now).map_err(|e| js_error(e.code(), &e.to_string()))?;
         to_js(&out)
     }
 
@@ -277,6 +276,17 @@ impl PricingEngine {
     pub fn model_heads(&self, features: &[f32]) -> Result<Vec<f32>, JsValue> {
         let h = self.engine.bundle().model().heads(features).map_err(|e| js_error(e.code(), &e.to_string()))?;
         Ok(vec![h.a, h.b, h.c])
+    }
+
+    /// The model on many feature vectors at once, stored row after row in one array:
+    /// `[a, b, c]` per row, in a `Float32Array` of `3 * rows` (each row's values exactly as
+    /// `modelHeads` gives them; `NaN`s for a row whose result is not finite). One crossing
+    /// for the batch. Throws when the array is not whole rows.
+    #[wasm_bindgen(js_name = modelHeadsBatch)]
+    pub fn model_heads_batch(&self, features: &[f32]) -> Result<Vec<f32>, JsValue> {
+        let rows =
+            self.engine.bundle().model().heads_batch(features).map_err(|e| js_error(e.code(), &e.to_string()))?;
+        Ok(rows.iter().flat_map(|h| h.as_ref().map_or([f32::NAN; 3], |h| [h.a, h.b, h.c])).collect())
     }
 
     /// Where a decision's time goes on this host: `rounds` batches of 100 calls of each

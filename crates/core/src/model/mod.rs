@@ -245,6 +245,22 @@ impl BehaviourModel {
         self.tract_heads(features)
     }
 
+    /// Runs the model on `features.len() / width()` vectors stored row after row: each
+    /// row's heads exactly as `heads` gives them (the fast path shares one scratch buffer
+    /// across the batch; tract runs row by row).
+    pub fn heads_batch(&self, features: &[f32]) -> Result<Vec<Result<Heads, ModelError>>, ModelError> {
+        if self.width == 0 || features.len() % self.width != 0 {
+            return Err(ModelError::WrongWidth { expected: self.width, found: features.len() % self.width.max(1) });
+        }
+        if let Some(fast) = &self.fast {
+            let rows = fast
+                .heads_batch(features)
+                .ok_or(ModelError::WrongWidth { expected: self.width, found: fast.width() })?;
+            return Ok(rows.into_iter().map(|h| h.ok_or(ModelError::NonFinite)).collect());
+        }
+        Ok(features.chunks_exact(self.width).map(|x| self.heads(x)).collect())
+    }
+
     #[cfg(feature = "tract")]
     fn tract_heads(&self, features: &[f32]) -> Result<Heads, ModelError> {
         let plan = self.plan.as_ref().ok_or_else(|| ModelError::Run("no tract-onnx plan".into()))?;

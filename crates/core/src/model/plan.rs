@@ -165,9 +165,28 @@ impl Plan {
         if x.len() != self.width() {
             return None;
         }
-        // One scratch allocation per call: two activation buffers of the widest layer.
-        let widest = self.hidden.iter().map(|l| l.outputs.max(l.inputs)).max().unwrap_or(x.len()).max(1);
-        let mut scratch = vec![0f32; 2 * widest];
+        self.heads_in(x, &mut vec![0f32; 2 * self.widest()])
+    }
+
+    /// The heads of `xs.len() / width()` feature vectors stored row after row, each exactly
+    /// as `heads` computes it (same kernel, same summation order, so the same bits), with
+    /// one scratch buffer for the whole batch. `None` when `xs` is not whole rows.
+    pub fn heads_batch(&self, xs: &[f32]) -> Option<Vec<Option<Heads>>> {
+        let width = self.width();
+        if width == 0 || xs.len() % width != 0 {
+            return None;
+        }
+        let mut scratch = vec![0f32; 2 * self.widest()];
+        Some(xs.chunks_exact(width).map(|x| self.heads_in(x, &mut scratch)).collect())
+    }
+
+    /// Two activation buffers of the widest layer fit in `2 * widest()` values.
+    fn widest(&self) -> usize {
+        self.hidden.iter().map(|l| l.outputs.max(l.inputs)).max().unwrap_or(self.width()).max(self.width()).max(1)
+    }
+
+    fn heads_in(&self, x: &[f32], scratch: &mut [f32]) -> Option<Heads> {
+        let widest = scratch.len() / 2;
         let (a, b) = scratch.split_at_mut(widest);
         a[..x.len()].copy_from_slice(x);
         let (mut cur, mut next) = (a, b);

@@ -60,3 +60,37 @@ fn golden_decisions() {
         assert!(arms.contains(&arm), "no golden case with arm {arm}: {arms:?}");
     }
 }
+
+#[test]
+fn batched_model_and_price_many_equal_one_at_a_time() {
+    let cases: Value = serde_json::from_slice(&std::fs::read(golden_dir().join("cases.json")).unwrap()).unwrap();
+    let now = parse_time(LOADED_AT).unwrap();
+    let engine = Engine::with_default(now).unwrap();
+    // Every golden session, plus variants of each, and a session that does not parse.
+    let mut sessions: Vec<Value> = Vec::new();
+    for (i, case) in cases["cases"].as_array().unwrap().iter().enumerate() {
+        for k in 0..13 {
+            let mut s = case["session"].clone();
+            s["session_id"] = json!(format!("batch-{i}-{k}"));
+            sessions.push(s);
+        }
+    }
+    sessions.insert(5, json!({"session_id": 7}));
+    let product = &cases["cases"][0]["product"];
+    let many = engine.price_many(&sessions, product, now).unwrap();
+    assert_eq!(many.len(), sessions.len());
+    for (s, d) in sessions.iter().zip(&many) {
+        let one = engine.price(s, product, now).unwrap();
+        assert_eq!(serde_json::to_value(d).unwrap(), serde_json::to_value(&one).unwrap());
+    }
+    // The model alone: a batch of rows gives each row's heads, bit for bit.
+    let model = engine.bundle().model();
+    let width = model.width();
+    let xs: Vec<f32> = (0..50 * width).map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0).collect();
+    let batch = model.heads_batch(&xs).unwrap();
+    for (row, h) in xs.chunks(width).zip(&batch) {
+        let (one, h) = (model.heads(row).unwrap(), h.as_ref().unwrap());
+        assert_eq!((one.a.to_bits(), one.b.to_bits(), one.c.to_bits()), (h.a.to_bits(), h.b.to_bits(), h.c.to_bits()));
+    }
+    assert!(model.heads_batch(&xs[..width + 1]).is_err(), "a partial row is refused");
+}
