@@ -85,19 +85,18 @@ impl Engine {
     pub fn price_many(&self, sessions: &[Value], product: &Value, now: i64) -> Result<Vec<Decision>, PriceError> {
         let product = Product::from_value(product.clone())?;
         let page_values = &self.bundle.manifest().page_values;
-        let parsed: Vec<Result<(String, Session), Decision>> = sessions
+        // A session that does not read keeps its id and the reason, for its fallback price.
+        type Unread = (String, &'static str);
+        let parsed: Vec<Result<(String, Session), Unread>> = sessions
             .iter()
-            .map(|v| {
-                parse_session(v, now, page_values)
-                    .map_err(|e| fallback(&product, &bounded_id(v), self.policy_version(), now, e.code()))
-            })
+            .map(|v| parse_session(v, now, page_values).map_err(|e| (bounded_id(v), e.code())))
             .collect();
         let ok: Vec<(String, Session)> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
         let mut scored = self.score_many(&ok).into_iter();
         Ok(parsed
             .into_iter()
             .map(|p| match p {
-                Err(fallback) => fallback,
+                Err((id, code)) => fallback(&product, &id, self.policy_version(), now, code),
                 // The scored rows are the parsed sessions, in order.
                 Ok((id, s)) => match scored.next() {
                     Some(scored) => self.price_scored(&scored, &product, now),

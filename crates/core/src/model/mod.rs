@@ -249,7 +249,7 @@ impl BehaviourModel {
     /// row's heads exactly as `heads` gives them (the fast path shares one scratch buffer
     /// across the batch; tract runs row by row).
     pub fn heads_batch(&self, features: &[f32]) -> Result<Vec<Result<Heads, ModelError>>, ModelError> {
-        if self.width == 0 || features.len() % self.width != 0 {
+        if self.width == 0 || !features.len().is_multiple_of(self.width) {
             return Err(ModelError::WrongWidth { expected: self.width, found: features.len() % self.width.max(1) });
         }
         if let Some(fast) = &self.fast {

@@ -173,7 +173,7 @@ impl Plan {
     /// one scratch buffer for the whole batch. `None` when `xs` is not whole rows.
     pub fn heads_batch(&self, xs: &[f32]) -> Option<Vec<Option<Heads>>> {
         let width = self.width();
-        if width == 0 || xs.len() % width != 0 {
+        if width == 0 || !xs.len().is_multiple_of(width) {
             return None;
         }
         let mut scratch = vec![0f32; 2 * self.widest()];
