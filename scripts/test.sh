@@ -13,7 +13,7 @@ MARKER=$(mktemp)
 exec > >(tee "$RUN_LOG") 2>&1
 bash scripts/setup.sh
 
-echo "== cargo fmt and clippy (unwrap and expect are denied outside tests), every feature set CI builds"
+echo "[${SECONDS}s] == cargo fmt and clippy (unwrap and expect are denied outside tests), every feature set CI builds"
 cargo fmt --all --check
 cargo clippy --release --all-targets -- -D warnings
 # The wasm crates with and without tract-onnx, and the core and edge alone (lean).
@@ -22,59 +22,59 @@ for set in "-p edgeprice-web" "-p edgeprice-web --no-default-features" \
   "-p edgeprice-core -p edgeprice-edge" "-p edgeprice-core --features tract"; do
   cargo clippy --release $set --target wasm32-unknown-unknown -- -D warnings
 done
-echo "== the layering: core imports no other crate of the workspace, edge only core"
+echo "[${SECONDS}s] == the layering: core imports no other crate of the workspace, edge only core"
 python3 scripts/layers-check.py
 
-echo "== PostgreSQL for the origin tests (SQLite needs no server)"
+echo "[${SECONDS}s] == PostgreSQL for the origin tests (SQLite needs no server)"
 service postgresql start >/dev/null
 for _ in $(seq 1 30); do su postgres -c "pg_isready -q" && break; sleep 1; done
 su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'edgeprice-test'\"" >/dev/null
 export EDGEPRICE_TEST_POSTGRES="postgres://postgres:edgeprice-test@127.0.0.1:5432" EDGEPRICE_REQUIRE_POSTGRES=1
 
-echo "== cargo test (native)"
+echo "[${SECONDS}s] == cargo test (native)"
 cargo test --release --all-targets 2>&1 | tee "${TMPDIR:-/tmp}/edgeprice-cargo-test.log"
 
-echo "== the core without tract-onnx (the lean build: fast-path plans only), natively and for wasm32"
+echo "[${SECONDS}s] == the core without tract-onnx (the lean build: fast-path plans only), natively and for wasm32"
 cargo test --release -p edgeprice-core -p edgeprice-edge --lib
 cargo build --release -p edgeprice-core -p edgeprice-edge --target wasm32-unknown-unknown
 
-echo "== onnxruntime cross-check of models/,"
+echo "[${SECONDS}s] == onnxruntime cross-check of models/,"
 cargo build --release --bin edgeprice
 echo "   and the origin's crash test (SIGKILL while feedback streams in)"
 EDGEPRICE_BIN="$CARGO_TARGET_DIR/release/edgeprice" python3 -m pytest -q -s tests/onnx_crosscheck_test.py tests/origin_crash_test.py tests/origin_e2e_test.py tests/origin_load_test.py tests/openapi_test.py
 
-echo "== the learning loop on loopback: origin, simulated traffic, evaluation, retraining, gate (3 rounds)"
+echo "[${SECONDS}s] == the learning loop on loopback: origin, simulated traffic, evaluation, retraining, gate (3 rounds)"
 CHECK=1 bash scripts/learning-loop.sh 3 2>"${TMPDIR:-/tmp}/edgeprice-learning-loop.log"
 
-echo "== wasm packages (pkg/web, pkg/node) and their size"
+echo "[${SECONDS}s] == wasm packages (pkg/web, pkg/node) and their size"
 bash scripts/build-web.sh
 
-echo "== TypeScript declarations type a real use of the API"
+echo "[${SECONDS}s] == TypeScript declarations type a real use of the API"
 node_modules/.bin/tsc -p tests/node/tsconfig.json
 
-echo "== wasm under Node: golden vectors and the JS API; the playground and the merchant console in Chromium"
+echo "[${SECONDS}s] == wasm under Node: golden vectors and the JS API; the playground and the merchant console in Chromium"
 node --test tests/node/ tests/browser/ tests/console/
-echo "== the lean wasm package (no tract-onnx): size and the same Node tests"
+echo "[${SECONDS}s] == the lean wasm package (no tract-onnx): size and the same Node tests"
 bash scripts/build-web.sh lean
 EDGEPRICE_PKG=pkg/node-lean node --test tests/node/
 
-echo "== the edge worker: build, upload size (wrangler), tests on workerd against the origin binary"
+echo "[${SECONDS}s] == the edge worker: build, upload size (wrangler), tests on workerd against the origin binary"
 bash scripts/build-worker.sh
 bash scripts/worker-size.sh
 # The queue, push, disclosure and catalog paths are the same code with and without
 # tract-onnx: their tests run once, on the lean worker below; the golden vectors and the
 # faults run on both.
 node --test tests/worker/worker.test.mjs tests/worker/faults.test.mjs
-echo "== the lean worker (no tract-onnx: the bundles' fast-path plans): size and the same tests"
+echo "[${SECONDS}s] == the lean worker (no tract-onnx: the bundles' fast-path plans): size and the same tests"
 bash scripts/build-worker.sh lean
 bash scripts/worker-size.sh lean
 EDGEPRICE_WORKER_BUILD=build/worker-lean node --test tests/worker/
 
-echo "== the benchmarks, quick (the scripts keep working; figures in BENCHMARKS.md come from a full run)"
+echo "[${SECONDS}s] == the benchmarks, quick (the scripts keep working; figures in BENCHMARKS.md come from a full run)"
 bash scripts/bench.sh quick
 
-echo "== fuzzing: every corpus input (regression), then 30 s of each target (CI's time budget; longer runs: bash scripts/fuzz.sh SECONDS)"
-bash scripts/fuzz.sh 30
+echo "[${SECONDS}s] == fuzzing: every corpus input (regression), then 15 s of each target (CI's time budget; longer runs: bash scripts/fuzz.sh SECONDS)"
+bash scripts/fuzz.sh 15
 
-echo "== no token, session secret or private key in any log of this run"
+echo "[${SECONDS}s] == no token, session secret or private key in any log of this run"
 python3 scripts/secrets-check.py "$MARKER" "$RUN_LOG" "${TMPDIR:-/tmp}/edgeprice-cargo-test.log" "${TMPDIR:-/tmp}/edgeprice-learning-loop.log"

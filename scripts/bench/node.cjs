@@ -149,7 +149,7 @@ async function main() {
     const check = ours.modelHeadsBatch(flat);
     const single = ours.modelHeads(xs[7 % xs.length]);
     if (check[21] !== single[0] || check[22] !== single[1]) throw new Error("modelHeadsBatch row 7 differs from modelHeads");
-    emit({ env, name: "model, batch of 50: modelHeadsBatch (per vector)", stage: "model_batch50", p50_us: mine.p50_us / 50, p99_us: mine.p99_us / 50 });
+    emit({ env: "node-lean", name: "model, batch of 50: modelHeadsBatch (per vector)", stage: "model_batch50", p50_us: mine.p50_us / 50, p99_us: mine.p99_us / 50 });
     emit({ env: `${mod}-${level}`, name: `model, batch of 50: ${mod} session.run on [50, width] (per vector)`, stage: "model_batch50",
       p50_us: theirs.p50_us / 50, p99_us: theirs.p99_us / 50, ratio_vs_ours: theirs.p50_us / mine.p50_us });
   }
