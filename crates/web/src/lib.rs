@@ -80,14 +80,24 @@ fn now_or(now: Option<f64>) -> i64 {
     }
 }
 
+/// A value to JS as JSON text parsed by V8's `JSON.parse`: two crossings, where building
+/// the object field by field (serde-wasm-bindgen) costs one per field. The same object:
+/// `None` is `null` either way and numbers round-trip exactly through JSON text.
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| js_error("serialize", &e.to_string()))
+    let text = serde_json::to_string(value).map_err(|e| js_error("serialize", &e.to_string()))?;
+    js_sys::JSON::parse(&text).map_err(|_| js_error("serialize", "the engine wrote JSON that JS could not read"))
 }
 
+/// A JS value in as JSON text from V8's `JSON.stringify` (one crossing), read by serde_json.
+/// What JSON cannot say is dropped as `JSON.stringify` drops it (`undefined` members,
+/// functions) or becomes `null` (`NaN`); a value it cannot write at all (a BigInt, a cycle)
+/// is a `bad_input` error.
 fn from_js(value: JsValue, what: &str) -> Result<serde_json::Value, JsValue> {
-    serde_wasm_bindgen::from_value(value).map_err(|e| js_error("bad_input", &format!("{what}: {e}")))
+    let text = js_sys::JSON::stringify(&value)
+        .ok()
+        .and_then(|t| t.as_string())
+        .ok_or_else(|| js_error("bad_input", &format!("{what}: not a JSON value")))?;
+    serde_json::from_str(&text).map_err(|e| js_error("bad_input", &format!("{what}: {e}")))
 }
 
 /// A verified policy bundle that prices sessions.
