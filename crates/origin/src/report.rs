@@ -139,34 +139,34 @@ fn add(into: &mut ArmSums, s: &ArmSums) {
     into.profit_sq += s.profit_sq;
 }
 
-/// Sums per (policy version, arm) from the hourly rollup.
-pub fn totals(hourly: &[(i64, ArmSums)]) -> Vec<ArmSums> {
-    let mut by: std::collections::BTreeMap<(u64, String), ArmSums> = Default::default();
-    for (_, s) in hourly {
-        let t = by.entry((s.policy_version, s.arm.clone())).or_insert_with(|| ArmSums {
+/// The hourly sums added up per `key` of (hour, sums): the one grouping `totals` and
+/// `timeseries` share.
+fn summed<K: Ord>(
+    hourly: &[(i64, ArmSums)],
+    key: impl Fn(i64, &ArmSums) -> K,
+) -> std::collections::BTreeMap<K, ArmSums> {
+    let mut by = std::collections::BTreeMap::new();
+    for (hour, s) in hourly {
+        let t = by.entry(key(*hour, s)).or_insert_with(|| ArmSums {
             policy_version: s.policy_version,
             arm: s.arm.clone(),
             ..ArmSums::default()
         });
         add(t, s);
     }
-    by.into_values().collect()
+    by
+}
+
+/// Sums per (policy version, arm) from the hourly rollup.
+pub fn totals(hourly: &[(i64, ArmSums)]) -> Vec<ArmSums> {
+    summed(hourly, |_, s| (s.policy_version, s.arm.clone())).into_values().collect()
 }
 
 /// Per bucket (`bucket` seconds: 3600 or 86400), policy version and arm: the summary's
 /// estimates; and per bucket and policy version, each non-control arm's profit per decision
 /// minus control's, with its interval.
 pub fn timeseries(hourly: &[(i64, ArmSums)], bucket: i64) -> serde_json::Value {
-    let mut by: std::collections::BTreeMap<(i64, u64, String), ArmSums> = Default::default();
-    for (hour, s) in hourly {
-        let start = hour - hour.rem_euclid(bucket);
-        let t = by.entry((start, s.policy_version, s.arm.clone())).or_insert_with(|| ArmSums {
-            policy_version: s.policy_version,
-            arm: s.arm.clone(),
-            ..ArmSums::default()
-        });
-        add(t, s);
-    }
+    let by = summed(hourly, |hour, s| (hour - hour.rem_euclid(bucket), s.policy_version, s.arm.clone()));
     let mut points = Vec::new();
     let mut uplift = Vec::new();
     for ((start, pv, arm), s) in &by {

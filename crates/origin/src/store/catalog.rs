@@ -45,11 +45,7 @@ impl Store {
         if seeded != 0 {
             return Ok(false);
         }
-        let version: i64 = sqlx::query("SELECT version FROM catalog_state WHERE id = 1")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("version")?;
-        let next = version + 1;
+        let next = Self::next_catalog_version(&mut tx, self.postgres).await? as i64;
         for (sku, doc) in products {
             sqlx::query(
                 "INSERT INTO catalog (sku, doc, version, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (sku) DO NOTHING",
@@ -61,10 +57,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("UPDATE catalog_state SET version = $1, seeded = 1 WHERE id = 1")
-            .bind(next)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("UPDATE catalog_state SET seeded = 1 WHERE id = 1").execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -17,8 +17,9 @@ const COLUMNS: &str = "event_id, kind, decision_id, session_id, sku, policy_vers
      features, purchased, revenue, at, received_at, cost, list_price, uniform_price, purchase_probability, \
      personalized, reasons, jurisdiction, disclosed";
 
-/// One event as a row for PostgreSQL's JSON: the values in `COLUMNS` order, `received_at`
-/// left out (SQLite binds the same values in the same order in `insert_sqlite`).
+/// One event as a row, the one definition of what goes in each column: the values in
+/// `COLUMNS` order with `received_at` (`RECEIVED_AT`) left out. PostgreSQL reads them as
+/// JSON; SQLite binds them, `now` in `received_at`'s place.
 fn row(e: &FeedbackEvent) -> [Value; 21] {
     let c = e.columns();
     let d = c.detail.cloned().unwrap_or_default();
@@ -47,6 +48,9 @@ fn row(e: &FeedbackEvent) -> [Value; 21] {
         json!(d.disclosed.map(i64::from)),
     ]
 }
+
+/// Where `received_at` stands in `COLUMNS` (`row` leaves it out).
+const RECEIVED_AT: usize = 13;
 
 /// The JSON field names and PostgreSQL types of a row (`row`'s order).
 const RECORD: &str = "c0 text, c1 text, c2 text, c3 text, c4 text, c5 bigint, c6 text, c7 double precision, \
@@ -106,31 +110,20 @@ impl Store {
             );
             let mut q = sqlx::query(&sql);
             for e in chunk {
-                let c = e.columns();
-                let d = c.detail.cloned().unwrap_or_default();
-                q = q
-                    .bind(e.event_id().to_string())
-                    .bind(e.kind())
-                    .bind(e.decision_id().to_string())
-                    .bind(c.session_id.map(str::to_string))
-                    .bind(c.sku.map(str::to_string))
-                    .bind(c.policy_version.map(|v| v as i64))
-                    .bind(c.arm.map(Arm::name))
-                    .bind(c.price)
-                    .bind(c.propensity)
-                    .bind(c.features.map(|f| f.to_string()))
-                    .bind(c.purchased.map(i64::from))
-                    .bind(c.revenue)
-                    .bind(e.time())
-                    .bind(now)
-                    .bind(c.cost)
-                    .bind(d.list_price)
-                    .bind(d.uniform_price)
-                    .bind(d.purchase_probability)
-                    .bind(d.personalized.map(i64::from))
-                    .bind(d.reasons.map(|r| Value::from(r).to_string()))
-                    .bind(d.jurisdiction)
-                    .bind(d.disclosed.map(i64::from));
+                for (i, v) in row(e).into_iter().enumerate() {
+                    if i == RECEIVED_AT {
+                        q = q.bind(now);
+                    }
+                    q = match v {
+                        Value::String(s) => q.bind(s),
+                        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+                            (Some(v), _) => q.bind(v),
+                            (None, Some(v)) => q.bind(v as i64),
+                            _ => q.bind(n.as_f64()),
+                        },
+                        _ => q.bind(None::<String>),
+                    };
+                }
             }
             accepted += q.execute(&mut **tx).await?.rows_affected() as usize;
         }

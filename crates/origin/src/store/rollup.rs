@@ -71,6 +71,11 @@ struct Window {
 
 const HOUR: i64 = 3600;
 
+/// A count column (BIGINT, never negative) as `u64`.
+fn count(r: &AnyRow, column: &str) -> Result<u64, StoreError> {
+    Ok(r.try_get::<i64, _>(column)? as u64)
+}
+
 impl Window {
     fn arm(&mut self, pv: u64, arm: &str, at: i64) -> &mut ArmSums {
         let hour = at - at.rem_euclid(HOUR);
@@ -346,28 +351,33 @@ impl Store {
         Ok(row.try_get("through")?)
     }
 
-    /// Per (policy version, arm, hour): the sums; `hour` is the start (Unix seconds).
-    pub async fn hourly_sums(&self, policy_version: Option<u64>) -> Result<Vec<(i64, ArmSums)>, StoreError> {
+    /// The rows of `select` (a rollup table's columns) for one policy version or all, in
+    /// `order`: the one query shape the three readers below share.
+    async fn rolled(&self, select: &str, order: &str, policy_version: Option<u64>) -> Result<Vec<AnyRow>, StoreError> {
         let filter = if policy_version.is_some() { "WHERE policy_version = $1" } else { "" };
-        let sql = format!(
-            "SELECT policy_version, arm, hour, decisions, purchases, revenue, revenue_sq, profit, profit_sq \
-             FROM rollup_arms {filter} ORDER BY hour, policy_version, arm"
-        );
+        let sql = format!("{select} {filter} ORDER BY {order}");
         let mut q = sqlx::query(&sql).persistent(false);
         if let Some(v) = policy_version {
             q = q.bind(v as i64);
         }
-        q.fetch_all(&self.pool)
+        Ok(q.fetch_all(&self.pool).await?)
+    }
+
+    /// Per (policy version, arm, hour): the sums; `hour` is the start (Unix seconds).
+    pub async fn hourly_sums(&self, policy_version: Option<u64>) -> Result<Vec<(i64, ArmSums)>, StoreError> {
+        let select = "SELECT policy_version, arm, hour, decisions, purchases, revenue, revenue_sq, profit, profit_sq \
+                      FROM rollup_arms";
+        self.rolled(select, "hour, policy_version, arm", policy_version)
             .await?
             .iter()
             .map(|r| {
                 Ok((
                     r.try_get("hour")?,
                     ArmSums {
-                        policy_version: r.try_get::<i64, _>("policy_version")? as u64,
+                        policy_version: count(r, "policy_version")?,
                         arm: r.try_get("arm")?,
-                        decisions: r.try_get::<i64, _>("decisions")? as u64,
-                        purchases: r.try_get::<i64, _>("purchases")? as u64,
+                        decisions: count(r, "decisions")?,
+                        purchases: count(r, "purchases")?,
                         revenue: r.try_get("revenue")?,
                         revenue_sq: r.try_get("revenue_sq")?,
                         profit: r.try_get("profit")?,
@@ -379,17 +389,9 @@ impl Store {
     }
 
     pub async fn price_sums(&self, policy_version: Option<u64>) -> Result<Vec<PriceSums>, StoreError> {
-        let filter = if policy_version.is_some() { "WHERE policy_version = $1" } else { "" };
-        let sql = format!(
-            "SELECT policy_version, arm, sku, price_cents, decisions, purchases, believed_n, believed_sum, discount_n, \
-             discount_sum, list_price FROM rollup_prices {filter} ORDER BY sku, arm, price_cents, policy_version"
-        );
-        let mut q = sqlx::query(&sql).persistent(false);
-        if let Some(v) = policy_version {
-            q = q.bind(v as i64);
-        }
-        let count = |r: &AnyRow, c: &str| -> Result<u64, StoreError> { Ok(r.try_get::<i64, _>(c)? as u64) };
-        q.fetch_all(&self.pool)
+        let select = "SELECT policy_version, arm, sku, price_cents, decisions, purchases, believed_n, believed_sum, \
+                      discount_n, discount_sum, list_price FROM rollup_prices";
+        self.rolled(select, "sku, arm, price_cents, policy_version", policy_version)
             .await?
             .iter()
             .map(|r| {
@@ -411,17 +413,9 @@ impl Store {
     }
 
     pub async fn group_sums(&self, policy_version: Option<u64>) -> Result<Vec<GroupSums>, StoreError> {
-        let filter = if policy_version.is_some() { "WHERE policy_version = $1" } else { "" };
-        let sql = format!(
-            "SELECT policy_version, col, val, decisions, relative_n, relative_sum, relative_sq, personalized, \
-             cap_binds, disclosed FROM rollup_groups {filter} ORDER BY col, val, policy_version"
-        );
-        let mut q = sqlx::query(&sql).persistent(false);
-        if let Some(v) = policy_version {
-            q = q.bind(v as i64);
-        }
-        let count = |r: &AnyRow, c: &str| -> Result<u64, StoreError> { Ok(r.try_get::<i64, _>(c)? as u64) };
-        q.fetch_all(&self.pool)
+        let select = "SELECT policy_version, col, val, decisions, relative_n, relative_sum, relative_sq, personalized, \
+                      cap_binds, disclosed FROM rollup_groups";
+        self.rolled(select, "col, val, policy_version", policy_version)
             .await?
             .iter()
             .map(|r| {
