@@ -73,6 +73,39 @@ test("a category page through /v1/price: each product's decision equals pricing 
   }
 });
 
+test("a category page by SKU: the catalog's products priced as sent ones, candidates only when asked", async () => {
+  const mf = h.startWorker();
+  try {
+    const c = h.json("tests/golden/cases.json").cases[0];
+    const products = h.json("www/catalog.json").products.slice(0, 12);
+    // Without an ORIGIN the CATALOG namespace is the catalog.
+    const kv = await mf.getKVNamespace("CATALOG");
+    for (const p of products) await kv.put(`product:${p.sku}`, JSON.stringify(p));
+    const post = (body) => mf.dispatchFetch("http://shop.test/v1/price", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${h.EDGE_TOKEN}` },
+      body: JSON.stringify({ session: c.session, now: seconds(c.now), ...body }),
+    });
+    const skus = [...products.map((p) => p.sku), "sku-none", "bad sku!"];
+    const brief = await post({ skus });
+    assert.equal(brief.status, 200);
+    const full = await post({ skus, candidates: true });
+    const sent = (await (await post({ products })).json()).decisions;
+    const [b, f] = [(await brief.json()).decisions, (await full.json()).decisions];
+    assert.equal(b.length, skus.length);
+    for (const [i, p] of products.entries()) {
+      assert.deepEqual(f[i], sent[i], p.sku);
+      const { candidates, ...rest } = sent[i];
+      assert.ok(candidates.length >= 1);
+      assert.deepEqual(b[i], rest, `${p.sku}: the brief answer is the decision without candidates`);
+    }
+    assert.deepEqual([b.at(-2).code, b.at(-1).code], ["unknown_sku", "bad_sku"]);
+    assert.equal((await post({ skus: Array(101).fill(products[0].sku) })).status, 413);
+  } finally {
+    await mf.dispose();
+  }
+});
+
 // One origin and one worker for the rest, in order.
 let dir, origin, mf, testKey, rotatedKey;
 const decisions = new Set();

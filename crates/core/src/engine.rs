@@ -207,21 +207,41 @@ impl Engine {
         now: i64,
         place: Option<&Place>,
     ) -> Vec<Result<Decision, PriceError>> {
-        let scored = match parse_session(session, now, &self.bundle.manifest().page_values) {
-            Ok((id, s)) => self.score(&id, &s),
-            Err(e) => Scored { session_id: bounded_id(session), heads: Err(e.code()) },
-        };
+        let scored = self.score_value(session, now);
         products
             .iter()
-            .map(|p| {
-                let product = Product::from_value(p.clone())?;
-                let d = self.price_scored(&scored, &product, now);
-                Ok(match place {
-                    Some(place) => self.place(d, &product, place),
-                    None => d,
-                })
-            })
+            .map(|p| Ok(self.price_placed(&scored, &Product::from_value(p.clone())?, now, place)))
             .collect()
+    }
+
+    /// A category page of products already read (an edge's catalog copies, prepared once
+    /// per catalog version): the session is read and scored once, each product priced (and
+    /// placed when `place` is given) as `price_products` would.
+    pub fn price_catalog_page(
+        &self,
+        session: &Value,
+        products: &[&Product],
+        now: i64,
+        place: Option<&Place>,
+    ) -> Vec<Decision> {
+        let scored = self.score_value(session, now);
+        products.iter().map(|p| self.price_placed(&scored, p, now, place)).collect()
+    }
+
+    /// A session (JSON) read and scored; one that does not read keeps its id and the reason.
+    fn score_value(&self, session: &Value, now: i64) -> Scored {
+        match parse_session(session, now, &self.bundle.manifest().page_values) {
+            Ok((id, s)) => self.score(&id, &s),
+            Err(e) => Scored { session_id: bounded_id(session), heads: Err(e.code()) },
+        }
+    }
+
+    fn price_placed(&self, scored: &Scored, product: &Product, now: i64, place: Option<&Place>) -> Decision {
+        let d = self.price_scored(scored, product, now);
+        match place {
+            Some(place) => self.place(d, product, place),
+            None => d,
+        }
     }
 }
 

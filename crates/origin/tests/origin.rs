@@ -362,6 +362,16 @@ async fn feedback_is_idempotent_and_keeps_the_valid_rest(backend: Backend) {
     let r = json_of(&call(&app, "POST", "/v1/feedback", Some(EDGE), body, &[]).await.2);
     assert_eq!((r["accepted"].as_u64(), r["duplicates"].as_u64()), (Some(0), Some(50)));
     assert_eq!(store.feedback_count().await.unwrap(), 50);
+    // A retry that overlaps new events (PostgreSQL's COPY fails on the old ids and the batch
+    // goes through ON CONFLICT instead), and an id twice in one batch: new ones kept once.
+    let mixed: Vec<Value> = (40..60).chain([60, 60]).map(decision).collect();
+    let r = json_of(&call(&app, "POST", "/v1/feedback", Some(EDGE), serde_json::to_vec(&mixed).unwrap(), &[]).await.2);
+    assert_eq!((r["accepted"].as_u64(), r["duplicates"].as_u64()), (Some(11), Some(11)));
+    assert_eq!(store.feedback_count().await.unwrap(), 61);
+    // The same connections keep working on the fast path afterwards.
+    let fresh: Vec<Value> = (61..70).map(decision).collect();
+    let r = json_of(&call(&app, "POST", "/v1/feedback", Some(EDGE), serde_json::to_vec(&fresh).unwrap(), &[]).await.2);
+    assert_eq!((r["accepted"].as_u64(), r["duplicates"].as_u64()), (Some(9), Some(0)));
 
     // NDJSON with an outcome, a malformed line and an invalid event: the valid ones stay.
     let ndjson = format!(
@@ -379,7 +389,7 @@ async fn feedback_is_idempotent_and_keeps_the_valid_rest(backend: Backend) {
         .map(|x| (x["index"].as_u64().unwrap(), x["code"].as_str().unwrap()))
         .collect();
     assert_eq!(rejected, [(1, "event_malformed"), (2, "event_bad_price")]);
-    assert_eq!(store.feedback_count().await.unwrap(), 52);
+    assert_eq!(store.feedback_count().await.unwrap(), 72);
 
     let (status, _, resp) = call(&app, "POST", "/v1/feedback", Some(EDGE), b"[{\"broken\"".to_vec(), &[]).await;
     assert_eq!((status, json_of(&resp)["code"].as_str()), (StatusCode::BAD_REQUEST, Some("batch_malformed")));
@@ -391,7 +401,7 @@ async fn feedback_is_idempotent_and_keeps_the_valid_rest(backend: Backend) {
     assert_eq!((status, json_of(&body)["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
     let (status, _, body) = call(&app, "DELETE", "/v1/feedback", Some(EDGE), vec![], &[]).await;
     assert_eq!((status, json_of(&body)["code"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")));
-    assert_eq!(store.feedback_count().await.unwrap(), 52);
+    assert_eq!(store.feedback_count().await.unwrap(), 72);
 
     let (status, _, body) = call(&app, "GET", "/healthz", None, vec![], &[]).await;
     assert_eq!((status, json_of(&body)["status"].as_str()), (StatusCode::OK, Some("ok")));

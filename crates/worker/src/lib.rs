@@ -3,7 +3,8 @@
 //! /price?sku=` (decision JSON), `GET <PAGE_PREFIXES><sku>` (the origin's page with the
 //! price rewritten in), `POST /events` (page events into the session cookie), `POST
 //! /purchase` (an outcome for upload), `POST /v1/price` (backend pricing with the edge
-//! token); the operator's routes (status, dead letters, the origin's policy push) are in
+//! token: one product, a category page of products, or a page by SKU from the catalog
+//! copies the isolate keeps); the operator's routes (status, dead letters, the origin's policy push) are in
 //! `operator`. The scheduled handler refreshes the policy into KV and flushes feedback; the
 //! queue handler relays feedback (`feedback`). Nothing here panics on input; errors reach
 //! clients as `{code, message}` without internal detail.
@@ -302,7 +303,7 @@ async fn purchase_route(mut req: Request, env: &Env, cfg: &Config, now: i64) -> 
 
 /// Server-to-server pricing for the shop's backend (edge token): a session in either JSON
 /// form and a product, priced with the live policy; nothing is queued or stored.
-async fn api_price_route(mut req: Request, cfg: &Config, now: i64) -> worker::Result<Response> {
+async fn api_price_route(mut req: Request, env: &Env, cfg: &Config, now: i64) -> worker::Result<Response> {
     let headers = Headers::new();
     if !operator::edge_token_ok(&req, cfg) {
         return error(401, "unauthorized", "this route needs the edge token", &headers);
@@ -320,8 +321,16 @@ async fn api_price_route(mut req: Request, cfg: &Config, now: i64) -> worker::Re
     // `products` (a category page, at most MAX_PAGE_PRODUCTS): the session is scored once and
     // each product gets its decision or its own error code.
     let page = body.get("products").and_then(Value::as_array);
-    if page.is_some_and(|p| p.len() > MAX_PAGE_PRODUCTS) {
+    let skus = body.get("skus").and_then(Value::as_array);
+    if page.or(skus).is_some_and(|p| p.len() > MAX_PAGE_PRODUCTS) {
         return error(413, "too_many_products", "at most 100 products per request", &headers);
+    }
+    if let Some(skus) = skus {
+        let items = catalog_page(env, cfg, &body, skus, at, place.as_ref(), now).await;
+        return match items {
+            Ok(decisions) => json_response(200, &Priced::Page { decisions }, &headers),
+            Err((status, code)) => error(status, code, "cannot price this request", &headers),
+        };
     }
     let result = state::with(|i| {
         let policy = i.policy.as_ref().ok_or((503, "no_policy"))?;
@@ -354,6 +363,57 @@ async fn api_price_route(mut req: Request, cfg: &Config, now: i64) -> worker::Re
     }
 }
 
+/// A category page by SKU (`"skus"` instead of `"products"`): each product from the live
+/// catalog's copy this isolate keeps (read once per catalog version, not per request), the
+/// session scored once, and each decision without its candidates unless `"candidates":
+/// true` (a page shows one price; the list was most of the answer's bytes).
+async fn catalog_page(
+    env: &Env,
+    cfg: &Config,
+    body: &Value,
+    skus: &[Value],
+    at: i64,
+    place: Option<&Place>,
+    now: i64,
+) -> Result<Vec<PageItem>, (u16, &'static str)> {
+    let mut found = Vec::with_capacity(skus.len());
+    for sku in skus {
+        found.push(match sku.as_str().filter(|s| sku_ok(s)) {
+            None => Err("bad_sku"),
+            Some(sku) => match catalog::product(env, cfg, sku, now).await {
+                Ok(p) => Ok(p),
+                Err(catalog::CatalogError::Unknown) => Err("unknown_sku"),
+                Err(catalog::CatalogError::Unavailable(reason)) => {
+                    log("catalog_unavailable", json!({"sku": sku, "reason": reason}));
+                    Err("catalog_unavailable")
+                }
+            },
+        });
+    }
+    let products: Vec<_> = found.iter().filter_map(|p| p.as_ref().ok()).collect();
+    let keep_candidates = body.get("candidates").and_then(Value::as_bool).unwrap_or(false);
+    let decisions = state::with(|i| {
+        let policy = i.policy.as_ref().ok_or((503, "no_policy"))?;
+        let engine = policy.engine_for(now, cfg.policy_max_stale).ok_or((503, "policy_stale"))?;
+        Ok(engine.price_catalog_page(&body["session"], &products, at, place))
+    })?;
+    // One decision per product found, in order.
+    let mut decisions = decisions.into_iter();
+    Ok(found
+        .into_iter()
+        .map(|p| match p.map(|_| decisions.next()) {
+            Ok(Some(mut d)) => {
+                if !keep_candidates {
+                    d.candidates = Vec::new();
+                }
+                PageItem::Priced(Box::new(d))
+            }
+            Ok(None) => PageItem::Refused { code: "internal", message: "cannot price this product" },
+            Err(code) => PageItem::Refused { code, message: "cannot price this product" },
+        })
+        .collect())
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     edgeprice_core::ctors::run_once();
@@ -384,7 +444,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         (Method::Get, "/price", _) => price_route(&req, &env, &cfg, now).await,
         (Method::Post, "/events", _) => events_route(req, &cfg, now).await,
         (Method::Post, "/purchase", _) => purchase_route(req, &env, &cfg, now).await,
-        (Method::Post, "/v1/price", _) => api_price_route(req, &cfg, now).await,
+        (Method::Post, "/v1/price", _) => api_price_route(req, &env, &cfg, now).await,
         (Method::Get, "/_edgeprice/status", _) => operator::status_route(&env),
         (Method::Get, "/_edgeprice/dead-letters", _) => operator::dead_letters_route(&req, &env, &cfg, false).await,
         (Method::Post, "/_edgeprice/dead-letters/replay", _) => {

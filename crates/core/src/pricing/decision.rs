@@ -91,7 +91,10 @@ pub struct Decision {
     /// The text a personalized price must show there; absent for other prices.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disclosure: Option<String>,
-    /// Every price with a chance of being shown; their propensities sum to 1.
+    /// Every price with a chance of being shown; their propensities sum to 1. A decision
+    /// always has one; only an answer that leaves them out (a worker's category page by
+    /// SKU, unless asked) empties the list, and then the field is not written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<CandidateOutcome>,
 }
 

@@ -41,6 +41,8 @@ pub struct Store {
     pool: AnyPool,
     /// PostgreSQL fixes a prepared statement's parameter types at its first execution.
     postgres: bool,
+    /// PostgreSQL's native pool, for what the Any driver cannot do: feedback by `COPY`.
+    copy: Option<sqlx::PgPool>,
 }
 
 /// Sums over the decisions of one (policy version, arm).
@@ -86,7 +88,11 @@ impl Store {
         } else {
             sqlx::migrate!("migrations/postgres").run(&pool).await?;
         }
-        Ok(Self { pool, postgres: !sqlite })
+        let copy = match sqlite {
+            true => None,
+            false => Some(sqlx::postgres::PgPoolOptions::new().max_connections(8).connect(url).await?),
+        };
+        Ok(Self { pool, postgres: !sqlite, copy })
     }
 
     /// The pool, for a caller that streams a query (the CSV export).
