@@ -74,6 +74,13 @@ python3 scripts/bench/ort.py "$OUT/features.csv" $QUICK | tee -a "$RESULTS"
 echo "== workerd (miniflare): cold start, per decision, memory"
 node scripts/bench/workerd.mjs $QUICK | tee -a "$RESULTS" | cut -c1-150
 
+if [ -z "$QUICK" ]; then
+  # About 6.5 minutes: six runs of 1,000,000 decisions (ours and the trivial worker; with
+  # V8 heap statistics and forced GCs, with the statistics only, and without the inspector).
+  echo "== workerd memory over 1,000,000 decisions, with V8 heap statistics"
+  node scripts/bench/workerd-memory.mjs | tee -a "$RESULTS" | cut -c1-150
+fi
+
 echo "== sizes"
 # Quick mode (CI) leaves them out: test.sh measured both uploads against their budgets
 # minutes before, and each dry run costs wrangler's start-up.

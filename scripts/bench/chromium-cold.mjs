@@ -26,6 +26,7 @@
 // (module_ms, verify_load_ms, first_decision_ms, total_ms): env chromium-lean or
 // chromium-tract, stage "cold" for the first visit in a fresh incognito context, stage
 // "cold-visit" (with context and visit fields) for the rest.
+import { createHash } from "node:crypto";
 import http from "node:http";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -41,7 +42,11 @@ const dwellMs = Number(process.env.DWELL_MS ?? 3000);
 const kinds = (process.env.CONTEXTS ?? "incognito,profile").split(",");
 const trace = process.env.TRACE_WASM_CACHE === "1";
 const env = basename(pkgDir) === "web-lean" ? "chromium-lean" : basename(pkgDir) === "web" ? "chromium-tract" : `chromium-${basename(pkgDir)}`;
-const wasmBytes = statSync(join(pkgDir, "edgeprice_bg.wasm")).size;
+// The package is read once, so a rebuild during the run cannot mix two builds.
+const files = new Map(readdirSync(pkgDir).filter((n) => statSync(join(pkgDir, n)).isFile())
+  .map((n) => [n, { body: readFileSync(join(pkgDir, n)), modified: new Date(statSync(join(pkgDir, n)).mtimeMs).toUTCString() }]));
+const wasmBytes = files.get("edgeprice_bg.wasm").body.length;
+const wasmSha = createHash("sha256").update(files.get("edgeprice_bg.wasm").body).digest("hex").slice(0, 16);
 
 // The page: the module script wraps instantiateStreaming only to record that init used it
 // and that it succeeded (the call itself is the browser's).
@@ -90,13 +95,13 @@ const server = http.createServer((req, res) => {
   }
   const name = path.startsWith("/pkg/") ? path.slice(5) : null;
   if (!name || name.includes("/") || name.startsWith(".")) { res.writeHead(404); return res.end(); }
-  let body;
-  try { body = readFileSync(join(pkgDir, name)); } catch { res.writeHead(404); return res.end(); }
+  const file = files.get(name);
+  if (!file) { res.writeHead(404); return res.end(); }
   // Cacheable for an hour, like a hashed asset on a CDN: a later visit in the same context
   // takes it from the HTTP cache, which is where Chromium hangs the wasm code cache.
-  res.writeHead(200, { "Content-Type": types[extname(name)] ?? "application/octet-stream", "Content-Length": body.length,
-    "Cache-Control": "public, max-age=3600", "Last-Modified": new Date(statSync(join(pkgDir, name)).mtimeMs).toUTCString() });
-  res.end(body);
+  res.writeHead(200, { "Content-Type": types[extname(name)] ?? "application/octet-stream", "Content-Length": file.body.length,
+    "Cache-Control": "public, max-age=3600", "Last-Modified": file.modified });
+  res.end(file.body);
 });
 await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
 const url = `http://127.0.0.1:${server.address().port}/`;
@@ -163,7 +168,7 @@ async function oneRun(kind) {
 
 const browser = kinds.includes("incognito") ? await chromium.launch(launchOptions) : null;
 const version = browser ? browser.version() : null;
-console.log(`# ${env}: ${pkgDir} (edgeprice_bg.wasm ${wasmBytes.toLocaleString("en")} B) in Chromium${version ? " " + version : ""}, `
+console.log(`# ${env}: ${pkgDir} (edgeprice_bg.wasm ${wasmBytes.toLocaleString("en")} B, sha256 ${wasmSha}...) in Chromium${version ? " " + version : ""}, `
   + `${runs} runs x ${visits} visits, dwell ${dwellMs} ms, contexts ${kinds.join(", ")}${trace ? ", tracing v8.wasm events" : ""}`);
 const results = Object.fromEntries(kinds.map((k) => [k, []]));
 const f = (x, d = 1) => (x == null ? "-" : x.toFixed(d));
@@ -196,7 +201,7 @@ for (const kind of kinds) {
       + `| ${f(med.first_decision_ms, 2)} | ${f(med.total_ms)} | ${f(med.since_navigation_ms)} | ${streaming} | ${fromCache}/${rs.length} runs | ${cache} |`);
     const headline = kind === "incognito" && v === 0;
     bench.push({ env, name: `cold start in Chromium: page script to first decision (${kind} context, visit ${v + 1}, median of ${rs.length} contexts)`,
-      stage: headline ? "cold" : "cold-visit", context: kind, visit: v + 1, runs: rs.length, streaming, wasm_from_http_cache_runs: fromCache, wasm_bytes: wasmBytes, ...med });
+      stage: headline ? "cold" : "cold-visit", context: kind, visit: v + 1, runs: rs.length, streaming, wasm_from_http_cache_runs: fromCache, wasm_bytes: wasmBytes, wasm_sha256_16: wasmSha, ...med });
   }
 }
 console.log("");

@@ -1,6 +1,6 @@
 """Turns the `BENCH {json}` lines of scripts/bench.sh into markdown tables: latency by
 stage and place, the model part against onnxruntime, batch, cold start and update, memory,
-sizes, and issue 8's targets as met or not with the measured figure.
+sizes, and issues 8's and 18's targets as met or not with the measured figure.
 Usage: python3 scripts/bench/report.py build/bench/results.jsonl"""
 import gzip
 import json
@@ -176,4 +176,30 @@ for e in ["workerd-tract", "workerd-lean"]:
         ref = reference["samples"][-1]["rss_mib"] - reference["samples"][1]["rss_mib"] if reference else float("nan")
         target(f"no growth of workerd's resident memory beyond the trivial worker's + 2 MiB under the same requests ({e})", r,
                rss <= ref + 2, f"{rss:+.1f} MiB against the trivial worker's {ref:+.1f} MiB")
+p("")
+p("### Issue 18's targets")
+for e in ["node-lean"]:
+    r = find(e, "cold")
+    target(f"cold start in Node <= 10 ms ({e}, bytes to first decision)", r, r and r["total_ms"] <= 10, r and f"{r['total_ms']:.1f} ms")
+r = find("workerd-lean", "cold")
+target("workerd lean worker's start over a trivial worker <= 30 ms", r, r and r["over_trivial_ms"] - r["first_over_trivial_ms"] <= 30,
+       r and f"{r['over_trivial_ms'] - r['first_over_trivial_ms']:+.1f} ms")
+target("workerd lean worker's first request over a trivial worker's <= 10 ms", r, r and r["first_over_trivial_ms"] <= 10,
+       r and f"{r['first_over_trivial_ms']:+.1f} ms")
+for e in ["workerd-lean", "workerd-tract"]:
+    r, sent = find(e, "page_sku"), find(e, "all")
+    target(f"marginal cost per product of a category page on workerd <= 6 us ({e}, by SKU)", r, r and r["p50_us"] <= 6,
+           r and f"{r['p50_us']:.2f} us (products sent in the request: {us(sent)} us)")
+r = find("node-lean", "all_json")
+target("Node `price()` (JSON objects) <= 8 us p50 (node-lean)", r, r and r["p50_us"] <= 8, r and f"{r['p50_us']:.2f} us")
+mine, theirs = find("node-lean", "model_batch50"), find("onnxruntime-web-all", "model_batch50")
+target("batched model at batch 50 >= 3x faster per vector than onnxruntime-web's batched run", mine and theirs,
+       mine and theirs and theirs["p50_us"] / mine["p50_us"] >= 3,
+       mine and theirs and f"{theirs['p50_us'] / mine['p50_us']:.2f}x ({mine['p50_us']:.2f} vs {theirs['p50_us']:.2f} us per vector)")
+for name in ["workerd-memory-ours-observed", "workerd-memory-ours-inspected", "workerd-memory-trivial-observed", "workerd-memory-trivial-inspected"]:
+    r = find(name, "memory")
+    if r:
+        gc = "with a forced full GC at each sample" if r["forced_gc"] else "V8 collecting on its own"
+        target(f"workerd resident memory level over {r['decisions']:,} decisions ({name[15:]}, {gc}): last half's growth <= 5% of the first's",
+               r, r["level"], f"{r['rss_first_half_mib']:+.1f} then {r['rss_second_half_mib']:+.1f} MiB ({100 * r['second_over_first']:.1f}%)")
 print("\n".join(out))

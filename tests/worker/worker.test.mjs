@@ -99,7 +99,8 @@ test("a category page by SKU: the catalog's products priced as sent ones, candid
       assert.ok(candidates.length >= 1);
       assert.deepEqual(b[i], rest, `${p.sku}: the brief answer is the decision without candidates`);
     }
-    assert.deepEqual([b.at(-2).code, b.at(-1).code], ["unknown_sku", "bad_sku"]);
+    // No ORIGIN to ask and no KV entry: the product page's answer (503) for that SKU.
+    assert.deepEqual([b.at(-2).code, b.at(-1).code], ["catalog_unavailable", "bad_sku"]);
     assert.equal((await post({ skus: Array(101).fill(products[0].sku) })).status, 413);
   } finally {
     await mf.dispose();
