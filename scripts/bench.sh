@@ -81,6 +81,12 @@ if [ -z "$QUICK" ]; then
   node scripts/bench/workerd-memory.mjs | tee -a "$RESULTS" | cut -c1-150
 fi
 
+if [ -z "$QUICK" ]; then
+  # Headless Chromium: fresh contexts, streaming compilation, repeat visits (code cache).
+  echo "== Chromium: cold starts of the web packages"
+  for pkg in pkg/web-lean pkg/web; do node scripts/bench/chromium-cold.mjs "$pkg" | tee -a "$RESULTS" | cut -c1-150; done
+fi
+
 echo "== sizes"
 # Quick mode (CI) leaves them out: test.sh measured both uploads against their budgets
 # minutes before, and each dry run costs wrangler's start-up.

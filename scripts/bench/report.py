@@ -96,6 +96,8 @@ p("### Cold start (bytes to first decision) and bundle update")
 p("| where | total ms | parts |")
 p("|---|---|---|")
 for e, label in [("native", "native: bundle verify + first decision"), ("node-tract", "Node, tract build"), ("node-lean", "Node, lean build"),
+                 ("chromium-lean", "Chromium, lean build (fresh context, streaming compilation)"),
+                 ("chromium-tract", "Chromium, tract build (fresh context, streaming compilation)"),
                  ("workerd-trivial", "workerd: a trivial worker (reference)"), ("workerd-tract", "workerd, tract build"), ("workerd-lean", "workerd, lean build")]:
     r = find(e, "cold")
     if r is None:
@@ -103,12 +105,18 @@ for e, label in [("native", "native: bundle verify + first decision"), ("node-tr
     total = r.get("total_ms", (r.get("p50_us") or 0) / 1e3)
     parts = ""
     if "module_ms" in r:
-        parts = f"read + compile + instantiate {r['module_ms']:.1f}, verify + model {r['verify_load_ms']:.1f}, first decision {r['first_decision_ms']:.2f}"
+        load = "fetch + compile + instantiate" if e.startswith("chromium") else "read + compile + instantiate"
+        parts = f"{load} {r['module_ms']:.1f}, verify + model {r['verify_load_ms']:.1f}, first decision {r['first_decision_ms']:.2f}"
     if "ready_ms" in r:
         parts = f"start + script load (wasm compile) {r['ready_ms']:.1f}, first request {r['first_ms']:.1f}"
     if "over_trivial_ms" in r:
         parts += f"; {r['over_trivial_ms']:+.1f} ms against the trivial worker, first request {r['first_over_trivial_ms']:+.1f} ms"
     p(f"| {label} | {total:,.1f} | {parts} |")
+for e in ["chromium-lean", "chromium-tract"]:
+    for r in rows:
+        if r.get("env") == e and r.get("stage") == "cold-visit":
+            p(f"| {e}, {r['context']} context, visit {r['visit']} | {r['total_ms']:,.1f} | fetch + compile + instantiate {r['module_ms']:.1f}, "
+              f"verify + model {r['verify_load_ms']:.1f}, first decision {r['first_decision_ms']:.2f} |")
 for e in ["native", "node-tract", "node-lean"]:
     r = find(e, "update")
     if r:

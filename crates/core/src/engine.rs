@@ -208,10 +208,7 @@ impl Engine {
         place: Option<&Place>,
     ) -> Vec<Result<Decision, PriceError>> {
         let scored = self.score_value(session, now);
-        products
-            .iter()
-            .map(|p| Ok(self.price_placed(&scored, &Product::from_value(p.clone())?, now, place)))
-            .collect()
+        products.iter().map(|p| Ok(self.price_placed(&scored, &Product::from_value(p.clone())?, now, place))).collect()
     }
 
     /// A category page of products already read (an edge's catalog copies, prepared once
