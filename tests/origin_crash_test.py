@@ -1,7 +1,8 @@
 """Crash test of the origin's durability promise: a client streams feedback batches while
-the server is killed with SIGKILL at random moments and restarted on the same SQLite file.
-Every event of every acknowledged batch must be in the database afterwards, none twice;
-batches that got no answer are re-sent (idempotent by event id).
+the server is killed with SIGKILL at random moments and restarted on the same database
+(a SQLite file; and PostgreSQL, whose batches go in by COPY, when EDGEPRICE_TEST_POSTGRES
+names a server). Every event of every acknowledged batch must be in the database
+afterwards, none twice; batches that got no answer are re-sent (idempotent by event id).
 
 Run with EDGEPRICE_BIN pointing at the built binary (scripts/test.sh sets it).
 """
@@ -9,6 +10,7 @@ Run with EDGEPRICE_BIN pointing at the built binary (scripts/test.sh sets it).
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import sqlite3
@@ -18,6 +20,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+
+import pytest
 
 BIN = os.environ.get("EDGEPRICE_BIN", "edgeprice")
 EDGE = "edge-token-crash-test-000"
@@ -33,8 +37,10 @@ def free_port():
 
 
 def start(db, port, log=None, **extra_env):
+    """The origin on `db`: a SQLite file path or a postgres:// URL."""
     env = dict(os.environ, EDGEPRICE_ADMIN_TOKEN=ADMIN, EDGEPRICE_EDGE_TOKEN=EDGE, **extra_env)
-    proc = subprocess.Popen([BIN, "serve", "--db", f"sqlite://{db}?mode=rwc", "--listen", f"127.0.0.1:{port}"],
+    url = db if db.startswith("postgres") else f"sqlite://{db}?mode=rwc"
+    proc = subprocess.Popen([BIN, "serve", "--db", url, "--listen", f"127.0.0.1:{port}"],
                             env=env, stdout=subprocess.DEVNULL, stderr=log or subprocess.DEVNULL)
     deadline = time.time() + 20
     while time.time() < deadline:
@@ -60,10 +66,36 @@ def post(port, events):
         return json.loads(resp.read())
 
 
-def test_acknowledged_feedback_survives_sigkill():
+def sqlite_db():
+    db = os.path.join(tempfile.mkdtemp(prefix="edgeprice-crash-"), "origin.db")
+
+    def ids():
+        conn = sqlite3.connect(db)
+        rows = [r[0] for r in conn.execute("SELECT event_id FROM feedback")]
+        conn.close()
+        return rows
+
+    return db, ids
+
+
+def postgres_db():
+    server = os.environ.get("EDGEPRICE_TEST_POSTGRES")
+    if not server or not shutil.which("psql"):
+        if os.environ.get("EDGEPRICE_REQUIRE_POSTGRES"):
+            raise RuntimeError("EDGEPRICE_REQUIRE_POSTGRES is set but no PostgreSQL is named")
+        pytest.skip("no PostgreSQL (EDGEPRICE_TEST_POSTGRES)")
+    name = f"edgeprice_crash_{os.getpid()}"
+    psql = lambda url, sql: subprocess.run(["psql", url, "-Atqc", sql], check=True, capture_output=True, text=True).stdout
+    psql(f"{server}/postgres", f"DROP DATABASE IF EXISTS {name}")
+    psql(f"{server}/postgres", f"CREATE DATABASE {name}")
+    url = f"{server}/{name}"
+    return url, lambda: psql(url, "SELECT event_id FROM feedback").split()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_acknowledged_feedback_survives_sigkill(backend):
     rng = random.Random(7)
-    workdir = tempfile.mkdtemp(prefix="edgeprice-crash-")
-    db = os.path.join(workdir, "origin.db")
+    db, stored_ids = sqlite_db() if backend == "sqlite" else postgres_db()
     port = free_port()
     server = {"proc": start(db, port)}
     killed = threading.Event()
@@ -100,11 +132,9 @@ def test_acknowledged_feedback_survives_sigkill():
     finally:
         server["proc"].send_signal(signal.SIGKILL)
         server["proc"].wait()
-    conn = sqlite3.connect(db)
-    rows = [r[0] for r in conn.execute("SELECT event_id FROM feedback")]
-    conn.close()
+    rows = stored_ids()
     stored = set(rows)
-    print(f"crash test: {kills} SIGKILLs, {n} batches ({len(acknowledged)} events) acknowledged, "
+    print(f"crash test ({backend}): {kills} SIGKILLs, {n} batches ({len(acknowledged)} events) acknowledged, "
           f"{unanswered} posts cut off by a kill, {len(rows)} rows stored")
     assert len(rows) == len(stored), "an event was stored twice"
     assert acknowledged <= stored, f"{len(acknowledged - stored)} acknowledged events lost"
