@@ -4,10 +4,10 @@
 //! price rewritten in), `POST /events` (page events into the session cookie), `POST
 //! /purchase` (an outcome for upload), `POST /v1/price` (backend pricing with the edge
 //! token: one product, a category page of products, or a page by SKU from the catalog
-//! copies the isolate keeps); the operator's routes (status, dead letters, the origin's policy push) are in
-//! `operator`. The scheduled handler refreshes the policy into KV and flushes feedback; the
-//! queue handler relays feedback (`feedback`). Nothing here panics on input; errors reach
-//! clients as `{code, message}` without internal detail.
+//! copies the isolate keeps); the operator's routes (status, dead letters, the origin's
+//! policy push) are in `operator`. The scheduled handler refreshes the policy into KV and
+//! flushes feedback; the queue handler relays feedback (`feedback`). Nothing here panics on
+//! input; errors reach clients as `{code, message}` without internal detail.
 
 mod catalog;
 mod config;
@@ -376,9 +376,10 @@ async fn catalog_page(
     place: Option<&Place>,
     now: i64,
 ) -> Result<Vec<PageItem>, (u16, &'static str)> {
-    let mut found = Vec::with_capacity(skus.len());
-    for sku in skus {
-        found.push(match sku.as_str().filter(|s| sku_ok(s)) {
+    // Copies the isolate holds answer at once; the others are fetched (KV, then the
+    // origin) side by side rather than one after another.
+    let found = futures_util::future::join_all(skus.iter().map(|sku| async move {
+        match sku.as_str().filter(|s| sku_ok(s)) {
             None => Err("bad_sku"),
             Some(sku) => match catalog::product(env, cfg, sku, now).await {
                 Ok(p) => Ok(p),
@@ -388,8 +389,9 @@ async fn catalog_page(
                     Err("catalog_unavailable")
                 }
             },
-        });
-    }
+        }
+    }))
+    .await;
     let products: Vec<_> = found.iter().filter_map(|p| p.as_ref().ok()).collect();
     let keep_candidates = body.get("candidates").and_then(Value::as_bool).unwrap_or(false);
     let decisions = state::with(|i| {
