@@ -1,7 +1,8 @@
 // The live catalog on workerd: a stock change made with `PATCH /v1/catalog/{sku}` at the
 // real origin stops the worker discounting that product (the rules' low-stock guard)
 // within CATALOG_TTL_SECONDS of the change, the bound the worker documents (a copy's age
-// counts from its origin fetch, in the isolate and in KV); with the origin down, the last
+// counts from its origin fetch, in the isolate and in KV); an unchanged product is
+// revalidated with a 304 that renews its KV copy; with the origin down, the last
 // copy is served (stale-if-error); and the worker's feedback uploads carry its status,
 // which the origin's overview lists.
 import { test, before, after } from "node:test";
@@ -69,6 +70,22 @@ test("the worker's feedback uploads carry its status to the origin's overview", 
   assert.equal(edge.feedback_path, "memory");
   assert.equal(typeof edge.policy_version, "number");
   assert.ok(overview.feedback.events > 0);
+});
+
+test("an unchanged product is revalidated with a 304 and its KV copy renewed under the same ETag", async () => {
+  const sku = "sku-1002";
+  const kv = await mf.getKVNamespace("CATALOG");
+  await price(sku);
+  const first = await kv.getWithMetadata(`product:${sku}`);
+  assert.ok(first.value && first.metadata?.etag, "the first fetch is copied to KV with its ETag");
+  await new Promise((r) => setTimeout(r, (TTL + 1) * 1000));
+  await price(sku);
+  const answered = origin.log.filter((e) => e.fields?.path === `/v1/catalog/${sku}`).map((e) => e.fields.status);
+  assert.deepEqual(answered, [200, 304], "one fetch, then one revalidation answered 304");
+  const renewed = await kv.getWithMetadata(`product:${sku}`);
+  assert.equal(renewed.value, first.value);
+  assert.equal(renewed.metadata.etag, first.metadata.etag);
+  assert.ok(renewed.metadata.fetched_at > first.metadata.fetched_at, "the 304 renewed the KV copy's fetch time");
 });
 
 test("origin down: the last catalog copy is served past its TTL", async () => {

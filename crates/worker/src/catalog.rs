@@ -86,15 +86,18 @@ pub async fn product(env: &Env, cfg: &Config, sku: &str, now: i64) -> Result<Pro
     if held.as_ref().is_some_and(|c| c.judge(now, cfg.catalog_ttl, cfg.catalog_stale) == Use::Fresh) {
         return held.as_ref().map_or(Err(CatalogError::Unknown), serve);
     }
-    // The isolate's copy is old or missing: KV may hold a younger one.
-    if let Some((copy, _)) = from_kv(env, sku).await
-        && held.as_ref().is_none_or(|h| h.fetched_at < copy.fetched_at || copy.fetched_at.is_none())
-    {
-        remember(sku, &copy);
-        if copy.judge(now, cfg.catalog_ttl, cfg.catalog_stale) == Use::Fresh {
-            return serve(&copy);
+    // The isolate's copy is old or missing: KV may hold a younger one. Its text is kept (with
+    // its ETag) for renewing the KV entry after a 304, instead of reading it again.
+    let mut kv_text: Option<(Option<String>, String)> = None;
+    if let Some((copy, text)) = from_kv(env, sku).await {
+        kv_text = Some((copy.etag.clone(), text));
+        if held.as_ref().is_none_or(|h| h.fetched_at < copy.fetched_at || copy.fetched_at.is_none()) {
+            remember(sku, &copy);
+            if copy.judge(now, cfg.catalog_ttl, cfg.catalog_stale) == Use::Fresh {
+                return serve(&copy);
+            }
+            held = Some(copy);
         }
-        held = Some(copy);
     }
     if cfg.origin.is_empty() {
         return match held {
@@ -115,7 +118,9 @@ pub async fn product(env: &Env, cfg: &Config, sku: &str, now: i64) -> Result<Pro
             Some(mut copy) => {
                 copy.fetched_at = Some(now);
                 remember(sku, &copy);
-                if let Some((_, text)) = from_kv(env, sku).await {
+                // Renewed in KV only when KV holds this same version (its ETag): another
+                // version's text must not be marked fresh under this one's ETag.
+                if let Some((_, text)) = kv_text.filter(|(etag, _)| *etag == copy.etag) {
                     to_kv(env, cfg, sku, &text, &copy).await;
                 }
                 return serve(&copy);
