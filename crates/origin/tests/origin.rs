@@ -162,6 +162,16 @@ async fn publish_serve_and_roll_back(backend: Backend) {
     assert!(body == bundle_v(3), "latest is not bundle 3");
     let (status, _, body) = call(&app, "GET", "/v1/policy/latest", None, vec![], &[("if-none-match", "\"3\"")]).await;
     assert_eq!((status, body.len()), (StatusCode::NOT_MODIFIED, 0));
+    // If-None-Match as RFC 9110 reads it (the catalog's routes read it the same way).
+    for (tags, want) in [
+        ("\"1\", W/\"3\"", StatusCode::NOT_MODIFIED),
+        ("*", StatusCode::NOT_MODIFIED),
+        ("\"2\"", StatusCode::OK),
+        ("3", StatusCode::OK),
+    ] {
+        let got = call(&app, "GET", "/v1/policy/latest", None, vec![], &[("if-none-match", tags)]).await.0;
+        assert_eq!(got, want, "If-None-Match: {tags}");
+    }
     assert!(call(&app, "GET", "/v1/policy/2", None, vec![], &[]).await.2 == bundle_v(2));
     assert_eq!(call(&app, "GET", "/v1/policy/9", None, vec![], &[]).await.0, StatusCode::NOT_FOUND);
 

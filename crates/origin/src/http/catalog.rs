@@ -12,7 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::export::Record;
-use super::{Role, Shared, need, need_one_of};
+use super::{Role, Shared, etag_condition, need, need_one_of};
 use crate::errors::{error, internal};
 use crate::store::StoreError;
 use edgeprice_core::pricing::product::Product;
@@ -124,10 +124,6 @@ fn etag(headers: &mut HeaderMap, tag: String) {
     }
 }
 
-fn matches(headers: &HeaderMap, name: header::HeaderName, tag: &str) -> Option<bool> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
-}
-
 /// `GET /v1/catalog`: `{"version": N, "products": [...]}`, ETag `"cN"`.
 pub async fn list(State(s): State<Shared>, headers: HeaderMap) -> Response {
     if let Err(d) = need_one_of(&s, &headers, &[Role::Admin, Role::Edge]) {
@@ -138,7 +134,7 @@ pub async fn list(State(s): State<Shared>, headers: HeaderMap) -> Response {
         (Err(e), _) | (_, Err(e)) => return internal(e),
     };
     let tag = format!("\"c{version}\"");
-    let mut resp = if matches(&headers, header::IF_NONE_MATCH, &tag) == Some(true) {
+    let mut resp = if etag_condition(&headers, header::IF_NONE_MATCH, &tag) == Some(true) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let list: Vec<Value> = products
@@ -159,7 +155,7 @@ pub async fn one(State(s): State<Shared>, Path(sku): Path<String>, headers: Head
     match s.store.product(&sku).await {
         Ok(Some(p)) => {
             let tag = format!("\"p{}\"", p.version);
-            let mut resp = if matches(&headers, header::IF_NONE_MATCH, &tag) == Some(true) {
+            let mut resp = if etag_condition(&headers, header::IF_NONE_MATCH, &tag) == Some(true) {
                 StatusCode::NOT_MODIFIED.into_response()
             } else {
                 axum::Json(p.doc).into_response()
@@ -181,7 +177,7 @@ pub async fn replace(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -
         Ok(v) => v,
         Err(e) => return internal(e),
     };
-    if matches(&headers, header::IF_MATCH, &format!("\"c{version}\"")) == Some(false) {
+    if etag_condition(&headers, header::IF_MATCH, &format!("\"c{version}\"")) == Some(false) {
         return error(
             StatusCode::PRECONDITION_FAILED,
             "catalog_changed",
@@ -232,7 +228,7 @@ pub async fn patch(State(s): State<Shared>, Path(sku): Path<String>, headers: He
         Ok(None) => return error(StatusCode::NOT_FOUND, "unknown_sku", "no such product"),
         Err(e) => return internal(e),
     };
-    if matches(&headers, header::IF_MATCH, &format!("\"p{}\"", current.version)) == Some(false) {
+    if etag_condition(&headers, header::IF_MATCH, &format!("\"p{}\"", current.version)) == Some(false) {
         return error(
             StatusCode::PRECONDITION_FAILED,
             "product_changed",

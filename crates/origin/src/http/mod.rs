@@ -166,12 +166,20 @@ async fn deadline(State(s): State<Shared>, req: axum::extract::Request, next: ax
     }
 }
 
+/// Whether a conditional header (`If-None-Match`, `If-Match`) names `tag` or `*`; `None`
+/// when the header is absent. If-None-Match compares weakly (RFC 9110 13.1.2: `W/"x"`
+/// matches `"x"`), If-Match strongly (a weak tag never matches). The one reading of these
+/// headers for bundles and the catalog.
+pub(crate) fn etag_condition(headers: &HeaderMap, name: header::HeaderName, tag: &str) -> Option<bool> {
+    let weak = name == header::IF_NONE_MATCH;
+    headers.get(&name).and_then(|v| v.to_str().ok()).map(|v| {
+        v.split(',').map(str::trim).any(|t| t == "*" || t == tag || (weak && t.strip_prefix("W/") == Some(tag)))
+    })
+}
+
 fn bundle_response(version: u64, bytes: Vec<u8>, headers: &HeaderMap) -> Response {
     let etag = format!("\"{version}\"");
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let matches = etag_condition(headers, header::IF_NONE_MATCH, &etag) == Some(true);
     let mut resp = if matches { StatusCode::NOT_MODIFIED.into_response() } else { bytes.into_response() };
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&etag) {
