@@ -133,6 +133,9 @@ def test_acknowledged_feedback_survives_sigkill(backend):
         server["proc"].send_signal(signal.SIGKILL)
         server["proc"].wait()
     rows = stored_ids()
+    if backend == "postgres":
+        subprocess.run(["psql", f"{os.environ['EDGEPRICE_TEST_POSTGRES']}/postgres", "-Atqc",
+                        f"DROP DATABASE IF EXISTS {db.rsplit('/', 1)[1]}"], check=False, capture_output=True)
     stored = set(rows)
     print(f"crash test ({backend}): {kills} SIGKILLs, {n} batches ({len(acknowledged)} events) acknowledged, "
           f"{unanswered} posts cut off by a kill, {len(rows)} rows stored")

@@ -60,6 +60,18 @@ async fn database_url(name: &str, backend: Backend) -> Option<String> {
             sqlx::any::install_default_drivers();
             let mut admin =
                 <sqlx::AnyConnection as sqlx::Connection>::connect(&format!("{server}/postgres")).await.unwrap();
+            // This test's databases of earlier runs go first (one in use by a run still going
+            // refuses to be dropped, and is left alone), so a long-lived server does not fill up.
+            let pattern = format!("edgeprice\\_{name}\\_%");
+            let earlier: Vec<String> =
+                sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE $1")
+                    .bind(pattern)
+                    .fetch_all(&mut admin)
+                    .await
+                    .unwrap();
+            for db in earlier.iter().filter(|db| **db != unique) {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db}")).execute(&mut admin).await;
+            }
             sqlx::query(&format!("DROP DATABASE IF EXISTS {unique}")).execute(&mut admin).await.unwrap();
             sqlx::query(&format!("CREATE DATABASE {unique}")).execute(&mut admin).await.unwrap();
             Some(format!("{server}/{unique}"))
