@@ -86,7 +86,9 @@ def postgres_db():
         pytest.skip("no PostgreSQL (EDGEPRICE_TEST_POSTGRES)")
     name = f"edgeprice_crash_{os.getpid()}"
     psql = lambda url, sql: subprocess.run(["psql", url, "-Atqc", sql], check=True, capture_output=True, text=True).stdout
-    psql(f"{server}/postgres", f"DROP DATABASE IF EXISTS {name}")
+    # Earlier runs' databases first (the origin tests do the same); then a fresh one.
+    for old in psql(f"{server}/postgres", "SELECT datname FROM pg_database WHERE datname LIKE 'edgeprice\\_crash\\_%'").split():
+        subprocess.run(["psql", f"{server}/postgres", "-Atqc", f"DROP DATABASE IF EXISTS {old}"], capture_output=True)
     psql(f"{server}/postgres", f"CREATE DATABASE {name}")
     url = f"{server}/{name}"
     return url, lambda: psql(url, "SELECT event_id FROM feedback").split()
@@ -135,7 +137,7 @@ def test_acknowledged_feedback_survives_sigkill(backend):
     rows = stored_ids()
     if backend == "postgres":
         subprocess.run(["psql", f"{os.environ['EDGEPRICE_TEST_POSTGRES']}/postgres", "-Atqc",
-                        f"DROP DATABASE IF EXISTS {db.rsplit('/', 1)[1]}"], check=False, capture_output=True)
+                        f"DROP DATABASE IF EXISTS {db.rsplit('/', 1)[1]} WITH (FORCE)"], check=False, capture_output=True)
     stored = set(rows)
     print(f"crash test ({backend}): {kills} SIGKILLs, {n} batches ({len(acknowledged)} events) acknowledged, "
           f"{unanswered} posts cut off by a kill, {len(rows)} rows stored")
