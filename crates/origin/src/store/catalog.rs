@@ -37,7 +37,7 @@ impl Store {
     /// Stores `products` as version 1 if this database was never seeded; returns whether it did.
     pub async fn seed_catalog(&self, products: &[(String, serde_json::Value)], now: i64) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let lock = if self.postgres { " FOR UPDATE" } else { "" };
+        let lock = if self.postgres() { " FOR UPDATE" } else { "" };
         let seeded: i64 = sqlx::query(&format!("SELECT seeded FROM catalog_state WHERE id = 1{lock}"))
             .fetch_one(&mut *tx)
             .await?
@@ -45,7 +45,7 @@ impl Store {
         if seeded != 0 {
             return Ok(false);
         }
-        let next = Self::next_catalog_version(&mut tx, self.postgres).await? as i64;
+        let next = Self::next_catalog_version(&mut tx, self.postgres()).await? as i64;
         for (sku, doc) in products {
             sqlx::query(
                 "INSERT INTO catalog (sku, doc, version, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (sku) DO NOTHING",
@@ -70,7 +70,7 @@ impl Store {
         now: i64,
     ) -> Result<CatalogChange, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let next = Self::next_catalog_version(&mut tx, self.postgres).await?;
+        let next = Self::next_catalog_version(&mut tx, self.postgres()).await?;
         let current: std::collections::BTreeMap<String, String> = sqlx::query("SELECT sku, doc FROM catalog")
             .fetch_all(&mut *tx)
             .await?
@@ -119,7 +119,7 @@ impl Store {
         now: i64,
     ) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let next = Self::next_catalog_version(&mut tx, self.postgres).await?;
+        let next = Self::next_catalog_version(&mut tx, self.postgres()).await?;
         let updated =
             sqlx::query("UPDATE catalog SET doc = $1, version = $2, updated_at = $3 WHERE sku = $4 AND version = $5")
                 .bind(doc.to_string())

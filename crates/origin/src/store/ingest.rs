@@ -132,6 +132,14 @@ fn copy_text(events: &[FeedbackEvent], now: i64) -> String {
     out
 }
 
+/// `text` (`copy_text`) into `table` by `COPY ... FROM STDIN`; the rows copied. Sending the
+/// data cannot meet a constraint; `finish` reports what the server found.
+async fn copy_into(conn: &mut sqlx::PgConnection, table: &str, text: &str) -> Result<u64, sqlx::Error> {
+    let mut copy = conn.copy_in_raw(&format!("COPY {table} ({COLUMNS}) FROM STDIN")).await?;
+    copy.send(text.as_bytes()).await?;
+    copy.finish().await
+}
+
 /// SQLSTATE of a unique violation (an `event_id` already stored, or twice in one batch).
 const UNIQUE_VIOLATION: &str = "23505";
 
@@ -141,7 +149,7 @@ impl Store {
         if events.is_empty() {
             return Ok((0, 0));
         }
-        let accepted = match &self.copy {
+        let accepted = match &self.pg {
             Some(pg) => Self::insert_postgres(pg, events, now).await?,
             None => {
                 let mut tx = self.pool.begin().await?;
@@ -157,9 +165,7 @@ impl Store {
         let text = copy_text(events, now);
         let mut tx = pg.begin().await?;
         sqlx::query("SAVEPOINT copy_feedback").execute(&mut *tx).await?;
-        let mut copy = tx.copy_in_raw(&format!("COPY feedback ({COLUMNS}) FROM STDIN")).await?;
-        copy.send(text.as_bytes()).await?;
-        let accepted = match copy.finish().await {
+        let accepted = match copy_into(&mut tx, "feedback", &text).await {
             Ok(rows) => rows as usize,
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(UNIQUE_VIOLATION) => {
                 sqlx::query("ROLLBACK TO SAVEPOINT copy_feedback").execute(&mut *tx).await?;
@@ -169,9 +175,7 @@ impl Store {
                 )
                 .execute(&mut *tx)
                 .await?;
-                let mut copy = tx.copy_in_raw(&format!("COPY feedback_in ({COLUMNS}) FROM STDIN")).await?;
-                copy.send(text.as_bytes()).await?;
-                copy.finish().await?;
+                copy_into(&mut tx, "feedback_in", &text).await?;
                 let sql = format!(
                     "INSERT INTO feedback ({COLUMNS}) SELECT {COLUMNS} FROM feedback_in ON CONFLICT (event_id) DO NOTHING"
                 );

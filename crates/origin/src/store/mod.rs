@@ -39,10 +39,9 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
-    /// PostgreSQL fixes a prepared statement's parameter types at its first execution.
-    postgres: bool,
-    /// PostgreSQL's native pool, for what the Any driver cannot do: feedback by `COPY`.
-    copy: Option<sqlx::PgPool>,
+    /// PostgreSQL's native pool beside the Any one, for what the Any driver cannot do
+    /// (feedback by `COPY`); `None` on SQLite.
+    pg: Option<sqlx::PgPool>,
 }
 
 /// Sums over the decisions of one (policy version, arm).
@@ -88,11 +87,16 @@ impl Store {
         } else {
             sqlx::migrate!("migrations/postgres").run(&pool).await?;
         }
-        let copy = match sqlite {
+        let pg = match sqlite {
             true => None,
             false => Some(sqlx::postgres::PgPoolOptions::new().max_connections(8).connect(url).await?),
         };
-        Ok(Self { pool, postgres: !sqlite, copy })
+        Ok(Self { pool, pg })
+    }
+
+    /// Whether the database is PostgreSQL (row locks and statistics differ from SQLite's).
+    fn postgres(&self) -> bool {
+        self.pg.is_some()
     }
 
     /// The pool, for a caller that streams a query (the CSV export).
@@ -150,7 +154,7 @@ impl Store {
     /// connection, so writes are serial.
     async fn begin_policy_change(&self) -> Result<sqlx::Transaction<'_, sqlx::Any>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        if self.postgres {
+        if self.postgres() {
             sqlx::query("LOCK TABLE bundles IN EXCLUSIVE MODE").execute(&mut *tx).await?;
         }
         Ok(tx)

@@ -220,7 +220,7 @@ impl Store {
     /// Adds the rows received in `(through, cutoff]` to the rollups (see the module header).
     pub async fn roll_up(&self, cutoff: i64) -> Result<Rollup, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let lock = if self.postgres { " FOR UPDATE" } else { "" };
+        let lock = if self.postgres() { " FOR UPDATE" } else { "" };
         let through: i64 = sqlx::query(&format!("SELECT through FROM rollup_state WHERE id = 1{lock}"))
             .fetch_one(&mut *tx)
             .await?
@@ -240,7 +240,7 @@ impl Store {
         // planner then scans it once per decision (minutes instead of seconds for a million
         // events, seen in `bench-console.sh`). A large window refreshes them first (sampled:
         // a fraction of a second).
-        if self.postgres && events > 10_000 {
+        if self.postgres() && events > 10_000 {
             sqlx::query("ANALYZE feedback").execute(&mut *tx).await?;
         }
         let mut w = Window::default();
