@@ -21,9 +21,11 @@ use serde_json::{Value, json};
 use worker::{Context, Env, Headers, Method, Request, Response, ScheduleContext, ScheduledEvent, event};
 
 use config::Config;
+use edgeprice_core::engine::Engine;
 use edgeprice_core::feedback::{DecisionEvent, FeedbackEvent, OutcomeEvent};
 use edgeprice_core::pricing::decision::{Decision, fallback};
 use edgeprice_core::pricing::disclosure::Place;
+use edgeprice_core::pricing::product::Product;
 use edgeprice_core::tracker::{MAX_EVENTS, PageEvent, features_json};
 use edgeprice_edge::visit::{self, COOKIE_NAME, Visit};
 
@@ -125,6 +127,18 @@ fn disclosure_headers(d: &Decision, headers: &Headers) -> worker::Result<()> {
 }
 
 /// Prices `sku` for the visit at `place` and records the decision for upload.
+/// The catalog's product for `sku`, or the status and code a shopper's request gets (an
+/// unavailable catalog is logged with its reason, which the answer does not carry).
+async fn catalog_product(env: &Env, cfg: &Config, sku: &str, now: i64) -> Result<Product, (u16, &'static str)> {
+    catalog::product(env, cfg, sku, now).await.map_err(|e| match e {
+        catalog::CatalogError::Unknown => (404, "unknown_sku"),
+        catalog::CatalogError::Unavailable(reason) => {
+            log("catalog_unavailable", json!({"sku": sku, "reason": reason}));
+            (503, "catalog_unavailable")
+        }
+    })
+}
+
 async fn decide(
     env: &Env,
     cfg: &Config,
@@ -133,14 +147,7 @@ async fn decide(
     now: i64,
     place: &Place,
 ) -> Result<Decision, (u16, &'static str)> {
-    let product = match catalog::product(env, cfg, sku, now).await {
-        Ok(p) => p,
-        Err(catalog::CatalogError::Unknown) => return Err((404, "unknown_sku")),
-        Err(catalog::CatalogError::Unavailable(reason)) => {
-            log("catalog_unavailable", json!({"sku": sku, "reason": reason}));
-            return Err((503, "catalog_unavailable"));
-        }
-    };
+    let product = catalog_product(env, cfg, sku, now).await?;
     let session = visit.tracker.session(now, visit.visitor_type(), &visit.traffic_type, 0.0);
     let id = visit.session_id.as_str();
     let decision = state::with(|i| match (&i.policy, &cfg.session_secret) {
@@ -332,9 +339,7 @@ async fn api_price_route(mut req: Request, env: &Env, cfg: &Config, now: i64) ->
             Err((status, code)) => error(status, code, "cannot price this request", &headers),
         };
     }
-    let result = state::with(|i| {
-        let policy = i.policy.as_ref().ok_or((503, "no_policy"))?;
-        let engine = policy.engine_for(now, cfg.policy_max_stale).ok_or((503, "policy_stale"))?;
+    let result = with_live_engine(cfg, now, |engine| {
         Ok(match page {
             Some(products) => Priced::Page {
                 decisions: match &place {
@@ -356,11 +361,21 @@ async fn api_price_route(mut req: Request, env: &Env, cfg: &Config, now: i64) ->
                 .map_err(|e| (400, e.code()))?,
             )),
         })
-    });
+    })
+    .and_then(|priced| priced);
     match result {
         Ok(body) => json_response(200, &body, &headers),
         Err((status, code)) => error(status, code, "cannot price this request", &headers),
     }
+}
+
+/// `f` with the live policy's engine, or 503 `no_policy` / `policy_stale` (the backend
+/// pricing API refuses rather than answering a fallback price).
+fn with_live_engine<R>(cfg: &Config, now: i64, f: impl FnOnce(&Engine) -> R) -> Result<R, (u16, &'static str)> {
+    state::with(|i| {
+        let policy = i.policy.as_ref().ok_or((503, "no_policy"))?;
+        Ok(f(policy.engine_for(now, cfg.policy_max_stale).ok_or((503, "policy_stale"))?))
+    })
 }
 
 /// A category page by SKU (`"skus"` instead of `"products"`): each product from the live
@@ -381,24 +396,14 @@ async fn catalog_page(
     let found = futures_util::future::join_all(skus.iter().map(|sku| async move {
         match sku.as_str().filter(|s| sku_ok(s)) {
             None => Err("bad_sku"),
-            Some(sku) => match catalog::product(env, cfg, sku, now).await {
-                Ok(p) => Ok(p),
-                Err(catalog::CatalogError::Unknown) => Err("unknown_sku"),
-                Err(catalog::CatalogError::Unavailable(reason)) => {
-                    log("catalog_unavailable", json!({"sku": sku, "reason": reason}));
-                    Err("catalog_unavailable")
-                }
-            },
+            Some(sku) => catalog_product(env, cfg, sku, now).await.map_err(|(_, code)| code),
         }
     }))
     .await;
     let products: Vec<_> = found.iter().filter_map(|p| p.as_ref().ok()).collect();
     let keep_candidates = body.get("candidates").and_then(Value::as_bool).unwrap_or(false);
-    let decisions = state::with(|i| {
-        let policy = i.policy.as_ref().ok_or((503, "no_policy"))?;
-        let engine = policy.engine_for(now, cfg.policy_max_stale).ok_or((503, "policy_stale"))?;
-        Ok(engine.price_catalog_page(&body["session"], &products, at, place))
-    })?;
+    let decisions =
+        with_live_engine(cfg, now, |engine| engine.price_catalog_page(&body["session"], &products, at, place))?;
     // One decision per product found, in order.
     let mut decisions = decisions.into_iter();
     Ok(found
