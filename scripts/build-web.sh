@@ -29,6 +29,14 @@ python3 scripts/wasm-size-by-crate.py "$raw" 12
 rm -rf $WEB $NODE
 wasm-bindgen --target web --out-name edgeprice --out-dir $WEB "$raw"
 wasm-bindgen --target nodejs --out-name edgeprice --out-dir $NODE "$raw"
+# The nodejs target require()s the crate's JS snippets (crates/web/js), which are ES modules:
+# rewritten to CommonJS (they export only `export function` declarations).
+for f in $(find $NODE/snippets -name '*.js' 2>/dev/null); do
+  names=$(sed -n 's/^export function \([A-Za-z_0-9]*\).*/\1/p' "$f" | paste -sd, -)
+  sed -i 's/^export function /function /' "$f"
+  if grep -q '^export ' "$f"; then echo "$f: only 'export function' can be rewritten for Node" >&2; exit 1; fi
+  echo "module.exports = { $names };" >> "$f"
+done
 printf '{"name": "edgeprice", "type": "module", "main": "edgeprice.js", "types": "edgeprice.d.ts"}\n' > $WEB/package.json
 printf '{"name": "edgeprice", "type": "commonjs", "main": "edgeprice.js", "types": "edgeprice.d.ts"}\n' > $NODE/package.json
 

@@ -106,6 +106,79 @@ test("priceJson: JSON text in and out, the same decision as price()", () => {
   assert.equal(fallback.arm, "fallback", "an unreadable session gets the reference price");
 });
 
+// What price() answered before it read plain objects itself: JSON.stringify, serde, and
+// JSON.parse of serde's text (priceJson is that path, with the stringify done here).
+function viaJson(engine, session, product, now) {
+  const text = (v) => { try { return JSON.stringify(v) ?? "{not json"; } catch { return "{not json"; } };
+  try {
+    return { decision: JSON.parse(engine.priceJson(text(session), text(product), now)) };
+  } catch (e) {
+    return { code: e.code };
+  }
+}
+function viaObjects(engine, session, product, now) {
+  try {
+    return { decision: engine.price(session, product, now) };
+  } catch (e) {
+    return { code: e.code === "bad_input" || e.code?.startsWith("product_") ? e.code : `unexpected ${e}` };
+  }
+}
+
+// Inputs the JS reader must read as the JSON path does, or leave to it: -0, NaN, huge and
+// unsafe integers, lone surrogates and NUL in texts and keys, BigInt, nested members, class
+// instances, toJSON, null prototypes, the "map" alias, unknown product keys.
+function oddInputs(count) {
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const pick = (xs) => xs[Math.floor(rand() * xs.length)];
+  const numbers = [0, -0, 1, 2.5, 17, -3, 1e21, 1e300, 2 ** 53 + 2, NaN, Infinity, -Infinity, 1e-310, 0.1 + 0.2];
+  const values = [...numbers, null, undefined, "Nov", "Returning_Visitor", "7", "", "a\0b", "\ud800", "x".repeat(80), true, false, "TRUE", 10n, {}, [], () => 1];
+  const columns = ["Administrative", "Administrative_Duration", "ProductRelated", "ProductRelated_Duration", "BounceRates",
+    "ExitRates", "PageValues", "SpecialDay", "Month", "OperatingSystems", "Browser", "Region", "TrafficType", "VisitorType",
+    "Weekend", "Unknown", "\ud800key", "a\0b"];
+  class Shape { constructor(o) { Object.assign(this, o); } }
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const features = {};
+    for (let k = Math.floor(rand() * 8); k > 0; k--) features[pick(columns)] = pick(rand() < 0.6 ? numbers : values);
+    if (rand() < 0.5) features.Month = pick(["Nov", "Feb", "", null, 3, 2.5]);
+    if (rand() < 0.3) features.Weekend = pick([true, false, "false", 1, null]);
+    const id = rand() < 0.9 ? `odd-${i}` : pick(["", "x".repeat(200), 7, "a\0b", "\udc00"]);
+    let session = { session_id: id, features };
+    if (rand() < 0.1) session.extra = pick(values);
+    if (rand() < 0.05) session = pick([new Shape(session), Object.assign(Object.create(null), session), { ...session, toJSON: () => ({}) }, null, "text"]);
+    const product = { sku: `sku-${i % 7}`, list_price: 49.99, cost: 22, currency: "USD" };
+    if (rand() < 0.3) product.stock = pick([0, -0, 5, -1, 1.5, NaN, 2 ** 60, null, "5"]);
+    if (rand() < 0.2) product[pick(["map_price", "map"])] = pick([45, 60, NaN, null, "45"]);
+    if (rand() < 0.2) product.promotion_tags = pick([[], ["black-friday"], ["a", 1], [, "b"], null, "x"]);
+    if (rand() < 0.1) product.category = pick(["shoes", "", null, 5, "\ud800"]);
+    if (rand() < 0.1) product.name = pick(["Shoe", null, 5]);
+    if (rand() < 0.1) product[pick(["list_price", "cost"])] = pick([-0, 0, 1e300, NaN, "49.99", 60, 0.001]);
+    if (rand() < 0.05) product.currency = pick(["usd", "JPY", "XXX", "a\0b", 3]);
+    if (rand() < 0.05) product.colour = "red";
+    if (rand() < 0.03) product.sku = pick(["", "x".repeat(300), 3, "\ud800"]);
+    out.push({ session, product });
+  }
+  return out;
+}
+
+test("price() reads plain objects itself: the same object as the JSON path, keys in order", () => {
+  const engine = PricingEngine.withDefault(seconds(golden.loaded_at));
+  const inputs = [...cases.map((c) => ({ session: c.session, product: c.product, now: seconds(c.now) })), ...oddInputs(4000)];
+  let decisions = 0;
+  for (const { session, product, now = NOW } of inputs) {
+    const want = viaJson(engine, session, product, now);
+    const got = viaObjects(engine, session, product, now);
+    assert.deepStrictEqual(got, want, JSON.stringify({ session, product }, (_, v) => (typeof v === "bigint" ? `${v}n` : v)));
+    if (want.decision) {
+      assert.equal(JSON.stringify(got.decision), JSON.stringify(want.decision));
+      decisions++;
+    }
+  }
+  assert.ok(decisions > 2000, `most odd inputs still price (${decisions})`);
+  console.log(`price() vs the JSON path: ${inputs.length} inputs, ${decisions} decisions identical, the rest the same error`);
+});
+
 test("the fast path: quote(tracker, prepared product) is price() of the tracker's session", () => {
   const engine = PricingEngine.withDefault(NOW);
   const tracker = engine.tracker("q-1", "New_Visitor", "3");

@@ -128,9 +128,44 @@ impl SessionTracker {
 fn category_text(v: &Value, name: &str) -> Result<String, SessionError> {
     match v {
         Value::Null => Ok(String::new()),
-        Value::String(s) => Ok(s.chars().take(MAX_CATEGORY).collect()),
+        Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
         _ => Err(SessionError::WrongType(name.into())),
+    }
+}
+
+/// A session id as sessions accept it: 1 to `MAX_SESSION_ID` bytes.
+pub fn session_id_ok(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_SESSION_ID
+}
+
+/// The features form's columns as a reader found them: numeric values NaN when missing or
+/// null, categorical texts empty when missing, Weekend when given. JSON is read here; the
+/// browser and Node package reads the same columns from a JS object (crates/web). One
+/// definition of the form's defaults serves every reader.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct FeatureColumns {
+    /// In `Numeric::ALL`'s order.
+    pub numeric: [f64; 10],
+    /// In `Categorical::ALL`'s order, as given (`session` keeps `MAX_CATEGORY` characters).
+    pub categories: [String; 6],
+    pub weekend: Option<bool>,
+}
+
+impl FeatureColumns {
+    /// The session: Weekend and an empty Month from `now`'s calendar.
+    pub fn session(self, now: i64) -> Session {
+        let mut s = Session { numeric: self.numeric, ..Session::default() };
+        for (column, text) in Categorical::ALL.into_iter().zip(self.categories) {
+            *s.category_mut(column) =
+                if text.chars().count() > MAX_CATEGORY { text.chars().take(MAX_CATEGORY).collect() } else { text };
+        }
+        let (month, weekend) = calendar(now);
+        s.weekend = self.weekend.unwrap_or(weekend);
+        if s.month.is_empty() {
+            s.month = month.into();
+        }
+        s
     }
 }
 
@@ -142,34 +177,30 @@ pub fn parse_session(
 ) -> Result<(String, Session), SessionError> {
     let obj = value.as_object().ok_or_else(|| SessionError::Malformed("not an object".into()))?;
     let id = obj.get("session_id").and_then(Value::as_str).ok_or(SessionError::BadId)?;
-    if id.is_empty() || id.len() > MAX_SESSION_ID {
+    if !session_id_ok(id) {
         return Err(SessionError::BadId);
     }
     if let Some(features) = obj.get("features") {
         let f = features.as_object().ok_or_else(|| SessionError::Malformed("features is not an object".into()))?;
-        let mut s = Session::default();
-        for column in Numeric::ALL {
-            let v = match f.get(column.name()) {
+        let mut columns = FeatureColumns::default();
+        for (i, column) in Numeric::ALL.into_iter().enumerate() {
+            columns.numeric[i] = match f.get(column.name()) {
                 None | Some(Value::Null) => f64::NAN,
                 Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
                 Some(_) => return Err(SessionError::WrongType(column.name().into())),
             };
-            s.set(column, v);
         }
-        for column in Categorical::ALL {
-            *s.category_mut(column) = category_text(f.get(column.name()).unwrap_or(&Value::Null), column.name())?;
+        for (i, column) in Categorical::ALL.into_iter().enumerate() {
+            columns.categories[i] = category_text(f.get(column.name()).unwrap_or(&Value::Null), column.name())?;
         }
-        s.weekend = match f.get("Weekend") {
-            None | Some(Value::Null) => calendar(now).1,
-            Some(Value::Bool(b)) => *b,
-            Some(Value::String(t)) if t.eq_ignore_ascii_case("true") => true,
-            Some(Value::String(t)) if t.eq_ignore_ascii_case("false") => false,
+        columns.weekend = match f.get("Weekend") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(Value::String(t)) if t.eq_ignore_ascii_case("true") => Some(true),
+            Some(Value::String(t)) if t.eq_ignore_ascii_case("false") => Some(false),
             Some(_) => return Err(SessionError::WrongType("Weekend".into())),
         };
-        if s.month.is_empty() {
-            s.month = calendar(now).0.into();
-        }
-        return Ok((id.to_string(), s));
+        return Ok((id.to_string(), columns.session(now)));
     }
     let events = obj
         .get("events")

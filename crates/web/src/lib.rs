@@ -13,6 +13,7 @@ use edgeprice_core::pricing::disclosure::Place;
 use edgeprice_core::pricing::product::Product;
 use edgeprice_core::tracker::{MAX_SESSION_ID, SessionTracker as Tracker};
 
+mod objects;
 mod quote;
 mod tracker;
 
@@ -105,6 +106,8 @@ fn from_js(value: JsValue, what: &str) -> Result<serde_json::Value, JsValue> {
 pub struct PricingEngine {
     engine: Engine,
     keys: TrustedKeys,
+    /// The feature columns' names for `price`'s JS reader (`objects::schema`).
+    schema: JsValue,
 }
 
 #[wasm_bindgen]
@@ -122,7 +125,7 @@ impl PricingEngine {
             keys.add_json(key.to_string().as_bytes()).map_err(|e| js_error(e.code(), &e.to_string()))?;
         }
         let engine = Engine::new(bundle, &keys, now_or(now)).map_err(|e| js_error(e.code(), &e.to_string()))?;
-        Ok(PricingEngine { engine, keys })
+        Ok(PricingEngine { engine, keys, schema: objects::schema() })
     }
 
     /// The engine with the bundle built into this module (no network needed).
@@ -131,7 +134,7 @@ impl PricingEngine {
         let keys = bundle::default_keys().map_err(|e| js_error(e.code(), &e.to_string()))?;
         let engine =
             Engine::new(bundle::DEFAULT_BUNDLE, &keys, now_or(now)).map_err(|e| js_error(e.code(), &e.to_string()))?;
-        Ok(PricingEngine { engine, keys })
+        Ok(PricingEngine { engine, keys, schema: objects::schema() })
     }
 
     /// Prices one session for one product. Throws only for a product it cannot read.
@@ -142,9 +145,16 @@ impl PricingEngine {
         #[wasm_bindgen(unchecked_param_type = "Product")] product: JsValue,
         now: Option<f64>,
     ) -> Result<JsValue, JsValue> {
+        let now = now_or(now);
+        // Plain data objects are read and the decision built by JS without JSON text
+        // (objects.rs); anything else takes the JSON path, which gives the same object.
+        if let Some((id, session, product)) = objects::read(&self.schema, &session, &product, now) {
+            let d = self.engine.price_session(&id, &session, &product, now);
+            return objects::write(&d).map_or_else(|| to_js(&d), Ok);
+        }
         let session = from_js(session, "session").unwrap_or(serde_json::Value::Null);
         let product = from_js(product, "product")?;
-        let d = self.engine.price(&session, &product, now_or(now)).map_err(|e| js_error(e.code(), &e.to_string()))?;
+        let d = self.engine.price(&session, &product, now).map_err(|e| js_error(e.code(), &e.to_string()))?;
         to_js(&d)
     }
 

@@ -54,25 +54,27 @@ impl ProductError {
     }
 }
 
-#[derive(Deserialize)]
+/// A product's fields as JSON has them, before validation. JSON is read into this; the
+/// browser and Node package fills it from a JS object (crates/web). `Product::from_fields`
+/// validates either the same way.
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
-struct RawProduct {
-    sku: String,
-    list_price: f64,
-    cost: f64,
-    currency: String,
+pub struct ProductFields {
+    pub sku: String,
+    pub list_price: f64,
+    pub cost: f64,
+    pub currency: String,
     #[serde(default)]
-    stock: Option<u64>,
+    pub stock: Option<u64>,
     #[serde(default)]
-    category: String,
+    pub category: String,
     #[serde(default, alias = "map")]
-    map_price: Option<f64>,
+    pub map_price: Option<f64>,
     #[serde(default)]
-    promotion_tags: Vec<String>,
+    pub promotion_tags: Vec<String>,
     /// Display name (catalogs carry it; pricing ignores it).
     #[serde(default)]
-    #[allow(dead_code)]
-    name: Option<String>,
+    pub name: Option<String>,
 }
 
 fn name_ok(s: &str, allow_empty: bool) -> bool {
@@ -81,16 +83,18 @@ fn name_ok(s: &str, allow_empty: bool) -> bool {
 
 impl Product {
     pub fn from_json(bytes: &[u8]) -> Result<Self, ProductError> {
-        let raw: RawProduct = serde_json::from_slice(bytes).map_err(|e| ProductError::Malformed(e.to_string()))?;
-        Self::from_raw(raw)
+        let raw: ProductFields = serde_json::from_slice(bytes).map_err(|e| ProductError::Malformed(e.to_string()))?;
+        Self::from_fields(raw)
     }
 
     pub fn from_value(value: serde_json::Value) -> Result<Self, ProductError> {
-        let raw: RawProduct = serde_json::from_value(value).map_err(|e| ProductError::Malformed(e.to_string()))?;
-        Self::from_raw(raw)
+        let raw: ProductFields = serde_json::from_value(value).map_err(|e| ProductError::Malformed(e.to_string()))?;
+        Self::from_fields(raw)
     }
 
-    fn from_raw(raw: RawProduct) -> Result<Self, ProductError> {
+    /// Validates fields read from JSON or elsewhere: a known currency, amounts exact in it,
+    /// bounded names, 0 < list price, cost <= list price.
+    pub fn from_fields(raw: ProductFields) -> Result<Self, ProductError> {
         let currency = Currency::parse(&raw.currency)
             .ok_or_else(|| ProductError::UnknownCurrency(raw.currency.chars().take(16).collect()))?;
         let amount = |field: &'static str, v: f64| {
