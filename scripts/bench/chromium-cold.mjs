@@ -43,7 +43,8 @@ const kinds = (process.env.CONTEXTS ?? "incognito,profile").split(",");
 const trace = process.env.TRACE_WASM_CACHE === "1";
 const env = basename(pkgDir) === "web-lean" ? "chromium-lean" : basename(pkgDir) === "web" ? "chromium-tract" : `chromium-${basename(pkgDir)}`;
 // The package is read once, so a rebuild during the run cannot mix two builds.
-const files = new Map(readdirSync(pkgDir).filter((n) => statSync(join(pkgDir, n)).isFile())
+// Paths relative to the package, its JS snippets (snippets/...) included.
+const files = new Map(readdirSync(pkgDir, { recursive: true }).filter((n) => statSync(join(pkgDir, n)).isFile())
   .map((n) => [n, { body: readFileSync(join(pkgDir, n)), modified: new Date(statSync(join(pkgDir, n)).mtimeMs).toUTCString() }]));
 const wasmBytes = files.get("edgeprice_bg.wasm").body.length;
 const wasmSha = createHash("sha256").update(files.get("edgeprice_bg.wasm").body).digest("hex").slice(0, 16);
@@ -94,7 +95,7 @@ const server = http.createServer((req, res) => {
     return res.end(page);
   }
   const name = path.startsWith("/pkg/") ? path.slice(5) : null;
-  if (!name || name.includes("/") || name.startsWith(".")) { res.writeHead(404); return res.end(); }
+  if (!name || name.split("/").some((part) => part === "" || part.startsWith("."))) { res.writeHead(404); return res.end(); }
   const file = files.get(name);
   if (!file) { res.writeHead(404); return res.end(); }
   // Cacheable for an hour, like a hashed asset on a CDN: a later visit in the same context
