@@ -6,6 +6,8 @@
 //! Without an ORIGIN, the KV namespace is the catalog itself (the merchant's entries, no
 //! metadata, never expire).
 
+use std::rc::Rc;
+
 use serde_json::{Value, json};
 use worker::{Env, Method};
 
@@ -26,9 +28,12 @@ fn key(sku: &str) -> String {
     format!("product:{sku}")
 }
 
-fn checked(sku: &str, v: Value) -> Option<Product> {
+/// A product as the isolate keeps it: shared by the requests that price it, never copied.
+pub type Shared = Rc<Product>;
+
+fn checked(sku: &str, v: Value) -> Option<Shared> {
     match Product::from_value(v) {
-        Ok(p) if p.sku == sku => Some(p),
+        Ok(p) if p.sku == sku => Some(Rc::new(p)),
         Ok(_) | Err(_) => {
             log("catalog_product_invalid", json!({"sku": sku}));
             None
@@ -36,7 +41,7 @@ fn checked(sku: &str, v: Value) -> Option<Product> {
     }
 }
 
-async fn from_kv(env: &Env, sku: &str) -> Option<(Copy<Product>, String)> {
+async fn from_kv(env: &Env, sku: &str) -> Option<(Copy<Shared>, String)> {
     let kv = env.kv("CATALOG").ok()?;
     match kv.get(&key(sku)).text_with_metadata::<Meta>().await {
         Ok((Some(text), meta)) => {
@@ -52,7 +57,7 @@ async fn from_kv(env: &Env, sku: &str) -> Option<(Copy<Product>, String)> {
     }
 }
 
-async fn to_kv(env: &Env, cfg: &Config, sku: &str, text: &str, copy: &Copy<Product>) {
+async fn to_kv(env: &Env, cfg: &Config, sku: &str, text: &str, copy: &Copy<Shared>) {
     let Ok(kv) = env.kv("CATALOG") else { return };
     // KV deletes it once even a stale-if-error answer could not use it.
     let put = kv
@@ -67,7 +72,7 @@ async fn to_kv(env: &Env, cfg: &Config, sku: &str, text: &str, copy: &Copy<Produ
     }
 }
 
-fn remember(sku: &str, copy: &Copy<Product>) {
+fn remember(sku: &str, copy: &Copy<Shared>) {
     state::with(|i| {
         if i.catalog.len() >= MAX_CATALOG {
             i.catalog.clear();
@@ -76,16 +81,24 @@ fn remember(sku: &str, copy: &Copy<Product>) {
     });
 }
 
-fn serve(copy: &Copy<Product>) -> Result<Product, CatalogError> {
+fn serve(copy: &Copy<Shared>) -> Result<Shared, CatalogError> {
     copy.product.clone().ok_or(CatalogError::Unknown)
 }
 
+/// The answer of the isolate's fresh copy of a SKU, without I/O and without copying the
+/// product; `None` when it holds none (then `product` asks KV and the origin).
+pub fn fresh(cfg: &Config, sku: &str, now: i64) -> Option<Result<Shared, CatalogError>> {
+    state::with(|i| {
+        i.catalog.get(sku).filter(|c| c.judge(now, cfg.catalog_ttl, cfg.catalog_stale) == Use::Fresh).map(serve)
+    })
+}
+
 /// The product for a SKU at `now` (see the module header).
-pub async fn product(env: &Env, cfg: &Config, sku: &str, now: i64) -> Result<Product, CatalogError> {
-    let mut held = state::with(|i| i.catalog.get(sku).cloned());
-    if held.as_ref().is_some_and(|c| c.judge(now, cfg.catalog_ttl, cfg.catalog_stale) == Use::Fresh) {
-        return held.as_ref().map_or(Err(CatalogError::Unknown), serve);
+pub async fn product(env: &Env, cfg: &Config, sku: &str, now: i64) -> Result<Shared, CatalogError> {
+    if let Some(answer) = fresh(cfg, sku, now) {
+        return answer;
     }
+    let mut held = state::with(|i| i.catalog.get(sku).cloned());
     // The isolate's copy is old or missing: KV may hold a younger one. Its text is kept (with
     // its ETag) for renewing the KV entry after a 304, instead of reading it again.
     let mut kv_text: Option<(Option<String>, String)> = None;

@@ -25,7 +25,6 @@ use edgeprice_core::engine::Engine;
 use edgeprice_core::feedback::{DecisionEvent, FeedbackEvent, OutcomeEvent};
 use edgeprice_core::pricing::decision::{Decision, fallback};
 use edgeprice_core::pricing::disclosure::Place;
-use edgeprice_core::pricing::product::Product;
 use edgeprice_core::tracker::{MAX_EVENTS, PageEvent, features_json};
 use edgeprice_edge::visit::{self, COOKIE_NAME, Visit};
 
@@ -129,14 +128,19 @@ fn disclosure_headers(d: &Decision, headers: &Headers) -> worker::Result<()> {
 /// Prices `sku` for the visit at `place` and records the decision for upload.
 /// The catalog's product for `sku`, or the status and code a shopper's request gets (an
 /// unavailable catalog is logged with its reason, which the answer does not carry).
-async fn catalog_product(env: &Env, cfg: &Config, sku: &str, now: i64) -> Result<Product, (u16, &'static str)> {
-    catalog::product(env, cfg, sku, now).await.map_err(|e| match e {
+async fn catalog_product(env: &Env, cfg: &Config, sku: &str, now: i64) -> Result<catalog::Shared, (u16, &'static str)> {
+    catalog::product(env, cfg, sku, now).await.map_err(|e| catalog_error(sku, e))
+}
+
+/// A catalog lookup's failure as the answer's status and code (logged when unavailable).
+fn catalog_error(sku: &str, e: catalog::CatalogError) -> (u16, &'static str) {
+    match e {
         catalog::CatalogError::Unknown => (404, "unknown_sku"),
         catalog::CatalogError::Unavailable(reason) => {
             log("catalog_unavailable", json!({"sku": sku, "reason": reason}));
             (503, "catalog_unavailable")
         }
-    })
+    }
 }
 
 async fn decide(
@@ -391,16 +395,28 @@ async fn catalog_page(
     place: Option<&Place>,
     now: i64,
 ) -> Result<Vec<PageItem>, (u16, &'static str)> {
-    // Copies the isolate holds answer at once; the others are fetched (KV, then the
+    // Copies the isolate holds answer at once, without a future each (a page of lookup
+    // futures cost more than pricing the page); the others are fetched (KV, then the
     // origin) side by side rather than one after another.
-    let found = futures_util::future::join_all(skus.iter().map(|sku| async move {
-        match sku.as_str().filter(|s| sku_ok(s)) {
-            None => Err("bad_sku"),
-            Some(sku) => catalog_product(env, cfg, sku, now).await.map_err(|(_, code)| code),
-        }
+    let mut found: Vec<Option<Result<catalog::Shared, &'static str>>> = skus
+        .iter()
+        .map(|sku| match sku.as_str().filter(|s| sku_ok(s)) {
+            None => Some(Err("bad_sku")),
+            Some(sku) => catalog::fresh(cfg, sku, now).map(|r| r.map_err(|e| catalog_error(sku, e).1)),
+        })
+        .collect();
+    let missing: Vec<usize> = (0..found.len()).filter(|&i| found[i].is_none()).collect();
+    let fetched = futures_util::future::join_all(missing.iter().map(|&i| async move {
+        let sku = skus[i].as_str().unwrap_or_default();
+        catalog_product(env, cfg, sku, now).await.map_err(|(_, code)| code)
     }))
     .await;
-    let products: Vec<_> = found.iter().filter_map(|p| p.as_ref().ok()).collect();
+    for (i, answer) in missing.into_iter().zip(fetched) {
+        found[i] = Some(answer);
+    }
+    let found: Vec<Result<catalog::Shared, &'static str>> =
+        found.into_iter().map(|f| f.unwrap_or(Err("internal"))).collect();
+    let products: Vec<_> = found.iter().filter_map(|p| p.as_deref().ok()).collect();
     let keep_candidates = body.get("candidates").and_then(Value::as_bool).unwrap_or(false);
     let decisions =
         with_live_engine(cfg, now, |engine| engine.price_catalog_page(&body["session"], &products, at, place))?;

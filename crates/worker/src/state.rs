@@ -9,9 +9,8 @@ use serde_json::json;
 use worker::{Env, Method};
 
 use super::config::Config;
-use super::{log, now_secs, origin};
+use super::{catalog, log, now_secs, origin};
 use edgeprice_core::engine::Engine;
-use edgeprice_core::pricing::product::Product;
 use edgeprice_edge::catalog::Copy;
 use edgeprice_edge::outbox::Outbox;
 use edgeprice_edge::policy::{Fetched, PolicyCache, Refresh, Source};
@@ -34,7 +33,7 @@ pub struct Isolate {
     pub queue_send_failures: u64,
     pub consumed: u64,
     /// SKU -> its copy (`catalog`).
-    pub catalog: HashMap<String, Copy<Product>>,
+    pub catalog: HashMap<String, Copy<catalog::Shared>>,
     loaded: bool,
     /// When this isolate last looked at KV's bundle version (`check_kv`).
     kv_checked_at: i64,
