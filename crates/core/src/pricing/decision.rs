@@ -99,16 +99,17 @@ pub struct Decision {
 }
 
 pub fn decision_id(session_id: &str, sku: &str, policy_version: u64, now: i64) -> String {
-    format!(
-        "{:016x}",
-        hash_fields(&[
-            b"decision",
-            session_id.as_bytes(),
-            sku.as_bytes(),
-            &policy_version.to_le_bytes(),
-            &now.to_le_bytes()
-        ])
-    )
+    let h = hash_fields(&[
+        b"decision",
+        session_id.as_bytes(),
+        sku.as_bytes(),
+        &policy_version.to_le_bytes(),
+        &now.to_le_bytes(),
+    ]);
+    // 16 lowercase hex digits, most significant first (what `{:016x}` writes), without the
+    // formatting machinery: every decision makes one.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    (0..16).rev().map(|i| char::from(HEX[((h >> (4 * i)) & 0xf) as usize])).collect()
 }
 
 fn round4(x: f64) -> f64 {
@@ -225,11 +226,11 @@ pub fn decide(inp: &Inputs) -> Result<Decision, &'static str> {
     let (product, rules) = (inp.product, inp.rules);
     let c = product.currency;
     let list = product.list_price;
-    let set = allowed(product, rules, inp.now);
+    let mut set = allowed(product, rules, inp.now);
     if set.candidates.is_empty() || list < set.floor {
         return Err("no_allowed_price");
     }
-    let mut reasons = set.reasons.clone();
+    let mut reasons = std::mem::take(&mut set.reasons);
     // The policy's uniform price: the best single price for the training population.
     let pop: Vec<f64> =
         set.candidates.iter().map(|k| objective(rules, product, k.price, inp.curve.at(k.ratio))).collect();
@@ -354,4 +355,21 @@ pub fn decide(inp: &Inputs) -> Result<Decision, &'static str> {
         disclosure: None,
         candidates: outcomes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decision_ids_are_the_hash_in_16_hex_digits() {
+        let mut leading_zero = 0;
+        for i in 0..2_000i64 {
+            let sid = format!("s-{i}");
+            let h = hash_fields(&[b"decision", sid.as_bytes(), b"sku-1", &7u64.to_le_bytes(), &i.to_le_bytes()]);
+            assert_eq!(decision_id(&sid, "sku-1", 7, i), format!("{h:016x}"));
+            leading_zero += usize::from(h >> 60 == 0);
+        }
+        assert!(leading_zero > 0, "some hash starts with a zero digit, which must be written");
+    }
 }
