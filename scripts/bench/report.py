@@ -197,7 +197,9 @@ target("workerd lean worker's first request over a trivial worker's <= 10 ms", r
 for e in ["workerd-lean", "workerd-tract"]:
     r, sent = find(e, "page_sku"), find(e, "all")
     target(f"marginal cost per product of a category page on workerd <= 6 us ({e}, by SKU)", r, r and r["p50_us"] <= 6,
-           r and f"{r['p50_us']:.2f} us (products sent in the request: {us(sent)} us)")
+           r and f"{r['p50_us']:.2f} us (products sent in the request: {us(sent)} us)"
+           + (f"; the same answer's bytes from a worker that does not price: {r['replay_p50_us']:.2f} us, ours over it {r['over_replay_us']:.2f} us"
+              if r and "replay_p50_us" in r else ""))
 r = find("node-lean", "all_json")
 target("Node `price()` (JSON objects) <= 8 us p50 (node-lean)", r, r and r["p50_us"] <= 8, r and f"{r['p50_us']:.2f} us")
 mine, theirs = find("node-lean", "model_batch50"), find("onnxruntime-web-all", "model_batch50")

@@ -108,17 +108,26 @@ test("priceJson: JSON text in and out, the same decision as price()", () => {
 
 // What price() answered before it read plain objects itself: JSON.stringify, serde, and
 // JSON.parse of serde's text (priceJson is that path, with the stringify done here).
-function viaJson(engine, session, product, now) {
+// With a place, priceAt's JSON path: the values through JSON text, each object given a
+// class prototype, which the JS reader leaves to the JSON path (JSON.stringify still writes
+// the same text).
+class Opaque {}
+function viaJson(engine, session, product, now, place) {
   const text = (v) => { try { return JSON.stringify(v) ?? "{not json"; } catch { return "{not json"; } };
   try {
+    if (place !== undefined) {
+      const opaque = (v) => (v !== null && typeof v === "object" && !Array.isArray(v) ? Object.setPrototypeOf(v, Opaque.prototype) : v);
+      const json = (v) => { const t = text(v); return t === "{not json" ? "not json" : opaque(JSON.parse(t)); };
+      return { decision: engine.priceAt(json(session), json(product), place, now) };
+    }
     return { decision: JSON.parse(engine.priceJson(text(session), text(product), now)) };
   } catch (e) {
     return { code: e.code };
   }
 }
-function viaObjects(engine, session, product, now) {
+function viaObjects(engine, session, product, now, place) {
   try {
-    return { decision: engine.price(session, product, now) };
+    return { decision: place === undefined ? engine.price(session, product, now) : engine.priceAt(session, product, place, now) };
   } catch (e) {
     return { code: e.code === "bad_input" || e.code?.startsWith("product_") ? e.code : `unexpected ${e}` };
   }
@@ -162,13 +171,15 @@ function oddInputs(count) {
   return out;
 }
 
-test("price() reads plain objects itself: the same object as the JSON path, keys in order", () => {
+test("price() and priceAt() read plain objects themselves: the same object as the JSON path, keys in order", () => {
   const engine = PricingEngine.withDefault(seconds(golden.loaded_at));
   const inputs = [...cases.map((c) => ({ session: c.session, product: c.product, now: seconds(c.now) })), ...oddInputs(4000)];
   let decisions = 0;
-  for (const { session, product, now = NOW } of inputs) {
-    const want = viaJson(engine, session, product, now);
-    const got = viaObjects(engine, session, product, now);
+  const places = [undefined, undefined, { country: "US", region: "NY" }, { country: "IT" }, { country: "BR" }];
+  for (const [i, { session, product, now = NOW }] of inputs.entries()) {
+    const place = places[i % places.length];
+    const want = viaJson(engine, session, product, now, place);
+    const got = viaObjects(engine, session, product, now, place);
     assert.deepStrictEqual(got, want, JSON.stringify({ session, product }, (_, v) => (typeof v === "bigint" ? `${v}n` : v)));
     if (want.decision) {
       assert.equal(JSON.stringify(got.decision), JSON.stringify(want.decision));
@@ -176,7 +187,7 @@ test("price() reads plain objects itself: the same object as the JSON path, keys
     }
   }
   assert.ok(decisions > 2000, `most odd inputs still price (${decisions})`);
-  console.log(`price() vs the JSON path: ${inputs.length} inputs, ${decisions} decisions identical, the rest the same error`);
+  console.log(`price() and priceAt() vs the JSON path: ${inputs.length} inputs, ${decisions} decisions identical, the rest the same error`);
 });
 
 test("the fast path: quote(tracker, prepared product) is price() of the tracker's session", () => {

@@ -146,11 +146,8 @@ impl PricingEngine {
         now: Option<f64>,
     ) -> Result<JsValue, JsValue> {
         let now = now_or(now);
-        // Plain data objects are read and the decision built by JS without JSON text
-        // (objects.rs); anything else takes the JSON path, which gives the same object.
-        if let Some((id, session, product)) = objects::read(&self.schema, &session, &product, now) {
-            let d = self.engine.price_session(&id, &session, &product, now);
-            return objects::write(&d).map_or_else(|| to_js(&d), Ok);
+        if let Some(answer) = self.via_objects(&session, &product, now, None) {
+            return answer;
         }
         let session = from_js(session, "session").unwrap_or(serde_json::Value::Null);
         let product = from_js(product, "product")?;
@@ -169,10 +166,14 @@ impl PricingEngine {
         #[wasm_bindgen(unchecked_param_type = "Place")] place: JsValue,
         now: Option<f64>,
     ) -> Result<JsValue, JsValue> {
+        let (now, place) =
+            (now_or(now), Place::from_value(&from_js(place, "place").unwrap_or(serde_json::Value::Null)));
+        if let Some(answer) = self.via_objects(&session, &product, now, Some(&place)) {
+            return answer;
+        }
         let session = from_js(session, "session").unwrap_or(serde_json::Value::Null);
         let product = from_js(product, "product")?;
-        let place = Place::from_value(&from_js(place, "place").unwrap_or(serde_json::Value::Null));
-        let d = self.engine.price_at(&session, &product, now_or(now), &place);
+        let d = self.engine.price_at(&session, &product, now, &place);
         to_js(&d.map_err(|e| js_error(e.code(), &e.to_string()))?)
     }
 
@@ -347,5 +348,26 @@ impl PricingEngine {
             "features_us": features, "model_us": model, "rules_us": rules, "all_us": all,
             "runtime": b.model().runtime(),
         }))
+    }
+}
+
+impl PricingEngine {
+    /// `price` (and `priceAt` with a place) for plain data objects: JS reads them and builds
+    /// the decision without JSON text (objects.rs). `None` when JS could not read them as the
+    /// JSON path would; that path then answers, with the same object.
+    fn via_objects(
+        &self,
+        session: &JsValue,
+        product: &JsValue,
+        now: i64,
+        place: Option<&Place>,
+    ) -> Option<Result<JsValue, JsValue>> {
+        let (id, session, product) = objects::read(&self.schema, session, product, now)?;
+        let d = self.engine.price_session(&id, &session, &product, now);
+        let d = match place {
+            Some(place) => self.engine.place(d, &product, place),
+            None => d,
+        };
+        Some(objects::write(&d).map_or_else(|| to_js(&d), Ok))
     }
 }
