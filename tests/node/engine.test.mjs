@@ -190,6 +190,34 @@ test("price() and priceAt() read plain objects themselves: the same object as th
   console.log(`price() and priceAt() vs the JSON path: ${inputs.length} inputs, ${decisions} decisions identical, the rest the same error`);
 });
 
+test("pricePage() reads plain objects itself: the same decisions (or error) as the JSON path", () => {
+  const engine = PricingEngine.withDefault(NOW);
+  const inputs = oddInputs(1500);
+  const outcome = (f) => { try { return { page: f() }; } catch (e) { return { code: e.code }; } };
+  let pages = 0;
+  for (let i = 0; i + 3 <= inputs.length; i += 3) {
+    const session = inputs[i].session;
+    const products = inputs.slice(i, i + 3).map((x) => x.product);
+    // The JSON path: the same values with class prototypes, which the JS reader leaves to it.
+    let opaque;
+    try {
+      opaque = JSON.parse(JSON.stringify(session) ?? "null");
+      if (opaque !== null && typeof opaque === "object" && !Array.isArray(opaque)) Object.setPrototypeOf(opaque, Opaque.prototype);
+    } catch {
+      opaque = 10n; // what JSON cannot write reads as no session on the JSON path too
+    }
+    const want = outcome(() => engine.pricePage(opaque, products, NOW));
+    const got = outcome(() => engine.pricePage(session, products, NOW));
+    assert.deepStrictEqual(got, want, JSON.stringify({ session, products }, (_, v) => (typeof v === "bigint" ? `${v}n` : v)));
+    if (want.page) {
+      assert.equal(JSON.stringify(got.page), JSON.stringify(want.page));
+      pages++;
+    }
+  }
+  assert.ok(pages > 100, `many pages price (${pages})`);
+  assert.deepStrictEqual(engine.pricePage(cases[0].session, [], NOW), []);
+});
+
 test("the fast path: quote(tracker, prepared product) is price() of the tracker's session", () => {
   const engine = PricingEngine.withDefault(NOW);
   const tracker = engine.tracker("q-1", "New_Visitor", "3");

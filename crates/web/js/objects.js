@@ -36,6 +36,11 @@ function flat(o, skip) {
 // JSON writes NaN and the infinities as null and -0 as 0.
 const finiteOrNaN = (v) => (Number.isFinite(v) ? v + 0 : NaN);
 
+// A plain array (JSON.stringify writes its elements, nothing else).
+export function plain_array(a) {
+  return Array.isArray(a) && Object.getPrototypeOf(a) === Array.prototype && typeof a.toJSON !== "function";
+}
+
 export function read_inputs(schema, session, product, numbers) {
   if (!plain(session) || !plain(product)) return undefined;
   const id = text(session.session_id);

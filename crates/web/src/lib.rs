@@ -278,12 +278,16 @@ impl PricingEngine {
         #[wasm_bindgen(unchecked_param_type = "Product[]")] products: JsValue,
         now: Option<f64>,
     ) -> Result<JsValue, JsValue> {
+        let now = now_or(now);
+        if let Some(page) = self.page_via_objects(&session, &products, now) {
+            return Ok(page);
+        }
         let session = from_js(session, "session").unwrap_or(serde_json::Value::Null);
         let products = from_js(products, "products")?;
         let list = products.as_array().map(Vec::as_slice).unwrap_or_default();
         let out: Vec<Decision> = self
             .engine
-            .price_products(&session, list, now_or(now))
+            .price_products(&session, list, now)
             .into_iter()
             .collect::<Result<_, _>>()
             .map_err(|e| js_error(e.code(), &e.to_string()))?;
@@ -369,5 +373,28 @@ impl PricingEngine {
             None => d,
         };
         Some(objects::write(&d).map_or_else(|| to_js(&d), Ok))
+    }
+
+    /// `pricePage` for a plain array of plain data objects, the session scored once; `None`
+    /// (the JSON path, which also throws for the first unreadable product) unless JS read
+    /// the session with every product.
+    fn page_via_objects(&self, session: &JsValue, products: &JsValue, now: i64) -> Option<JsValue> {
+        if !objects::plain_array(products) {
+            return None;
+        }
+        let list: &js_sys::Array = products.unchecked_ref();
+        let mut read = Vec::with_capacity(list.length() as usize);
+        for product in list.iter() {
+            read.push(objects::read(&self.schema, session, &product, now)?);
+        }
+        let page = js_sys::Array::new_with_length(read.len() as u32);
+        if let Some((id, s, _)) = read.first() {
+            let scored = self.engine.score(id, s);
+            for (i, (_, _, product)) in read.iter().enumerate() {
+                let d = self.engine.price_scored(&scored, product, now);
+                page.set(i as u32, objects::write(&d).or_else(|| to_js(&d).ok())?);
+            }
+        }
+        Some(page.into())
     }
 }

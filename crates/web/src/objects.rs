@@ -16,6 +16,8 @@ extern "C" {
     /// Fills `numbers` (layout below) and returns the texts joined by NUL, or `undefined`
     /// when the inputs are not plain data of the expected types.
     fn read_inputs(schema: &JsValue, session: &JsValue, product: &JsValue, numbers: &mut [f64]) -> Option<String>;
+    /// A plain JS array (its elements are what JSON.stringify writes).
+    pub fn plain_array(value: &JsValue) -> bool;
     /// The decision object from `numbers` and `texts` (layout below).
     fn decision_object(numbers: &[f64], texts: &str) -> JsValue;
 }
