@@ -66,7 +66,9 @@ env = "node-tract" if sys.argv[2] == "node" else "node-lean"
 print("BENCH " + json.dumps({"env": env, "name": f"cold start: bytes to first decision (median of {len(runs)} processes)", "stage": "cold", **med}))
 PY
 done
-node scripts/bench/node.cjs "$OUT/features.csv" "$OUT" $QUICK | tee -a "$RESULTS" | cut -c1-150
+for build in tract lean; do
+  NODE_BENCH_BUILD=$build node scripts/bench/node.cjs "$OUT/features.csv" "$OUT" $QUICK | tee -a "$RESULTS" | cut -c1-150
+done
 
 echo "== onnxruntime in Python"
 python3 scripts/bench/ort.py "$OUT/features.csv" $QUICK | tee -a "$RESULTS"

@@ -1,7 +1,10 @@
-// Node figures of issue 8, one process: the wasm packages (pkg/node with tract-onnx,
-// pkg/node-lean without) side by side with onnxruntime-node and onnxruntime-web (wasm
-// backend, one thread) on the same ONNX model and the same feature vectors. Every call is
-// timed on its own with performance.now(); prints `BENCH {json}` lines for report.py.
+// Node figures of issue 8: the wasm packages (pkg/node with tract-onnx, pkg/node-lean
+// without) side by side with onnxruntime-node and onnxruntime-web (wasm backend, one thread)
+// on the same ONNX model and the same feature vectors, onnxruntime in the lean package's
+// process. Every call is timed on its own with performance.now(); prints `BENCH {json}` lines
+// for report.py. NODE_BENCH_BUILD=tract or lean times that package alone: bench.sh runs one
+// process per package, so neither package's heap and code are in the other's figures (with
+// both in one process, the halves drifted apart, quote() included).
 // Usage: node scripts/bench/node.cjs <features.csv> <bench dir with keys and bundles> [quick]
 const { performance } = require("node:perf_hooks");
 const { execFileSync } = require("node:child_process");
@@ -55,7 +58,10 @@ async function main() {
   const timer = perCall(N, () => 0);
   emit({ env: "node", name: "performance.now() pair (timer cost, included below)", ...timer, stage: "timer" });
   const engines = {};
-  for (const [build, dir] of [["tract", "pkg/node"], ["lean", "pkg/node-lean"]]) {
+  const only = process.env.NODE_BENCH_BUILD;
+  const builds = [["tract", "pkg/node"], ["lean", "pkg/node-lean"]].filter(([build]) => !only || build === only);
+  if (builds.length === 0) throw new Error(`NODE_BENCH_BUILD=${only}: tract or lean`);
+  for (const [build, dir] of builds) {
     const env = `node-${build}`;
     const { PricingEngine } = require(path.join(root, dir, "edgeprice.js"));
     const engine = PricingEngine.withDefault(now);
@@ -116,7 +122,8 @@ async function main() {
     engines[build] = engine;
   }
 
-  // The same ONNX model in onnxruntime, same process, same vectors.
+  // The same ONNX model in onnxruntime, in the lean package's process, same vectors.
+  if (!engines.lean) return;
   const onnx = fs.readFileSync(path.join(root, "models/behaviour.int8.onnx"));
   const ours = engines.lean;
   // onnxruntime's default ("all") graph optimizations fuse DequantizeLinear + Gemm into an
