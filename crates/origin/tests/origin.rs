@@ -310,8 +310,15 @@ async fn publishes_and_rollbacks_are_pushed_signed_retried_and_recorded() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(call(&app, "POST", "/v1/policy/rollback", Some(ADMIN), rb, &[]).await.0, StatusCode::OK);
+    // Until the rollback's delivery is recorded (the receiver sees it before the pusher
+    // writes the attempt down).
     for _ in 0..100 {
-        if seen.lock().unwrap().len() >= 4 {
+        let recorded = deliveries().await["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["event"] == "policy.rolled_back" && d["delivered"] == true);
+        if seen.lock().unwrap().len() >= 4 && recorded {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
