@@ -86,7 +86,7 @@ export function read_inputs(schema, session, product, numbers) {
   if (name !== undefined && name !== null && text(name) === undefined) return undefined;
   texts.push(sku, currency, category ?? "");
   if (promotion_tags !== undefined) {
-    if (!Array.isArray(promotion_tags) || Object.getPrototypeOf(promotion_tags) !== Array.prototype) return undefined;
+    if (!plain_array(promotion_tags)) return undefined;
     for (let i = 0; i < promotion_tags.length; i++) {
       const t = text(promotion_tags[i]);
       if (t === undefined) return undefined;
