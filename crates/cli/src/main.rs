@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod bundle;
 mod client;
+mod demo;
 mod evaluate;
 mod files;
 mod model;
@@ -66,6 +67,10 @@ enum Command {
     Study(study::StudyArgs),
     /// Price sessions for a product: one decision JSON (or one per line with --sessions).
     Price(price::PriceArgs),
+    /// The whole stack on this machine, offline: the origin (SQLite), the edge worker on
+    /// workerd in front of its product pages, the playground, and simulated shoppers; one
+    /// status line every few seconds. Run from the repository root; Ctrl-C stops it all.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> Result<()> {
@@ -86,5 +91,6 @@ fn main() -> Result<()> {
         Command::Retrain(a) => retrain::retrain(a),
         Command::Study(a) => study::study(a),
         Command::Price(a) => price::price(a),
+        Command::Demo(a) => demo::demo(a),
     }
 }

@@ -27,8 +27,7 @@ pub struct ServeArgs {
 }
 
 pub fn serve(a: ServeArgs) -> Result<()> {
-    let catalog: Vec<(String, serde_json::Value)> =
-        edgeprice_origin::load_catalog(&read(&a.catalog)?).map_err(|e| anyhow::anyhow!(e))?.into_iter().collect();
+    let catalog = read_catalog(&a.catalog)?;
     let keys = config::trusted_keys(&a.trusted_key)?;
     let db = config::prepare_database(&a.db)?;
     let settings = Settings::from_env()?;
@@ -42,40 +41,60 @@ pub fn serve(a: ServeArgs) -> Result<()> {
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let store = edgeprice_origin::store::Store::connect(&db).await?;
-        let clock =
-            || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        if store.seed_catalog(&catalog, clock()).await? {
-            tracing::info!(products = catalog.len(), file = %a.catalog.display(), "catalog seeded");
-        }
-        tokio::spawn(edgeprice_origin::serve::roll_up_forever(
-            store.clone(),
-            clock,
-            settings.limits.request_deadline,
-            settings.rollup_every,
-        ));
-        let state = edgeprice_origin::AppState {
-            store,
-            evaluator: Some(evaluator(keys.clone())),
-            edges: Default::default(),
-            keys,
-            admin_token: settings.admin_token,
-            edge_token: settings.edge_token,
-            clock,
-            metrics: Default::default(),
-            limits: settings.limits,
-            pusher: settings.pusher.map(std::sync::Arc::new),
-        };
         let listener =
             tokio::net::TcpListener::bind(&a.listen).await.with_context(|| format!("binding {}", a.listen))?;
-        let scheme = a.db.split(':').next().unwrap_or("");
-        tracing::info!(address = %listener.local_addr()?, database = scheme, "edgeprice origin listening");
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        edgeprice_origin::serve::serve(listener, edgeprice_origin::app(state), settings.header_timeout, shutdown).await;
-        Ok(())
+        run(db, catalog, keys, settings, listener, shutdown).await
     })
+}
+
+/// A catalog file (`www/catalog.json`'s form) as the products that seed a fresh database.
+pub fn read_catalog(path: &std::path::Path) -> Result<Vec<(String, serde_json::Value)>> {
+    let products = edgeprice_origin::load_catalog(&read(path)?).map_err(|e| anyhow::anyhow!(e))?;
+    Ok(products.into_iter().collect())
+}
+
+/// The origin on `listener` until `shutdown` resolves: the store at `db` (seeded with
+/// `catalog` when fresh), the rollup loop, and the HTTP app. `edgeprice serve` and
+/// `edgeprice demo` both run it.
+pub async fn run(
+    db: String,
+    catalog: Vec<(String, serde_json::Value)>,
+    keys: edgeprice_core::bundle::TrustedKeys,
+    settings: Settings,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let store = edgeprice_origin::store::Store::connect(&db).await?;
+    let clock = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    if store.seed_catalog(&catalog, clock()).await? {
+        tracing::info!(products = catalog.len(), "catalog seeded");
+    }
+    let rollups = tokio::spawn(edgeprice_origin::serve::roll_up_forever(
+        store.clone(),
+        clock,
+        settings.limits.request_deadline,
+        settings.rollup_every,
+    ));
+    let state = edgeprice_origin::AppState {
+        store,
+        evaluator: Some(evaluator(keys.clone())),
+        edges: Default::default(),
+        keys,
+        admin_token: settings.admin_token,
+        edge_token: settings.edge_token,
+        clock,
+        metrics: Default::default(),
+        limits: settings.limits,
+        pusher: settings.pusher.map(std::sync::Arc::new),
+    };
+    let scheme = db.split(':').next().unwrap_or("");
+    tracing::info!(address = %listener.local_addr()?, database = scheme, "edgeprice origin listening");
+    edgeprice_origin::serve::serve(listener, edgeprice_origin::app(state), settings.header_timeout, shutdown).await;
+    rollups.abort();
+    Ok(())
 }
 
 /// The console's off-policy evaluation: the candidate must verify against the trusted keys;
