@@ -23,6 +23,16 @@ FEATURES="--enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int -
 cargo build -p edgeprice-web --profile wasm --target wasm32-unknown-unknown $FEATURES_ARG
 raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/edgeprice_web.wasm"
 
+# Skip wasm-bindgen and wasm-opt (a minute or more) when cargo's output, the JS snippets,
+# the tools and this script are the ones the packages were made from (`edgeprice demo`
+# runs this at every start).
+stamp="$(cat "$raw" crates/web/js/* "$0" | sha256sum | cut -d' ' -f1) $(wasm-bindgen --version) $($WASM_OPT --version)"
+if [ -f "$WEB/.source" ] && [ "$(cat "$WEB/.source")" = "$stamp" ] && [ -f "$NODE/.source" ] && [ "$(cat "$NODE/.source")" = "$stamp" ]; then
+  size=$(stat -c %s $WEB/edgeprice_bg.wasm)
+  echo "wasm packages unchanged ($WEB, $NODE: ${size} B raw, $(gzip -9 -c $WEB/edgeprice_bg.wasm | wc -c) B gzip -9)"
+  exit 0
+fi
+
 # Where the bytes go, by crate (from the name section, before wasm-bindgen strips it).
 python3 scripts/wasm-size-by-crate.py "$raw" 12
 
@@ -57,3 +67,5 @@ if [ "$gz" -gt "$BUDGET_GZIP" ]; then
   echo "wasm over budget: ${gz} > ${BUDGET_GZIP} bytes gzip" >&2
   exit 1
 fi
+echo "$stamp" > "$WEB/.source"
+echo "$stamp" > "$NODE/.source"

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Installs what building and testing edgeprice needs on a fresh machine of this kind
-# (Rust toolchain, Node and Python present): the wasm target, wasm-bindgen-cli at the
-# version Cargo.lock pins, nightly Rust and cargo-fuzz, the npm tools (wasm-opt, playwright-core, tsc, wrangler
-# and miniflare with workerd), Debian's Chromium (browser test), PostgreSQL (origin tests)
-# and wrk (load runs), and the Python test packages.
+# Installs what edgeprice needs on a fresh machine of this kind (Rust toolchain, Node and
+# Python present), by purpose:
+#   setup.sh demo   what `edgeprice demo` needs: the wasm target, wasm-bindgen-cli at the
+#                   version Cargo.lock pins, and the npm packages that build and run the
+#                   worker (binaryen's wasm-opt, wrangler with workerd).
+#   setup.sh        everything the tests need too: nightly Rust and cargo-fuzz, the npm test
+#                   tools (playwright-core, tsc, miniflare, onnxruntime), Debian's Chromium
+#                   (browser tests), PostgreSQL (origin tests) and wrk (load runs), and the
+#                   Python test packages.
 # Idempotent and quick when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+purpose=${1:-all}
+case "$purpose" in demo | all) ;; *) echo "usage: scripts/setup.sh [demo]" >&2; exit 2 ;; esac
 
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
@@ -16,17 +22,23 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$pinned" ]; 
   cargo install wasm-bindgen-cli --version "$pinned"
 fi
 
+# npm packages exactly as package-lock.json pins them: `dependencies` (binaryen, wrangler)
+# for the demo, `devDependencies` (the test tools) too for everything; reinstalled when the
+# lock or the purpose changes (a full install also serves the demo).
+lock=$(sha256sum package-lock.json | cut -d' ' -f1)
+installed=$(cat node_modules/.edgeprice-lock 2>/dev/null || true)
+if [ "$installed" != "$lock all" ] && { [ "$purpose" = all ] || [ "$installed" != "$lock demo" ]; }; then
+  omit=()
+  [ "$purpose" = demo ] && omit=(--omit=dev)
+  # onnxruntime-node's install script would download binaries it already carries (CPU).
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund "${omit[@]}"
+  echo "$lock $purpose" > node_modules/.edgeprice-lock
+fi
+[ "$purpose" = demo ] && exit 0
+
 # Fuzzing (scripts/fuzz.sh): cargo-fuzz runs libFuzzer builds on the nightly toolchain.
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" = 0.13.2 ] || cargo install cargo-fuzz --version 0.13.2 --locked
-
-# npm packages exactly as package-lock.json pins them; reinstalled when the lock changes.
-lock=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ "$(cat node_modules/.edgeprice-lock 2>/dev/null)" != "$lock" ]; then
-  # onnxruntime-node's install script would download binaries it already carries (CPU).
-  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
-  echo "$lock" > node_modules/.edgeprice-lock
-fi
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)

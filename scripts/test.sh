@@ -2,8 +2,8 @@
 # The test suite: Rust unit and integration tests (native), the core built for
 # wasm32-unknown-unknown, the onnxruntime cross-check of the shipped ONNX models, the wasm
 # packages (size budget enforced) with their Node tests and TypeScript check, the
-# playground and the merchant console in headless Chromium, and the edge worker on workerd (miniflare) with its upload
-# size checked by wrangler.
+# playground and the merchant console in headless Chromium, the edge worker on workerd (miniflare) with its upload
+# size checked by wrangler, and a smoke test of `edgeprice demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -69,6 +69,9 @@ echo "[${SECONDS}s] == the lean worker (no tract-onnx: the bundles' fast-path pl
 bash scripts/build-worker.sh lean
 bash scripts/worker-size.sh lean
 EDGEPRICE_WORKER_BUILD=build/worker-lean node --test tests/worker/
+
+echo "[${SECONDS}s] == the demo (README's first command): pages priced through the worker, their decisions at the origin, nothing left running"
+node --test tests/demo/
 
 echo "[${SECONDS}s] == the benchmarks, quick (the scripts keep working; figures in BENCHMARKS.md come from a full run)"
 bash scripts/bench.sh quick

@@ -182,10 +182,14 @@ fn run(
     let args: &[&str] = if lean { &["lean"] } else { &[] };
     stack::build(root, "build-worker", args, &dir.join("build-worker.log"), &tally.stop)?;
 
-    let admin_token = match &a.admin_token {
-        Some(t) if t.len() >= 16 => t.clone(),
+    // A token of the caller's is never printed; a random one is, for the console's sign-in.
+    let (admin_token, shown_token) = match &a.admin_token {
+        Some(t) if t.len() >= 16 => (t.clone(), "the one in EDGEPRICE_ADMIN_TOKEN".to_string()),
         Some(_) => bail!("the admin token must be at least 16 characters"),
-        None => token(16)?,
+        None => {
+            let t = token(16)?;
+            (t.clone(), t)
+        }
     };
     let (edge_token, session_secret) = (token(16)?, token(32)?);
     let settings = Settings {
@@ -249,7 +253,7 @@ fn run(
         }
         eprintln!("edgeprice demo: first priced page after {:.0} s", started.elapsed().as_secs_f64());
         eprintln!("  a product page through the worker: {worker_url}/products/{first}");
-        eprintln!("  the merchant console:              {origin_url}/console  (admin token: {admin_token})");
+        eprintln!("  the merchant console:              {origin_url}/console  (admin token: {shown_token})");
         eprintln!("  the playground (being built):      {playground_url}/");
         eprintln!("  files and logs:                    {}", dir.display());
         eprintln!("  Ctrl-C stops everything.");

@@ -266,7 +266,15 @@ fn escape_html(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// A plain product page whose price element the edge worker personalizes.
+/// The product page's look: a card, the price large, the disclosure as a note under it.
+const PAGE_STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;background:#f4f5f7;color:#1d2330;margin:0;padding:40px}\
+main{max-width:560px;margin:auto;background:#fff;border-radius:12px;padding:28px 32px;box-shadow:0 1px 4px #0002}\
+h1{margin:4px 0 16px;font-size:28px}.category{margin:0;color:#6b7280;text-transform:uppercase;font-size:13px}\
+.price{font-size:26px;font-weight:600;color:#0b6b3a}\
+.edgeprice-disclosure{margin-top:16px;padding:10px 14px;background:#eef4ff;border-left:3px solid #3b6fd8;\
+font-size:14px;color:#33415c}";
+
+/// A plain product page (the demo shop's) whose price element the edge worker personalizes.
 pub async fn product_page(State(s): State<Shared>, Path(sku): Path<String>) -> Response {
     s.metrics.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let p = match s.store.product(&sku).await {
@@ -277,10 +285,11 @@ pub async fn product_page(State(s): State<Shared>, Path(sku): Path<String>) -> R
     let text = |k: &str| escape_html(p.get(k).and_then(|v| v.as_str()).unwrap_or(""));
     let price = p.get("list_price").and_then(|v| v.as_f64()).unwrap_or(0.0);
     let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{name}</title></head>\n<body>\n\
-         <h1>{name}</h1>\n<p class=\"category\">{category}</p>\n\
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{name}</title>\n\
+         <meta name=\"viewport\" content=\"width=device-width\"><style>{PAGE_STYLE}</style></head>\n<body>\n\
+         <main><p class=\"category\">{category}</p>\n<h1>{name}</h1>\n\
          <p>Price: <span class=\"price\" data-edgeprice-sku=\"{sku}\">{price:.2} {currency}</span></p>\n\
-         <p class=\"edgeprice-disclosure\" hidden></p>\n</body></html>\n",
+         <p class=\"edgeprice-disclosure\" hidden></p>\n</main>\n</body></html>\n",
         name = text("name"),
         category = text("category"),
         sku = escape_html(&sku),
