@@ -16,6 +16,8 @@ bash scripts/setup.sh
 echo "[${SECONDS}s] == cargo fmt and clippy (unwrap and expect are denied outside tests), every feature set CI builds"
 cargo fmt --all --check
 cargo clippy --release --all-targets -- -D warnings
+# The demo's build (`cargo demo`): the CLI, origin and learner without tract-onnx and training.
+cargo clippy --release -p edgeprice-cli -p edgeprice-learn -p edgeprice-origin --no-default-features --all-targets -- -D warnings
 # The wasm crates with and without tract-onnx, and the core and edge alone (lean).
 for set in "-p edgeprice-web" "-p edgeprice-web --no-default-features" \
   "-p edgeprice-worker" "-p edgeprice-worker --no-default-features" \
@@ -70,8 +72,11 @@ bash scripts/build-worker.sh lean
 bash scripts/worker-size.sh lean
 EDGEPRICE_WORKER_BUILD=build/worker-lean node --test tests/worker/
 
-echo "[${SECONDS}s] == the demo (README's first command): pages priced through the worker, their decisions at the origin, nothing left running"
+echo "[${SECONDS}s] == the demo (README's first command, \`cargo demo\`): pages priced through the worker, their decisions at the origin, nothing left running"
+# The binary `cargo demo` builds (no training, no tract-onnx), then the full one back.
+cargo build --release -p edgeprice-cli --no-default-features
 node --test tests/demo/
+cargo build --release --bin edgeprice
 
 echo "[${SECONDS}s] == the benchmarks, quick (the scripts keep working; figures in BENCHMARKS.md come from a full run)"
 bash scripts/bench.sh quick

@@ -1,14 +1,18 @@
 //! The CLI's reading side: files, times and keys named on the command line, with the path
 //! in every error. Everything else in the binary goes through these.
 
+#[cfg(feature = "full")]
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use edgeprice_core::bundle::{self, TrustedKeys};
+#[cfg(feature = "full")]
 use edgeprice_core::features::FeatureSchema;
 use edgeprice_core::pricing::product::Product;
-use edgeprice_core::pricing::rules::{Rules, parse_time};
+#[cfg(feature = "full")]
+use edgeprice_core::pricing::rules::Rules;
+use edgeprice_core::pricing::rules::parse_time;
 use edgeprice_learn::dataset::{self, Row};
 use edgeprice_learn::market::MarketModel;
 
@@ -29,6 +33,7 @@ pub fn read_rows(path: &Path) -> Result<Vec<Row>> {
     dataset::parse(&read_text(path)?).with_context(|| format!("in {}", path.display()))
 }
 
+#[cfg(feature = "full")]
 pub fn read_schema(dir: &Path) -> Result<FeatureSchema> {
     let path = dir.join("schema.json");
     FeatureSchema::from_json(&read(&path)?).with_context(|| format!("in {}", path.display()))
@@ -77,11 +82,13 @@ pub fn market(path: Option<&Path>) -> Result<MarketModel> {
     }
 }
 
+#[cfg(feature = "full")]
 /// A JSON file (page values, metrics).
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_slice(&read(path)?).with_context(|| format!("in {}", path.display()))
 }
 
+#[cfg(feature = "full")]
 /// The shop a retraining round signs for: rules, page value table and product files
 /// (`retrain` and `study`).
 #[derive(clap::Args)]
@@ -94,6 +101,7 @@ pub struct ShopArgs {
     pub product: PathBuf,
 }
 
+#[cfg(feature = "full")]
 /// The files of `ShopArgs`, read and checked (the rules parse).
 pub struct Shop {
     pub rules_toml: String,
@@ -101,6 +109,7 @@ pub struct Shop {
     pub product: Product,
 }
 
+#[cfg(feature = "full")]
 impl ShopArgs {
     pub fn read(&self) -> Result<Shop> {
         let rules_toml = read_text(&self.rules)?;
@@ -109,6 +118,7 @@ impl ShopArgs {
     }
 }
 
+#[cfg(feature = "full")]
 impl Shop {
     /// What `RoundInputs::new` takes of the shop.
     pub fn parts(&self) -> (&str, &BTreeMap<String, f64>, &Product) {

@@ -9,11 +9,16 @@ mod client;
 mod demo;
 mod evaluate;
 mod files;
+#[cfg(feature = "full")]
 mod model;
 mod price;
+#[cfg(feature = "full")]
 mod retrain;
 mod serve;
+#[cfg(feature = "full")]
+mod sign;
 mod simulate;
+#[cfg(feature = "full")]
 mod study;
 
 #[derive(Parser)]
@@ -27,16 +32,20 @@ struct Cli {
 enum Command {
     /// Train the behaviour model on a data set CSV (with 5-fold cross-validation) and write
     /// behaviour.onnx, behaviour.int8.onnx, schema.json and metrics.json to DIR.
+    #[cfg(feature = "full")]
     Train(model::TrainArgs),
     /// Print one purchase probability at the list price (r = 1) per data row, in row order.
+    #[cfg(feature = "full")]
     Score(model::ScoreArgs),
     /// Print the model's input vector of every data row as CSV (header: input names).
+    #[cfg(feature = "full")]
     Features(model::FeaturesArgs),
     /// Make an Ed25519 signing key: writes the secret key file KEY (keep it private) and
     /// KEY.pub.json, and prints the public key file.
     Keygen(bundle::KeygenArgs),
     /// Build and sign a policy bundle from a model folder and a rules file.
-    Bundle(bundle::BundleArgs),
+    #[cfg(feature = "full")]
+    Bundle(sign::BundleArgs),
     /// Verify a bundle: exit 0 when valid, non-zero with the reason code otherwise.
     Verify(bundle::VerifyArgs),
     /// Print a bundle's manifest and parsed rules as JSON (signature not checked).
@@ -60,10 +69,12 @@ enum Command {
     Evaluate(evaluate::EvaluateArgs),
     /// Train the next model from logged feedback, build bundle N+1, and publish it only if
     /// its doubly robust estimate beats the live policy's.
+    #[cfg(feature = "full")]
     Retrain(retrain::RetrainArgs),
     /// Seeded learning loops in memory (no origin) from a cold start in a market: one JSON
     /// line per round with the live policy against the best uniform price and the feature
     /// oracle on held-out sessions, and each gate call with its ground truth.
+    #[cfg(feature = "full")]
     Study(study::StudyArgs),
     /// Price sessions for a product: one decision JSON (or one per line with --sessions).
     Price(price::PriceArgs),
@@ -75,11 +86,15 @@ enum Command {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        #[cfg(feature = "full")]
         Command::Train(a) => model::train(a),
+        #[cfg(feature = "full")]
         Command::Score(a) => model::score(a),
+        #[cfg(feature = "full")]
         Command::Features(a) => model::features(a),
         Command::Keygen(a) => bundle::keygen(a),
-        Command::Bundle(a) => bundle::bundle(a),
+        #[cfg(feature = "full")]
+        Command::Bundle(a) => sign::bundle(a),
         Command::Verify(a) => bundle::verify(a),
         Command::Inspect(a) => bundle::inspect(a),
         Command::Serve(a) => serve::serve(a),
@@ -88,7 +103,9 @@ fn main() -> Result<()> {
         Command::PushSecret => bundle::push_secret(),
         Command::Simulate(a) => simulate::simulate(a),
         Command::Evaluate(a) => evaluate::evaluate(a),
+        #[cfg(feature = "full")]
         Command::Retrain(a) => retrain::retrain(a),
+        #[cfg(feature = "full")]
         Command::Study(a) => study::study(a),
         Command::Price(a) => price::price(a),
         Command::Demo(a) => demo::demo(a),

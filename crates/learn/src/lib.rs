@@ -13,6 +13,7 @@ pub mod market;
 pub mod metrics;
 pub mod oracle;
 pub mod simulate;
+#[cfg(feature = "train")]
 pub mod train;
 
 /// A mean with a normal-approximation 95% confidence interval.

@@ -111,6 +111,9 @@ pub fn demo(a: DemoArgs) -> Result<()> {
     let market = files::market(a.market.as_deref())?;
     let catalog = crate::serve::read_catalog(&root.join("www/catalog.json"))?;
     let items = items(&catalog)?;
+    if items.is_empty() {
+        bail!("www/catalog.json has no products");
+    }
     let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let page_values = Engine::with_default(now())?.bundle().manifest().page_values.clone();
     let (dir, made) = work_dir(a.dir.as_deref())?;
@@ -242,8 +245,8 @@ fn run(
         log: dir.join("worker.log"),
     })?;
     let outcome = (|| {
-        stack::wait_up(&format!("{worker_url}/_edgeprice/status"), &mut worker, Duration::from_secs(300))?;
-        let first = &items[0].sku;
+        stack::wait_up(&format!("{worker_url}/_edgeprice/status"), &mut worker, Duration::from_secs(300), &tally.stop)?;
+        let first = &items.first().context("www/catalog.json has no products")?.sku;
         let (status, html) = shopper::Browser::new(&worker_url).send(&format!("/products/{first}"), None)?;
         if status != 200 || shopper::read_page(&html, first).is_none() {
             bail!(
@@ -331,8 +334,11 @@ fn shop_and_report(
                         break;
                     }
                     let mut rng = SplitMix64::for_item(a.seed, 0xde30, i as u64);
-                    let (s, bought) = &rows[rng.next_index(rows.len())];
-                    let item = &items[rng.next_index(items.len())];
+                    let (Some((s, bought)), Some(item)) =
+                        (rows.get(rng.next_index(rows.len())), items.get(rng.next_index(items.len())))
+                    else {
+                        break; // empty inputs are refused before the shoppers start
+                    };
                     tally.shoppers.fetch_add(1, Ordering::Relaxed);
                     match shopper::shop(worker_url, s, *bought, item, page_values, market, a.seed, i) {
                         Ok(v) => {

@@ -140,8 +140,8 @@ pub fn start_worker(s: &WorkerSettings) -> Result<Group> {
     Group::spawn(cmd, &s.log).context("starting `npx wrangler dev` (is `npm ci` done? scripts/setup.sh demo)")
 }
 
-/// Polls `url` until it answers 200, the worker exits, or `limit` passes.
-pub fn wait_up(url: &str, worker: &mut Group, limit: Duration) -> Result<()> {
+/// Polls `url` until it answers 200, the worker exits, `stop` is set, or `limit` passes.
+pub fn wait_up(url: &str, worker: &mut Group, limit: Duration, stop: &AtomicBool) -> Result<()> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(5)))
@@ -149,6 +149,9 @@ pub fn wait_up(url: &str, worker: &mut Group, limit: Duration) -> Result<()> {
         .into();
     let start = Instant::now();
     while start.elapsed() < limit {
+        if stop.load(Ordering::Relaxed) {
+            bail!("stopped while the worker was starting");
+        }
         if let Some(status) = worker.exited() {
             bail!(
                 "wrangler dev exited ({status}); its last lines ({}):\n{}",
