@@ -28,17 +28,26 @@ cargo build -p edgeprice-worker --profile wasm --target wasm32-unknown-unknown $
 raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/edgeprice_worker.wasm"
 
 # wrangler runs this before every dev/deploy: skip wasm-bindgen and wasm-opt (about a
-# minute) when cargo's output is the one already processed.
+# minute) when cargo's output is the one already processed. EDGEPRICE_WASM_OPT=0 (what
+# `edgeprice demo` sets, for a shorter first start): no wasm-opt unless an optimized build
+# of the same output is already there; the stamp says which it is, so a later build
+# without the variable optimizes.
 stamp="$(sha256sum "$raw" | cut -d' ' -f1) $(wasm-bindgen --version) $features"
-if [ -f "$out/.source" ] && [ "$(cat "$out/.source")" = "$stamp" ] && [ -f "$out/edgeprice_bg.wasm" ]; then
+optimize=${EDGEPRICE_WASM_OPT:-1}
+made=$(cat "$out/.source" 2>/dev/null || true)
+if [ -f "$out/edgeprice_bg.wasm" ] && { [ "$made" = "$stamp -Oz" ] || { [ "$optimize" = 0 ] && [ "$made" = "$stamp" ]; }; }; then
   before="(unchanged)"
 else
   rm -rf "$out"
   wasm-bindgen --target web --out-name edgeprice --out-dir "$out" "$raw"
-  $WASM_OPT -Oz $FEATURES "$out/edgeprice_bg.wasm" -o "$out/edgeprice_bg.opt.wasm"
   before=$(stat -c %s "$out/edgeprice_bg.wasm")
-  mv "$out/edgeprice_bg.opt.wasm" "$out/edgeprice_bg.wasm"
-  echo "$stamp" > "$out/.source"
+  if [ "$optimize" = 0 ]; then
+    echo "$stamp" > "$out/.source"
+  else
+    $WASM_OPT -Oz $FEATURES "$out/edgeprice_bg.wasm" -o "$out/edgeprice_bg.opt.wasm"
+    mv "$out/edgeprice_bg.opt.wasm" "$out/edgeprice_bg.wasm"
+    echo "$stamp -Oz" > "$out/.source"
+  fi
 fi
 cp crates/worker/src/entry.mjs "$out/entry.mjs"
 
