@@ -19,8 +19,9 @@ rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup targe
 pinned=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$pinned" ]; then
   # Without --locked: a yanked transitive dependency once broke the locked install. Only the
-  # `wasm-bindgen` binary, without TLS (its test runner's downloads): the scripts need no more.
-  cargo install wasm-bindgen-cli --version "$pinned" --no-default-features --bin wasm-bindgen
+  # `wasm-bindgen` binary, without TLS (its test runner's downloads), at opt-level 1: the
+  # scripts need no more, and the install is part of a newcomer's first wait.
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install wasm-bindgen-cli --version "$pinned" --no-default-features --bin wasm-bindgen
 fi
 
 # npm packages exactly as package-lock.json pins them: `dependencies` (binaryen, wrangler)

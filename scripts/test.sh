@@ -73,10 +73,9 @@ bash scripts/worker-size.sh lean
 EDGEPRICE_WORKER_BUILD=build/worker-lean node --test tests/worker/
 
 echo "[${SECONDS}s] == the demo (README's first command, \`cargo demo\`): pages priced through the worker, their decisions at the origin, nothing left running"
-# The binary `cargo demo` builds (no training, no tract-onnx), then the full one back.
-cargo build --release -p edgeprice-cli --no-default-features
+# The binary `cargo demo` builds (no training, no tract-onnx, profile demo: target/demo/).
+cargo build --profile demo -p edgeprice-cli --no-default-features
 node --test tests/demo/
-cargo build --release --bin edgeprice
 
 echo "[${SECONDS}s] == the benchmarks, quick (the scripts keep working; figures in BENCHMARKS.md come from a full run)"
 bash scripts/bench.sh quick

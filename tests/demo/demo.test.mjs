@@ -17,7 +17,8 @@ import { chromium } from "playwright-core";
 
 const root = new URL("../../", import.meta.url).pathname;
 const target = process.env.CARGO_TARGET_DIR ?? `${process.env.HOME}/.cache/edgeprice/target`;
-const bin = `${target}/release/edgeprice`;
+// What `cargo demo` builds (the CLI without `full`, profile demo).
+const bin = process.env.EDGEPRICE_DEMO_BIN ?? `${target}/demo/edgeprice`;
 const ADMIN = "admin-token-of-the-demo-smoke-test";
 const base = 21000 + (process.pid % 300) * 3;
 const [originPort, workerPort, playgroundPort] = [base, base + 1, base + 2];
