@@ -80,17 +80,17 @@ pub fn start<'scope>(
                     break;
                 }
                 let mut rng = SplitMix64::for_item(world.seed, 0xde30, i as u64);
-                let (Some((s, bought)), Some(item)) = (
+                let (Some(row), Some(item)) = (
                     world.rows.get(rng.next_index(world.rows.len())),
                     world.items.get(rng.next_index(world.items.len())),
                 ) else {
                     break;
                 };
                 tally.shoppers.fetch_add(1, Ordering::Relaxed);
-                match shopper::shop(worker, s, *bought, item, &world.page_values, &world.market, world.seed, i) {
-                    Ok(v) => {
+                match shopper::shop(worker, world, row, item, i) {
+                    Ok(bought) => {
                         tally.priced.fetch_add(1, Ordering::Relaxed);
-                        tally.purchases.fetch_add(u64::from(v.purchased), Ordering::Relaxed);
+                        tally.purchases.fetch_add(u64::from(bought), Ordering::Relaxed);
                     }
                     Err(e) => {
                         tally.failed.fetch_add(1, Ordering::Relaxed);

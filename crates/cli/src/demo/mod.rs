@@ -302,6 +302,7 @@ impl Demo<'_> {
                     Err(e) => eprintln!("edgeprice demo: the playground's package did not build: {e:#}"),
                 });
             crowd::start(scope, world, &urls.worker, a.rate, began, tally);
+            let reports = shopper::agent(Duration::from_secs(5));
             let mut next_line = began + Duration::from_secs(a.every);
             let mut shown_error = None;
             let result = loop {
@@ -319,7 +320,7 @@ impl Demo<'_> {
                 }
                 if Instant::now() >= next_line {
                     next_line += Duration::from_secs(a.every);
-                    let summary = status::summary(&urls.origin, admin);
+                    let summary = status::summary(&reports, &urls.origin, admin);
                     println!("{}", status::line(elapsed.as_secs(), tally.sent(), summary.as_ref()));
                     let last = tally.last_error();
                     if last.is_some() && last != shown_error {

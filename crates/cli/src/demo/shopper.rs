@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result, bail};
 use edgeprice_core::session::{Numeric, Session};
 use edgeprice_core::tracker::PageEvent;
-use edgeprice_learn::market::MarketModel;
 use serde_json::{Value, json};
+
+use super::crowd::World;
 
 /// The worker takes at most this many events in one `POST /events`.
 const EVENTS_PER_POST: usize = 100;
@@ -26,18 +27,6 @@ const MAX_REPLAYED: usize = 300;
 pub struct Item {
     pub sku: String,
     pub list_price: f64,
-}
-
-/// What one shopper's visit came to.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Visit {
-    pub sku: String,
-    /// The price the page showed (major units), and its decision id.
-    pub price: f64,
-    pub decision_id: String,
-    /// Whether the page carried a personalized-pricing disclosure.
-    pub disclosed: bool,
-    pub purchased: bool,
 }
 
 /// The page events that give the worker's tracker this session's aggregates (up to
@@ -98,6 +87,12 @@ pub fn read_page(html: &str, sku: &str) -> Option<(String, f64, bool)> {
     (!decision_id.is_empty() && price.is_finite()).then_some((decision_id, price, disclosed))
 }
 
+/// The demo's HTTP client: answers of any status come back as answers (the caller reads the
+/// status), and no request waits longer than `timeout`.
+pub fn agent(timeout: std::time::Duration) -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).build().into()
+}
+
 /// One browser's worth of HTTP: an agent and the visit cookie the worker sets.
 pub struct Browser {
     agent: ureq::Agent,
@@ -107,12 +102,7 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(base: &str) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(std::time::Duration::from_secs(20)))
-            .build()
-            .into();
-        Browser { agent, base: base.to_string(), cookie: None }
+        Browser { agent: agent(std::time::Duration::from_secs(20)), base: base.to_string(), cookie: None }
     }
 
     fn keep_cookie(&mut self, resp: &ureq::http::Response<ureq::Body>) {
@@ -141,21 +131,13 @@ impl Browser {
     }
 }
 
-/// Replays session `s` (bought at list price in the data: `bought`) as shopper `index` at
-/// the worker, on `item`'s page; the market decides the purchase.
-#[allow(clippy::too_many_arguments)]
-pub fn shop(
-    worker: &str,
-    s: &Session,
-    bought: bool,
-    item: &Item,
-    page_values: &BTreeMap<String, f64>,
-    market: &MarketModel,
-    seed: u64,
-    index: usize,
-) -> Result<Visit> {
+/// Replays a data set session (`row`: the session and whether it bought at list price) as
+/// shopper `index` at the worker, on `item`'s page; the market decides the purchase.
+/// Whether the shopper bought.
+pub fn shop(worker: &str, world: &World, row: &(Session, bool), item: &Item, index: usize) -> Result<bool> {
+    let (s, bought) = (&row.0, row.1);
     let mut browser = Browser::new(worker);
-    let events = events_of(s, page_values);
+    let events = events_of(s, &world.page_values);
     for (n, chunk) in events.chunks(EVENTS_PER_POST).enumerate() {
         let mut body = json!({ "events": chunk });
         if n == 0 {
@@ -170,10 +152,10 @@ pub fn shop(
     if status != 200 {
         bail!("GET /products/{} answered {status}", item.sku);
     }
-    let (decision_id, price, disclosed) = read_page(&html, &item.sku).with_context(|| {
+    let (decision_id, price, _) = read_page(&html, &item.sku).with_context(|| {
         format!("the page of {} carries no decided price (fallback to the origin's page?)", item.sku)
     })?;
-    let valuation = edgeprice_learn::simulate::valuation(market, s, bought, seed, index);
+    let valuation = edgeprice_learn::simulate::valuation(&world.market, s, bought, world.seed, index);
     let purchased = item.list_price > 0.0 && price / item.list_price <= valuation;
     if purchased {
         let (status, text) = browser.send("/purchase", Some(&json!({"decision_id": decision_id, "revenue": price})))?;
@@ -181,7 +163,7 @@ pub fn shop(
             bail!("POST /purchase answered {status}: {text}");
         }
     }
-    Ok(Visit { sku: item.sku.clone(), price, decision_id, disclosed, purchased })
+    Ok(purchased)
 }
 
 #[cfg(test)]

@@ -149,11 +149,7 @@ pub fn start_worker(s: &WorkerSettings) -> Result<Group> {
 
 /// Polls `url` until it answers 200, the worker exits, `stop` is set, or `limit` passes.
 pub fn wait_up(url: &str, worker: &mut Group, limit: Duration, stop: &AtomicBool) -> Result<()> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into();
+    let agent = super::shopper::agent(Duration::from_secs(5));
     let start = Instant::now();
     while start.elapsed() < limit {
         if stop.load(Ordering::Relaxed) {

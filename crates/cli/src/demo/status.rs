@@ -17,15 +17,16 @@ pub struct Sent {
     pub failed: u64,
 }
 
-/// The origin's summary report, or `None` while it does not answer.
-pub fn summary(origin: &str, admin_token: &str) -> Option<Value> {
-    let agent: ureq::Agent =
-        ureq::Agent::config_builder().timeout_global(Some(std::time::Duration::from_secs(5))).build().into();
+/// The origin's summary report, or `None` while it does not answer 200 with JSON.
+pub fn summary(agent: &ureq::Agent, origin: &str, admin_token: &str) -> Option<Value> {
     let mut resp = agent
         .get(format!("{origin}/v1/reports/summary"))
         .header("Authorization", format!("Bearer {admin_token}"))
         .call()
         .ok()?;
+    if resp.status() != 200 {
+        return None;
+    }
     serde_json::from_str(&resp.body_mut().read_to_string().ok()?).ok()
 }
 
