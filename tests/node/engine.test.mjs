@@ -246,12 +246,16 @@ test("pricePage: one session, many products, each as price() alone; modelHeads a
   const [a, b] = engine.modelHeads(new Float32Array(42));
   assert.ok(Number.isFinite(a) && b > 0, `${a} ${b}`);
   assert.throws(() => engine.modelHeads(new Float32Array(41)), (e) => e.code === "model_wrong_width");
-  // modelHeadsBatch: 3 rows in one call, each row's heads exactly modelHeads'.
-  const rows = Float32Array.from({ length: 3 * 42 }, (_, i) => ((i * 37) % 11) / 5 - 1);
-  const batch = engine.modelHeadsBatch(rows);
-  assert.equal(batch.length, 9);
-  for (let r = 0; r < 3; r++) {
-    assert.deepEqual(Array.from(batch.slice(3 * r, 3 * r + 3)), Array.from(engine.modelHeads(rows.slice(42 * r, 42 * r + 42))));
+  // modelHeadsBatch (the batched kernel, eight rows at a time): batches that do and do not
+  // fill the last group, each row's heads exactly modelHeads' (the same bits).
+  for (const n of [1, 3, 8, 21, 50]) {
+    const rows = Float32Array.from({ length: n * 42 }, (_, i) => ((i * 37 + n) % 101) / 20 - 2);
+    const batch = engine.modelHeadsBatch(rows);
+    assert.equal(batch.length, 3 * n);
+    for (let r = 0; r < n; r++) {
+      const one = engine.modelHeads(rows.slice(42 * r, 42 * r + 42));
+      assert.deepStrictEqual(Array.from(batch.slice(3 * r, 3 * r + 3)), Array.from(one), `batch of ${n}, row ${r}`);
+    }
   }
   assert.throws(() => engine.modelHeadsBatch(new Float32Array(43)), (e) => e.code === "model_wrong_width");
   const t = engine.stageTimes(engine.tracker("st"), engine.product(product), 3, NOW);

@@ -11,6 +11,7 @@ use std::sync::Arc;
 #[cfg(feature = "tract")]
 use tract_onnx::prelude::*;
 
+mod batch;
 pub mod heads;
 pub mod plan;
 

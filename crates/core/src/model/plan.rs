@@ -11,6 +11,9 @@ use prost::Message;
 #[cfg(feature = "tract")]
 use tract_onnx::pb::{ModelProto, NodeProto, TensorProto, tensor_proto::DataType};
 
+use std::sync::OnceLock;
+
+use super::batch::Batched;
 use super::heads::Heads;
 #[cfg(feature = "tract")]
 use super::heads::{INPUT_NAME, OUTPUT_A, OUTPUT_B, OUTPUT_C};
@@ -33,10 +36,26 @@ pub struct PlanDense {
     wide: Vec<f32>,
 }
 
+/// The plan regrouped for the batched kernel, built at the first batch; not part of the
+/// plan's identity (equal plans are equal whether or not either has run a batch).
+#[derive(Clone, Debug, Default)]
+pub struct BatchCache(OnceLock<Batched>);
+
+impl PartialEq for BatchCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
 impl PlanDense {
     pub fn new(inputs: usize, outputs: usize, q: Vec<i8>, scale: Vec<f32>, bias: Vec<f32>) -> Self {
         let wide = q.iter().map(|v| f32::from(*v)).collect();
         PlanDense { inputs, outputs, q, scale, bias, wide }
+    }
+
+    /// Output `j`'s widened weights.
+    pub(super) fn row(&self, j: usize) -> &[f32] {
+        &self.wide[j * self.inputs..(j + 1) * self.inputs]
     }
 }
 
@@ -47,6 +66,7 @@ pub struct Plan {
     pub head_b: PlanDense,
     /// The ceiling head (before its sigmoid), in price-response form 2.
     pub head_c: Option<PlanDense>,
+    pub batch: BatchCache,
 }
 
 #[cfg(feature = "tract")]
@@ -153,7 +173,7 @@ impl Plan {
         }
         let widths_chain = hidden.windows(2).all(|w| w[0].outputs == w[1].inputs)
             && hidden.last().is_some_and(|l| l.outputs == head_a.inputs && l.outputs == head_b.inputs);
-        widths_chain.then_some(Plan { hidden, head_a, head_b, head_c })
+        widths_chain.then_some(Plan { hidden, head_a, head_b, head_c, batch: BatchCache::default() })
     }
 
     pub fn width(&self) -> usize {
@@ -169,15 +189,15 @@ impl Plan {
     }
 
     /// The heads of `xs.len() / width()` feature vectors stored row after row, each exactly
-    /// as `heads` computes it (same kernel, same summation order, so the same bits), with
-    /// one scratch buffer for the whole batch. `None` when `xs` is not whole rows.
+    /// as `heads` computes it (the same operations in the same order, so the same bits) by
+    /// the batched kernel (`batch`: four rows and four outputs at a time). `None` when `xs`
+    /// is not whole rows.
     pub fn heads_batch(&self, xs: &[f32]) -> Option<Vec<Option<Heads>>> {
         let width = self.width();
         if width == 0 || !xs.len().is_multiple_of(width) {
             return None;
         }
-        let mut scratch = vec![0f32; 2 * self.widest()];
-        Some(xs.chunks_exact(width).map(|x| self.heads_in(x, &mut scratch)).collect())
+        Some(self.batch.0.get_or_init(|| Batched::new(self)).heads(xs, width))
     }
 
     /// Two activation buffers of the widest layer fit in `2 * widest()` values.
@@ -199,18 +219,22 @@ impl Plan {
         }
         let head_a = row(&self.head_a, 0, &cur[..n]);
         let z = row(&self.head_b, 0, &cur[..n]);
-        // softplus(z) = max(z, 0) + ln(1 + e^-|z|), as tract computes it without overflow.
-        let head_b = z.max(0.0) + (-z.abs()).exp().ln_1p();
-        let head_c = self.head_c.as_ref().map_or(1.0, |c| 1.0 / (1.0 + (-row(c, 0, &cur[..n])).exp()));
-        let finite = head_a.is_finite() && head_b.is_finite() && head_c.is_finite();
-        finite.then_some(Heads { a: head_a, b: head_b, c: head_c })
+        heads_from(head_a, z, self.head_c.as_ref().map(|c| row(c, 0, &cur[..n])))
     }
+}
+
+/// The heads from the last layers' outputs: `a`, `b` before its softplus and `c` before its
+/// sigmoid (`None`: the plan has no ceiling head); `None` unless all three are finite.
+pub(super) fn heads_from(a: f32, z: f32, c: Option<f32>) -> Option<Heads> {
+    // softplus(z) = max(z, 0) + ln(1 + e^-|z|), as tract computes it without overflow.
+    let b = z.max(0.0) + (-z.abs()).exp().ln_1p();
+    let c = c.map_or(1.0, |c| 1.0 / (1.0 + (-c).exp()));
+    (a.is_finite() && b.is_finite() && c.is_finite()).then_some(Heads { a, b, c })
 }
 
 /// Output `j` of a layer: `bias[j] + scale[j] * sum_i q[j][i] * x[i]`.
 fn row(layer: &PlanDense, j: usize, x: &[f32]) -> f32 {
-    let w = &layer.wide[j * layer.inputs..(j + 1) * layer.inputs];
-    layer.bias[j] + layer.scale[j] * dot(w, x)
+    layer.bias[j] + layer.scale[j] * dot(layer.row(j), x)
 }
 
 /// All outputs of a layer into `out[..outputs]`.
@@ -332,6 +356,6 @@ impl Plan {
             && head_a.outputs == 1
             && head_b.outputs == 1
             && head_c.as_ref().is_none_or(|c| c.inputs == head_a.inputs && c.outputs == 1);
-        (cursor.is_empty() && chained).then_some(Plan { hidden, head_a, head_b, head_c })
+        (cursor.is_empty() && chained).then_some(Plan { hidden, head_a, head_b, head_c, batch: BatchCache::default() })
     }
 }
