@@ -11,8 +11,8 @@ use std::sync::Arc;
 #[cfg(feature = "tract")]
 use tract_onnx::prelude::*;
 
-mod batch;
 pub mod heads;
+mod kernel;
 pub mod plan;
 
 pub use heads::{Heads, INPUT_NAME, OUTPUT_A, OUTPUT_B, OUTPUT_C};

@@ -3,24 +3,23 @@
 //! layer shapes, int8 weights and per-output-channel scales, and run by a small kernel.
 //! tract-onnx stays the reference: `lower` accepts only the exact graph `train::onnx`
 //! writes, and `BehaviourModel::load` keeps the plan only when it agrees with tract on test
-//! vectors. Layout invariant: weights are stored output-major (`q[j * inputs + i]`) so each
-//! output is one contiguous dot product.
+//! vectors. Layout invariant: weights are stored output-major (`q[j * inputs + i]`), as
+//! bundles carry them; `kernel` regroups them once for its arithmetic.
 
 #[cfg(feature = "tract")]
 use prost::Message;
 #[cfg(feature = "tract")]
 use tract_onnx::pb::{ModelProto, NodeProto, TensorProto, tensor_proto::DataType};
 
-use std::sync::OnceLock;
-
-use super::batch::Batched;
 use super::heads::Heads;
 #[cfg(feature = "tract")]
 use super::heads::{INPUT_NAME, OUTPUT_A, OUTPUT_B, OUTPUT_C};
+use super::kernel::KernelCache;
 
-/// Version of the lowering and the kernel's arithmetic: 1 for two heads (`a`, `b`), 2 when
-/// the plan also has the ceiling head `c`. The kernel's summation order is the same in
-/// both, so a two-head plan encodes, and prices, exactly as before version 2 existed.
+/// Version of the lowering and the kernel's arithmetic (`kernel`'s order of operations): 1
+/// for two heads (`a`, `b`), 2 when the plan also has the ceiling head `c`. The summation
+/// order is the same in both, so a two-head plan encodes, and prices, exactly as before
+/// version 2 existed.
 pub const PLAN_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -31,31 +30,11 @@ pub struct PlanDense {
     pub q: Vec<i8>,
     pub scale: Vec<f32>,
     pub bias: Vec<f32>,
-    /// `q` widened to f32 once at load (exact: every int8 is an f32), so the kernel does no
-    /// conversions per call; 4x the bytes of `q`, a few KiB for the shipped model.
-    wide: Vec<f32>,
-}
-
-/// The plan regrouped for the batched kernel, built at the first batch; not part of the
-/// plan's identity (equal plans are equal whether or not either has run a batch).
-#[derive(Clone, Debug, Default)]
-pub struct BatchCache(OnceLock<Batched>);
-
-impl PartialEq for BatchCache {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
 }
 
 impl PlanDense {
     pub fn new(inputs: usize, outputs: usize, q: Vec<i8>, scale: Vec<f32>, bias: Vec<f32>) -> Self {
-        let wide = q.iter().map(|v| f32::from(*v)).collect();
-        PlanDense { inputs, outputs, q, scale, bias, wide }
-    }
-
-    /// Output `j`'s widened weights.
-    pub(super) fn row(&self, j: usize) -> &[f32] {
-        &self.wide[j * self.inputs..(j + 1) * self.inputs]
+        PlanDense { inputs, outputs, q, scale, bias }
     }
 }
 
@@ -66,7 +45,9 @@ pub struct Plan {
     pub head_b: PlanDense,
     /// The ceiling head (before its sigmoid), in price-response form 2.
     pub head_c: Option<PlanDense>,
-    pub batch: BatchCache,
+    /// The weights regrouped for the kernels (widened to f32 once: exact for int8), at the
+    /// first run.
+    pub kernel: KernelCache,
 }
 
 #[cfg(feature = "tract")]
@@ -173,120 +154,32 @@ impl Plan {
         }
         let widths_chain = hidden.windows(2).all(|w| w[0].outputs == w[1].inputs)
             && hidden.last().is_some_and(|l| l.outputs == head_a.inputs && l.outputs == head_b.inputs);
-        widths_chain.then_some(Plan { hidden, head_a, head_b, head_c, batch: BatchCache::default() })
+        widths_chain.then_some(Plan { hidden, head_a, head_b, head_c, kernel: KernelCache::default() })
     }
 
     pub fn width(&self) -> usize {
         self.hidden.first().map_or(self.head_a.inputs, |l| l.inputs)
     }
 
-    /// The two heads for one feature vector of `width()` values.
+    /// The heads for one feature vector of `width()` values (`kernel`'s arithmetic).
     pub fn heads(&self, x: &[f32]) -> Option<Heads> {
         if x.len() != self.width() {
             return None;
         }
-        self.heads_in(x, &mut vec![0f32; 2 * self.widest()])
+        self.kernel.get(self).one(x)
     }
 
     /// The heads of `xs.len() / width()` feature vectors stored row after row, each exactly
     /// as `heads` computes it (the same operations in the same order, so the same bits) by
-    /// the batched kernel (`batch`: four rows and four outputs at a time). `None` when `xs`
-    /// is not whole rows.
+    /// the batched kernel (eight rows and four outputs at a time). `None` when `xs` is not
+    /// whole rows.
     pub fn heads_batch(&self, xs: &[f32]) -> Option<Vec<Option<Heads>>> {
         let width = self.width();
         if width == 0 || !xs.len().is_multiple_of(width) {
             return None;
         }
-        Some(self.batch.0.get_or_init(|| Batched::new(self)).heads(xs, width))
+        Some(self.kernel.get(self).batch(xs, width))
     }
-
-    /// Two activation buffers of the widest layer fit in `2 * widest()` values.
-    fn widest(&self) -> usize {
-        self.hidden.iter().map(|l| l.outputs.max(l.inputs)).max().unwrap_or(self.width()).max(self.width()).max(1)
-    }
-
-    fn heads_in(&self, x: &[f32], scratch: &mut [f32]) -> Option<Heads> {
-        let widest = scratch.len() / 2;
-        let (a, b) = scratch.split_at_mut(widest);
-        a[..x.len()].copy_from_slice(x);
-        let (mut cur, mut next) = (a, b);
-        let mut n = x.len();
-        for layer in &self.hidden {
-            forward(layer, &cur[..n], next);
-            n = layer.outputs;
-            next[..n].iter_mut().for_each(|v| *v = v.max(0.0));
-            std::mem::swap(&mut cur, &mut next);
-        }
-        let head_a = row(&self.head_a, 0, &cur[..n]);
-        let z = row(&self.head_b, 0, &cur[..n]);
-        heads_from(head_a, z, self.head_c.as_ref().map(|c| row(c, 0, &cur[..n])))
-    }
-}
-
-/// The heads from the last layers' outputs: `a`, `b` before its softplus and `c` before its
-/// sigmoid (`None`: the plan has no ceiling head); `None` unless all three are finite.
-pub(super) fn heads_from(a: f32, z: f32, c: Option<f32>) -> Option<Heads> {
-    // softplus(z) = max(z, 0) + ln(1 + e^-|z|), as tract computes it without overflow.
-    let b = z.max(0.0) + (-z.abs()).exp().ln_1p();
-    let c = c.map_or(1.0, |c| 1.0 / (1.0 + (-c).exp()));
-    (a.is_finite() && b.is_finite() && c.is_finite()).then_some(Heads { a, b, c })
-}
-
-/// Output `j` of a layer: `bias[j] + scale[j] * sum_i q[j][i] * x[i]`.
-fn row(layer: &PlanDense, j: usize, x: &[f32]) -> f32 {
-    layer.bias[j] + layer.scale[j] * dot(layer.row(j), x)
-}
-
-/// All outputs of a layer into `out[..outputs]`.
-fn forward(layer: &PlanDense, x: &[f32], out: &mut [f32]) {
-    for (j, o) in out[..layer.outputs].iter_mut().enumerate() {
-        *o = row(layer, j, x);
-    }
-}
-
-/// Dot product in 8 independent lanes (lanes 0-3 and 4-7), summed in lane order, then the
-/// tail in order. The order is part of PLAN_VERSION: it fixes the f32 rounding, so the
-/// SIMD128 kernel below, the portable one and every platform agree bit for bit.
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-fn dot(w: &[f32], x: &[f32]) -> f32 {
-    let mut lo = [0f32; 4];
-    let mut hi = [0f32; 4];
-    let whole = x.len().min(w.len()) / 8 * 8;
-    for (r, v) in w[..whole].chunks_exact(8).zip(x[..whole].chunks_exact(8)) {
-        for l in 0..4 {
-            lo[l] += r[l] * v[l];
-            hi[l] += r[l + 4] * v[l + 4];
-        }
-    }
-    finish(lo, hi, &w[whole..], &x[whole..])
-}
-
-/// The same dot product with wasm SIMD128 (`+simd128`, set for every wasm build in
-/// .cargo/config.toml): two f32x4 accumulators, whatever the optimization level.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-fn dot(w: &[f32], x: &[f32]) -> f32 {
-    use core::arch::wasm32::{f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat, v128, v128_load};
-    let load = |c: &[f32]| -> v128 {
-        debug_assert!(c.len() >= 4);
-        // SAFETY: every chunk passed here has 4 f32s (16 bytes); v128_load allows any alignment.
-        unsafe { v128_load(c.as_ptr().cast::<v128>()) }
-    };
-    let (mut lo, mut hi) = (f32x4_splat(0.0), f32x4_splat(0.0));
-    let whole = x.len().min(w.len()) / 8 * 8;
-    for (r, v) in w[..whole].chunks_exact(8).zip(x[..whole].chunks_exact(8)) {
-        lo = f32x4_add(lo, f32x4_mul(load(&r[..4]), load(&v[..4])));
-        hi = f32x4_add(hi, f32x4_mul(load(&r[4..]), load(&v[4..])));
-    }
-    let lanes = |q: v128| {
-        [f32x4_extract_lane::<0>(q), f32x4_extract_lane::<1>(q), f32x4_extract_lane::<2>(q), f32x4_extract_lane::<3>(q)]
-    };
-    finish(lanes(lo), lanes(hi), &w[whole..], &x[whole..])
-}
-
-/// Lanes in order, then the tail in order.
-fn finish(lo: [f32; 4], hi: [f32; 4], w: &[f32], x: &[f32]) -> f32 {
-    let tail: f32 = w.iter().zip(x).map(|(q, v)| q * v).sum();
-    lo.iter().chain(&hi).sum::<f32>() + tail
 }
 
 /// Magic and version of the plan's byte encoding (carried in bundles, signed with them).
@@ -356,6 +249,12 @@ impl Plan {
             && head_a.outputs == 1
             && head_b.outputs == 1
             && head_c.as_ref().is_none_or(|c| c.inputs == head_a.inputs && c.outputs == 1);
-        (cursor.is_empty() && chained).then_some(Plan { hidden, head_a, head_b, head_c, batch: BatchCache::default() })
+        (cursor.is_empty() && chained).then_some(Plan {
+            hidden,
+            head_a,
+            head_b,
+            head_c,
+            kernel: KernelCache::default(),
+        })
     }
 }
