@@ -77,6 +77,17 @@ for label, r, cold in model_rows:
     ratio = "-" if r is None or ours is None else f"{r['p50_us'] / ours['p50_us']:.2f}x"
     diff = "-" if r is None or "max_rel_diff_vs_fast_path" not in r else f"{r['max_rel_diff_vs_fast_path']:.1e}"
     p(f"| {label} | {us(r)} | {us(r, 'p99_us')} | {ratio} | {'-' if not cold or r is None else f'{r[cold]:.1f}'} | {diff} |")
+p("")
+p("Batch of 50 (the same 50 vectors in one call, per vector; ratio against our lean wasm's batched run):")
+p("")
+p("| runtime | p50 us per vector | p99 us per vector | vs ours, Node lean (p50) |")
+p("|---|---|---|---|")
+ours50 = find("node-lean", "model_batch50")
+for label, r in [("native: `heads_batch`", find("native", "model_batch50")),
+                 ("Node, lean build: modelHeadsBatch", ours50),
+                 ("onnxruntime-web, wasm backend, 1 thread, [50, width] (same process)", find("onnxruntime-web-all", "model_batch50"))]:
+    ratio = "-" if r is None or ours50 is None else f"{r['p50_us'] / ours50['p50_us']:.2f}x"
+    p(f"| {label} | {us(r)} | {us(r, 'p99_us')} | {ratio} |")
 agree = find("native", "agreement")
 if agree:
     p(f"\nFast path against tract-onnx on all {agree['vectors']:,} data set sessions: largest relative "

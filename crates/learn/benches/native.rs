@@ -86,6 +86,17 @@ fn main() {
         per_call(n, |i| plan.heads(&xs[i % rows.len()]).unwrap().a as f64),
         json!({"stage": "model", "runtime": "fast"}),
     );
+    // Batch 50 (`heads_batch`, the batched kernel), per vector: the same 50 vectors per call
+    // as Node's modelHeadsBatch and onnxruntime-web's batched run.
+    let flats: Vec<Vec<f32>> =
+        (0..20).map(|b| (0..50).flat_map(|r| xs[(b * 50 + r) % xs.len()].clone()).collect()).collect();
+    let (p50, p99) =
+        per_call((n / 50).max(100), |i| plan.heads_batch(&flats[i % flats.len()]).unwrap()[49].unwrap().a as f64);
+    report(
+        "model: int8 fast path, batch of 50 (per vector)",
+        (p50 / 50.0, p99 / 50.0),
+        json!({"stage": "model_batch50", "runtime": "fast"}),
+    );
     report(
         "model: tract-onnx",
         per_call(n, |i| b.model().reference_heads(&xs[i % rows.len()]).unwrap().a as f64),
