@@ -419,6 +419,17 @@ async fn feedback_is_idempotent_and_keeps_the_valid_rest(backend: Backend) {
         .collect();
     assert_eq!(rejected, [(1, "event_malformed"), (2, "event_bad_price")]);
     assert_eq!(store.feedback_count().await.unwrap(), 72);
+    // A NUL character in a stored text (PostgreSQL's TEXT cannot hold one) is that event's
+    // error, not the batch's: the rest is stored on both databases.
+    let mut nul = vec![decision(100), decision(101), decision(102), decision(103)];
+    nul[0]["event_id"] = json!("e-\u{0}-100");
+    nul[1]["session_id"] = json!("s\u{0}");
+    nul[2]["sku"] = json!("sku-\u{0}");
+    let r = json_of(&call(&app, "POST", "/v1/feedback", Some(EDGE), serde_json::to_vec(&nul).unwrap(), &[]).await.2);
+    assert_eq!((r["accepted"].as_u64(), r["duplicates"].as_u64()), (Some(1), Some(0)), "{r}");
+    let codes: Vec<&str> = r["rejected"].as_array().unwrap().iter().map(|x| x["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["event_bad_text"; 3]);
+    assert_eq!(store.feedback_count().await.unwrap(), 73);
 
     let (status, _, resp) = call(&app, "POST", "/v1/feedback", Some(EDGE), b"[{\"broken\"".to_vec(), &[]).await;
     assert_eq!((status, json_of(&resp)["code"].as_str()), (StatusCode::BAD_REQUEST, Some("batch_malformed")));
@@ -430,7 +441,7 @@ async fn feedback_is_idempotent_and_keeps_the_valid_rest(backend: Backend) {
     assert_eq!((status, json_of(&body)["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
     let (status, _, body) = call(&app, "DELETE", "/v1/feedback", Some(EDGE), vec![], &[]).await;
     assert_eq!((status, json_of(&body)["code"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")));
-    assert_eq!(store.feedback_count().await.unwrap(), 72);
+    assert_eq!(store.feedback_count().await.unwrap(), 73);
 
     let (status, _, body) = call(&app, "GET", "/healthz", None, vec![], &[]).await;
     assert_eq!((status, json_of(&body)["status"].as_str()), (StatusCode::OK, Some("ok")));

@@ -64,6 +64,19 @@ fn validate(raw: Raw) -> Result<FeedbackEvent, (&'static str, String)> {
     if !id_ok(&raw.event_id) || !id_ok(&raw.decision_id) {
         return bad("event_bad_id", "event_id and decision_id must be 1 to 128 bytes");
     }
+    // PostgreSQL's TEXT cannot hold U+0000: one such event would fail its whole batch there
+    // (and the edge would send it again and again). Reasons and features are stored as JSON
+    // text, which escapes it.
+    let texts = [
+        Some(&raw.event_id),
+        Some(&raw.decision_id),
+        raw.session_id.as_ref(),
+        raw.sku.as_ref(),
+        raw.jurisdiction.as_ref(),
+    ];
+    if texts.iter().flatten().any(|s| s.contains('\0')) {
+        return bad("event_bad_text", "event_id, decision_id, session_id, sku and jurisdiction may not contain U+0000");
+    }
     if !raw.time.is_finite() || raw.time < 0.0 {
         return bad("event_bad_time", "time must be Unix seconds");
     }

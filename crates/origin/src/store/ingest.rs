@@ -1,13 +1,12 @@
 //! Storing feedback: one transaction per batch, idempotent by `event_id` (a repeated id is
 //! counted as a duplicate), answered after the commit. The two databases take the rows in
 //! the form each reads fastest: SQLite as multi-row INSERTs of bound values (no network,
-//! binding is cheap); PostgreSQL as `COPY ... FROM STDIN` text on a native connection
-//! (its bulk-load path, no statement to plan). COPY has no `ON CONFLICT`, so it runs in a
+//! binding is cheap); PostgreSQL as `COPY ... FROM STDIN` in the binary format on a native
+//! connection (its bulk-load path, no statement to plan and no text to parse: each value
+//! arrives in PostgreSQL's own representation). COPY has no `ON CONFLICT`, so it runs in a
 //! savepoint: a batch holding an id already stored (a retry) fails it with a unique
 //! violation, and then the same text is copied into a temporary table and inserted from
 //! there with `ON CONFLICT DO NOTHING`. Either way the batch commits whole or not at all.
-
-use std::fmt::Write as _;
 
 use edgeprice_core::feedback::FeedbackEvent;
 use edgeprice_core::pricing::decision::Arm;
@@ -20,7 +19,9 @@ const COLUMNS: &str = "event_id, kind, decision_id, session_id, sku, policy_vers
      features, purchased, revenue, at, received_at, cost, list_price, uniform_price, purchase_probability, \
      personalized, reasons, jurisdiction, disclosed";
 
-/// One stored value.
+/// One stored value; the variant is the column's SQL type (`Int` BIGINT, `Real` DOUBLE
+/// PRECISION, `Text` TEXT), which the binary COPY format must match exactly (a test checks
+/// each column's variant against the migrations).
 enum Cell {
     Null,
     Text(String),
@@ -97,46 +98,45 @@ fn row(e: &FeedbackEvent, now: i64) -> [Cell; 22] {
     ]
 }
 
-/// The batch in COPY's text format: a tab between columns, a newline after each row, `\N`
-/// for NULL, and a backslash escape for backslash, tab, newline and carriage return (what
-/// PostgreSQL reads back as the same text). Numbers are Rust's shortest round-trip form,
-/// which PostgreSQL parses to the same double (events carry only finite numbers).
-fn copy_text(events: &[FeedbackEvent], now: i64) -> String {
-    let mut out = String::with_capacity(events.len() * 256);
+/// The batch in COPY's binary format: the signature, a zero flags word and a zero header
+/// extension length, then per row the field count and each field as its length (-1 for
+/// NULL) and bytes (BIGINT and DOUBLE PRECISION as 8 big-endian bytes, TEXT as its UTF-8
+/// bytes, which the server converts from the connection's encoding like any text), then -1.
+fn copy_binary(events: &[FeedbackEvent], now: i64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(19 + events.len() * 320 + 2);
+    out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    out.extend_from_slice(&[0; 8]);
     for e in events {
-        for (i, cell) in row(e, now).iter().enumerate() {
-            if i > 0 {
-                out.push('\t');
-            }
-            // Writing to a String cannot fail.
-            let _ = match cell {
-                Cell::Null => out.write_str("\\N"),
-                Cell::Int(v) => write!(out, "{v}"),
-                Cell::Real(v) => write!(out, "{v}"),
-                Cell::Text(s) => {
-                    for ch in s.chars() {
-                        match ch {
-                            '\\' => out.push_str("\\\\"),
-                            '\t' => out.push_str("\\t"),
-                            '\n' => out.push_str("\\n"),
-                            '\r' => out.push_str("\\r"),
-                            c => out.push(c),
-                        }
-                    }
-                    Ok(())
+        let cells = row(e, now);
+        out.extend_from_slice(&(cells.len() as i16).to_be_bytes());
+        for cell in &cells {
+            match cell {
+                Cell::Null => out.extend_from_slice(&(-1i32).to_be_bytes()),
+                Cell::Int(v) => {
+                    out.extend_from_slice(&8i32.to_be_bytes());
+                    out.extend_from_slice(&v.to_be_bytes());
                 }
-            };
+                Cell::Real(v) => {
+                    out.extend_from_slice(&8i32.to_be_bytes());
+                    out.extend_from_slice(&v.to_bits().to_be_bytes());
+                }
+                Cell::Text(s) => {
+                    // A field fits in i32: bodies are limited far below 2 GiB (`limits`).
+                    out.extend_from_slice(&i32::try_from(s.len()).unwrap_or(i32::MAX).to_be_bytes());
+                    out.extend_from_slice(s.as_bytes());
+                }
+            }
         }
-        out.push('\n');
     }
+    out.extend_from_slice(&(-1i16).to_be_bytes());
     out
 }
 
-/// `text` (`copy_text`) into `table` by `COPY ... FROM STDIN`; the rows copied. Sending the
-/// data cannot meet a constraint; `finish` reports what the server found.
-async fn copy_into(conn: &mut sqlx::PgConnection, table: &str, text: &str) -> Result<u64, sqlx::Error> {
-    let mut copy = conn.copy_in_raw(&format!("COPY {table} ({COLUMNS}) FROM STDIN")).await?;
-    copy.send(text.as_bytes()).await?;
+/// `data` (`copy_binary`) into `table` by `COPY ... FROM STDIN`; the rows copied. Sending
+/// the data cannot meet a constraint; `finish` reports what the server found.
+async fn copy_into(conn: &mut sqlx::PgConnection, table: &str, data: &[u8]) -> Result<u64, sqlx::Error> {
+    let mut copy = conn.copy_in_raw(&format!("COPY {table} ({COLUMNS}) FROM STDIN (FORMAT binary)")).await?;
+    copy.send(data).await?;
     copy.finish().await
 }
 
@@ -162,10 +162,10 @@ impl Store {
     }
 
     async fn insert_postgres(pg: &sqlx::PgPool, events: &[FeedbackEvent], now: i64) -> Result<usize, StoreError> {
-        let text = copy_text(events, now);
+        let data = copy_binary(events, now);
         let mut tx = pg.begin().await?;
         sqlx::query("SAVEPOINT copy_feedback").execute(&mut *tx).await?;
-        let accepted = match copy_into(&mut tx, "feedback", &text).await {
+        let accepted = match copy_into(&mut tx, "feedback", &data).await {
             Ok(rows) => rows as usize,
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(UNIQUE_VIOLATION) => {
                 sqlx::query("ROLLBACK TO SAVEPOINT copy_feedback").execute(&mut *tx).await?;
@@ -175,7 +175,7 @@ impl Store {
                 )
                 .execute(&mut *tx)
                 .await?;
-                copy_into(&mut tx, "feedback_in", &text).await?;
+                copy_into(&mut tx, "feedback_in", &data).await?;
                 let sql = format!(
                     "INSERT INTO feedback ({COLUMNS}) SELECT {COLUMNS} FROM feedback_in ON CONFLICT (event_id) DO NOTHING"
                 );
@@ -224,16 +224,72 @@ impl Store {
 mod tests {
     use super::*;
 
+    /// Every column's SQL type in the PostgreSQL migrations, by name.
+    fn column_types() -> std::collections::HashMap<String, String> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres");
+        let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|f| f.unwrap().path()).collect();
+        files.sort();
+        let sql: String = files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+        let mut types = std::collections::HashMap::new();
+        let table = &sql[sql.find("CREATE TABLE feedback (").unwrap()..];
+        for line in table[..table.find(");").unwrap()].lines().skip(1) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            types.insert(words[0].to_string(), words[1].trim_end_matches(',').to_string());
+        }
+        for line in sql.lines().filter(|l| l.starts_with("ALTER TABLE feedback ADD COLUMN")) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            types.insert(words[5].to_string(), words[6].trim_end_matches(';').to_string());
+        }
+        types
+    }
+
     #[test]
-    fn copy_text_escapes_what_copy_would_split_on() {
-        let body = br#"{"event_id": "e\t1\\x", "type": "outcome", "decision_id": "d\n1", "purchased": true, "revenue": 0.1, "time": 5}"#;
+    fn every_cell_has_its_columns_sql_type() {
+        let types = column_types();
+        let body = br#"{"event_id": "d-1", "type": "decision", "decision_id": "d-1", "session_id": "s", "sku": "k", "policy_version": 3, "arm": "model", "price": 9.5, "cost": 4, "propensity": 0.5, "features": {"x": 1}, "time": 5, "list_price": 10, "uniform_price": 9, "purchase_probability": 0.2, "personalized": true, "reasons": ["a\tb"], "jurisdiction": "EU", "disclosed": false}
+{"event_id": "o-1", "type": "outcome", "decision_id": "d-1", "purchased": true, "revenue": 9.5, "time": 6}"#;
         let (events, rejected) = edgeprice_core::feedback::parse_batch(body).unwrap();
-        assert!(rejected.is_empty());
-        let text = copy_text(&events, 7);
-        let fields: Vec<&str> = text.trim_end_matches('\n').split('\t').collect();
-        assert_eq!(fields.len(), COLUMNS.split(',').count());
-        assert_eq!(&fields[..3], ["e\\t1\\\\x", "outcome", "d\\n1"]);
-        assert_eq!((fields[3], fields[10], fields[11], fields[12], fields[13]), ("\\N", "1", "0.1", "5", "7"));
-        assert_eq!(text.matches('\n').count(), 1);
+        assert!(rejected.is_empty(), "{rejected:?}");
+        let mut seen = std::collections::HashSet::new();
+        for e in &events {
+            for (name, cell) in COLUMNS.split(',').map(str::trim).zip(row(e, 7)) {
+                let want = match cell {
+                    Cell::Null => continue,
+                    Cell::Int(_) => "BIGINT",
+                    Cell::Real(_) => "DOUBLE",
+                    Cell::Text(_) => "TEXT",
+                };
+                assert_eq!(types.get(name).map(String::as_str), Some(want), "column {name}");
+                seen.insert(name);
+            }
+        }
+        assert_eq!(seen.len(), 22, "every column checked: {seen:?}");
+    }
+
+    #[test]
+    fn copy_binary_frames_each_row_and_value() {
+        let body = br#"{"event_id": "e\t1", "type": "outcome", "decision_id": "d\n1", "purchased": true, "revenue": 0.1, "time": 5}"#;
+        let (events, _) = edgeprice_core::feedback::parse_batch(body).unwrap();
+        let data = copy_binary(&events, 7);
+        assert_eq!(&data[..19], b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0");
+        assert_eq!(&data[data.len() - 2..], [0xff, 0xff], "the trailer");
+        let mut at = 19;
+        let mut take = |n: usize| {
+            at += n;
+            &data[at - n..at]
+        };
+        assert_eq!(take(2), 22u16.to_be_bytes());
+        let mut fields = Vec::new();
+        for _ in 0..22 {
+            let len = i32::from_be_bytes(take(4).try_into().unwrap());
+            fields.push(if len < 0 { None } else { Some(take(len as usize).to_vec()) });
+        }
+        assert_eq!(at, data.len() - 2, "one row, then the trailer");
+        assert_eq!(fields[0].as_deref(), Some(&b"e\t1"[..]), "text goes as is");
+        assert_eq!(fields[2].as_deref(), Some(&b"d\n1"[..]));
+        assert_eq!(fields[3], None, "no session id: NULL");
+        assert_eq!(fields[10].as_deref(), Some(&1i64.to_be_bytes()[..]), "purchased");
+        assert_eq!(fields[11].as_deref(), Some(&0.1f64.to_bits().to_be_bytes()[..]), "revenue");
+        assert_eq!(fields[13].as_deref(), Some(&7i64.to_be_bytes()[..]), "received_at is now");
     }
 }
