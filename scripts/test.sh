@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The test suite: Rust unit and integration tests (native), the core built for
-# wasm32-unknown-unknown, the onnxruntime cross-check of the shipped ONNX models, the wasm
-# packages (size budget enforced) with their Node tests and TypeScript check, the
-# playground and the merchant console in headless Chromium, the edge worker on workerd (miniflare) with its upload
-# size checked by wrangler, and a smoke test of `edgeprice demo`.
+# The test suite: Rust unit and integration tests (native), the core without tract-onnx,
+# the onnxruntime cross-check of the shipped ONNX models, the wasm packages (size budget
+# enforced) with their Node tests and TypeScript check, the playground and the merchant
+# console in headless Chromium, the edge worker on workerd (miniflare) with its upload size
+# checked by wrangler, and a smoke test of `edgeprice demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -36,9 +36,9 @@ export EDGEPRICE_TEST_POSTGRES="postgres://postgres:edgeprice-test@127.0.0.1:543
 echo "[${SECONDS}s] == cargo test (native)"
 cargo test --release --all-targets 2>&1 | tee "${TMPDIR:-/tmp}/edgeprice-cargo-test.log"
 
-echo "[${SECONDS}s] == the core without tract-onnx (the lean build: fast-path plans only), natively and for wasm32"
+echo "[${SECONDS}s] == the core without tract-onnx (the lean build: fast-path plans only), natively"
+# For wasm32 the same crates are linted above and built by the lean packages and worker below.
 cargo test --release -p edgeprice-core -p edgeprice-edge --lib
-cargo build --release -p edgeprice-core -p edgeprice-edge --target wasm32-unknown-unknown
 
 echo "[${SECONDS}s] == onnxruntime cross-check of models/,"
 cargo build --release --bin edgeprice
