@@ -1,7 +1,7 @@
 // Shared pieces of the worker tests: the real origin binary on loopback (SQLite in a temp
 // folder), keys and bundles made with the CLI, and the built worker on workerd (miniflare).
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { Miniflare } from "miniflare";
 
@@ -13,7 +13,13 @@ export const EDGE_TOKEN = "edge-token-for-worker-tests";
 export const SESSION_SECRET = "session-secret-of-the-worker-tests-0123456789";
 export const json = (path) => JSON.parse(readFileSync(`${root}${path}`, "utf8"));
 
-export const tempDir = () => mkdtempSync(`${tmpdir()}/edgeprice-worker-`);
+/** A temporary folder, removed when the test process exits (EDGEPRICE_KEEP_TEMP=1 keeps
+ * them, to look at an origin's database or logs after a failure). */
+export function tempDir() {
+  const dir = mkdtempSync(`${tmpdir()}/edgeprice-worker-`);
+  if (!process.env.EDGEPRICE_KEEP_TEMP) process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 export function cli(...args) {
   return execFileSync(bin, args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
