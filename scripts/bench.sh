@@ -46,7 +46,10 @@ for v in $(seq 101 130); do
 done
 
 echo "== native (cargo bench -p edgeprice-learn --bench native)"
-cargo bench -p edgeprice-learn --bench native -- ${QUICK:+--quick} 2>/dev/null | grep '^BENCH' | tee -a "$RESULTS" | cut -c1-150
+# The release profile (bench's settings are release's): `cargo test --release --all-targets`
+# has built this target already, where the bench profile would compile every dependency
+# again (about five minutes on a fresh machine).
+cargo bench --profile release -p edgeprice-learn --bench native -- ${QUICK:+--quick} 2>/dev/null | grep '^BENCH' | tee -a "$RESULTS" | cut -c1-150
 
 echo "== CLI batch: edgeprice price --sessions (10,000 sessions, 1 product, JSON in and out)"
 t0=$(date +%s.%N)
