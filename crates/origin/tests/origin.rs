@@ -448,6 +448,42 @@ async fn feedback_is_idempotent_and_keeps_the_valid_rest(backend: Backend) {
 }
 
 #[tokio::test]
+async fn feedback_cut_off_mid_batch_leaves_the_store_working_sqlite() {
+    feedback_cut_off_mid_batch(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn feedback_cut_off_mid_batch_leaves_the_store_working_postgres() {
+    feedback_cut_off_mid_batch(Backend::Postgres).await;
+}
+
+/// Clients that go away mid-batch (the request dropped after 1 to 16 ms: while the body is
+/// read, in the COPY or at the commit): each batch is stored whole or not at all, and the
+/// requests after them are answered (on PostgreSQL a COPY cut off with its handler used
+/// to leave its pooled connection broken, and the next requests got 500s).
+async fn feedback_cut_off_mid_batch(backend: Backend) {
+    let Some((app, store)) = setup("cutoff", backend).await else { return };
+    for (round, ms) in (1..=16).enumerate() {
+        let batch: Vec<Value> = (0..3000).map(|i| decision(100_000 * (round + 1) + i)).collect();
+        let request = call(&app, "POST", "/v1/feedback", Some(EDGE), serde_json::to_vec(&batch).unwrap(), &[]);
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(ms as u64), request).await;
+    }
+    for round in 0..20 {
+        let batch: Vec<Value> = (0..50).map(|i| decision(5_000_000 + 100 * round + i)).collect();
+        let (status, _, body) =
+            call(&app, "POST", "/v1/feedback", Some(EDGE), serde_json::to_vec(&batch).unwrap(), &[]).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "request {round} after the cut-off ones: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let stored = store.feedback_count().await.unwrap() - 20 * 50;
+    assert_eq!(stored % 3000, 0, "cut-off batches are stored whole or not at all: {stored} rows of them");
+}
+
+#[tokio::test]
 async fn summary_report_sqlite() {
     summary_report(Backend::Sqlite).await;
 }

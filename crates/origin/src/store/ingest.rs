@@ -161,11 +161,21 @@ impl Store {
         Ok((accepted, events.len() - accepted))
     }
 
+    /// The batch runs in its own task, to its end (commit, or rollback on an error), even
+    /// when the client goes away mid-request and the handler is dropped: a transaction cut
+    /// off inside its COPY left its pooled connection in a state the next requests failed
+    /// on ("unexpected connection status", 500s at the start of the next load).
     async fn insert_postgres(pg: &sqlx::PgPool, events: &[FeedbackEvent], now: i64) -> Result<usize, StoreError> {
-        let data = copy_binary(events, now);
+        let (pg, data) = (pg.clone(), copy_binary(events, now));
+        tokio::spawn(async move { Self::copy_batch(&pg, &data).await })
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    async fn copy_batch(pg: &sqlx::PgPool, data: &[u8]) -> Result<usize, StoreError> {
         let mut tx = pg.begin().await?;
         sqlx::query("SAVEPOINT copy_feedback").execute(&mut *tx).await?;
-        let accepted = match copy_into(&mut tx, "feedback", &data).await {
+        let accepted = match copy_into(&mut tx, "feedback", data).await {
             Ok(rows) => rows as usize,
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(UNIQUE_VIOLATION) => {
                 sqlx::query("ROLLBACK TO SAVEPOINT copy_feedback").execute(&mut *tx).await?;
@@ -175,7 +185,7 @@ impl Store {
                 )
                 .execute(&mut *tx)
                 .await?;
-                copy_into(&mut tx, "feedback_in", &data).await?;
+                copy_into(&mut tx, "feedback_in", data).await?;
                 let sql = format!(
                     "INSERT INTO feedback ({COLUMNS}) SELECT {COLUMNS} FROM feedback_in ON CONFLICT (event_id) DO NOTHING"
                 );

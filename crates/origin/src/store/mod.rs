@@ -31,6 +31,9 @@ pub enum StoreError {
     Stale(u64),
     #[error("no product {0}")]
     UnknownSku(String),
+    /// A task running a store operation to its end panicked or was cancelled.
+    #[error("store task failed: {0}")]
+    Task(String),
     /// A stored row no longer reads as the event it was (it was checked on arrival).
     #[error("stored feedback is corrupt: {0}")]
     Corrupt(String),
