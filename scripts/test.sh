@@ -80,8 +80,8 @@ node --test tests/demo/
 echo "[${SECONDS}s] == the benchmarks, quick (the scripts keep working; figures in BENCHMARKS.md come from a full run)"
 bash scripts/bench.sh quick
 
-echo "[${SECONDS}s] == fuzzing: every corpus input (regression), then 15 s of each target (CI's time budget; longer runs: bash scripts/fuzz.sh SECONDS)"
-bash scripts/fuzz.sh 15
+echo "[${SECONDS}s] == fuzzing: every corpus input (regression), then 10 s of each target (CI's time budget: a change to the core rebuilds every wasm target first; longer runs: bash scripts/fuzz.sh SECONDS)"
+bash scripts/fuzz.sh 10
 
 echo "[${SECONDS}s] == no token, session secret or private key in any log of this run"
 python3 scripts/secrets-check.py "$MARKER" "$RUN_LOG" "${TMPDIR:-/tmp}/edgeprice-cargo-test.log" "${TMPDIR:-/tmp}/edgeprice-learning-loop.log"
