@@ -15,9 +15,13 @@ export const json = (path) => JSON.parse(readFileSync(`${root}${path}`, "utf8"))
 
 /** A temporary folder, removed when the test process exits (EDGEPRICE_KEEP_TEMP=1 keeps
  * them, to look at an origin's database or logs after a failure). */
+const tempDirs = [];
+if (!process.env.EDGEPRICE_KEEP_TEMP) {
+  process.on("exit", () => tempDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+}
 export function tempDir() {
   const dir = mkdtempSync(`${tmpdir()}/edgeprice-worker-`);
-  if (!process.env.EDGEPRICE_KEEP_TEMP) process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  tempDirs.push(dir);
   return dir;
 }
 

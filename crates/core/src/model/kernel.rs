@@ -188,14 +188,16 @@ impl Kernel {
 
     /// The heads of one vector of the plan's width (checked by the caller).
     pub(super) fn one(&self, x: &[f32]) -> Option<Heads> {
-        let (mut cur, mut next) = (vec![0f32; self.widest], vec![0f32; self.widest]);
+        // One allocation per call for both activation buffers.
+        let mut scratch = vec![0f32; 2 * self.widest];
+        let (mut cur, mut next) = scratch.split_at_mut(self.widest);
         cur[..x.len()].copy_from_slice(x);
         for layer in &self.hidden {
-            layer.one(&cur, &mut next, true);
+            layer.one(cur, next, true);
             std::mem::swap(&mut cur, &mut next);
         }
         let mut h = [0f32; 3];
-        self.heads.one(&cur, &mut h, false);
+        self.heads.one(cur, &mut h, false);
         heads_from(h[0], h[1], self.ceiling().then_some(h[2]))
     }
 
