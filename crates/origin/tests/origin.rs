@@ -376,6 +376,16 @@ async fn feedback_is_idempotent_and_keeps_the_valid_rest_sqlite() {
 #[tokio::test]
 async fn feedback_is_idempotent_and_keeps_the_valid_rest_postgres() {
     feedback_is_idempotent_and_keeps_the_valid_rest(Backend::Postgres).await;
+    // Ids compare byte by byte, as in SQLite (migration 0005): no locale orders them.
+    let Some((_, store)) = setup("collation", Backend::Postgres).await else { return };
+    let collations: Vec<String> = sqlx::query_scalar(
+        "SELECT column_name::text || ' ' || COALESCE(collation_name::text, 'default') FROM information_schema.columns \
+         WHERE table_name = 'feedback' AND column_name IN ('event_id', 'decision_id') ORDER BY column_name",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(collations, ["decision_id C", "event_id C"]);
 }
 
 async fn feedback_is_idempotent_and_keeps_the_valid_rest(backend: Backend) {
