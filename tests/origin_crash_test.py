@@ -15,7 +15,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import tempfile
 import threading
 import time
 import urllib.error
@@ -66,8 +65,8 @@ def post(port, events):
         return json.loads(resp.read())
 
 
-def sqlite_db():
-    db = os.path.join(tempfile.mkdtemp(prefix="edgeprice-crash-"), "origin.db")
+def sqlite_db(folder):
+    db = os.path.join(folder, "origin.db")
 
     def ids():
         conn = sqlite3.connect(db)
@@ -95,9 +94,9 @@ def postgres_db():
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_acknowledged_feedback_survives_sigkill(backend):
+def test_acknowledged_feedback_survives_sigkill(backend, tmp_path):
     rng = random.Random(7)
-    db, stored_ids = sqlite_db() if backend == "sqlite" else postgres_db()
+    db, stored_ids = sqlite_db(str(tmp_path)) if backend == "sqlite" else postgres_db()
     port = free_port()
     server = {"proc": start(db, port)}
     killed = threading.Event()

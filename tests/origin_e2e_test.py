@@ -7,7 +7,6 @@ Run with EDGEPRICE_BIN pointing at the built binary (scripts/test.sh sets it).
 import os
 import pathlib
 import subprocess
-import tempfile
 import urllib.error
 import urllib.request
 
@@ -31,9 +30,10 @@ def get(url, headers=None):
         return e.code, dict(e.headers), e.read()
 
 
-def test_publish_poll_and_roll_back_on_a_real_port():
+def test_publish_poll_and_roll_back_on_a_real_port(tmp_path):
+    # pytest keeps the last three runs' tmp_path folders and removes older ones.
     port = free_port()
-    workdir = tempfile.mkdtemp(prefix="edgeprice-e2e-")
+    workdir = str(tmp_path)
     db = os.path.join(workdir, "origin.db")
     log_path = os.path.join(workdir, "serve.log")
     log = open(log_path, "w")

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { chromium } from "playwright-core";
 
@@ -93,7 +93,9 @@ test("measures decisions per second and takes the README screenshot", async () =
   assert.ok(perSecond > 0);
   console.log(`playground: ${Math.round(perSecond)} decisions per second in headless Chromium`);
   await page.check("input[name=mode][value=features]");
-  const path = process.env.UPDATE_SCREENSHOT ? join(root, "www/screenshot.png") : join(mkdtempSync(join(tmpdir(), "edgeprice-shot-")), "playground.png");
+  const folder = process.env.UPDATE_SCREENSHOT ? null : mkdtempSync(join(tmpdir(), "edgeprice-shot-"));
+  const path = folder === null ? join(root, "www/screenshot.png") : join(folder, "playground.png");
   await page.screenshot({ path, fullPage: true });
   assert.ok(statSync(path).size > 10_000, `a screenshot at ${path}`);
+  if (folder !== null && !process.env.EDGEPRICE_KEEP_TEMP) rmSync(folder, { recursive: true });
 });
