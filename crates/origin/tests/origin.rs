@@ -842,7 +842,7 @@ async fn abuse_limits_rate_per_token_and_request_deadline() {
     assert_eq!(call(&app, "POST", "/v1/feedback", Some("nope"), body.clone(), &[]).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(call(&app, "GET", "/healthz", None, vec![], &[]).await.0, StatusCode::OK);
     // A body that never finishes arriving (slowloris on the body) gets 408 at the deadline.
-    let (_tx, never) = http_body_util::channel::Channel::<axum::body::Bytes, std::convert::Infallible>::new(1);
+    let never = NeverEnds;
     let req = Request::builder()
         .method("PUT")
         .uri("/v1/policy")
@@ -881,5 +881,19 @@ async fn public_routes_are_limited_per_client() {
             call(&app, "GET", "/healthz", None, vec![], &[("x-forwarded-for", "10.0.0.1")]).await.0,
             StatusCode::OK
         );
+    }
+}
+
+/// A request body whose first bytes never arrive.
+struct NeverEnds;
+
+impl axum::body::HttpBody for NeverEnds {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Pending
     }
 }
