@@ -376,7 +376,11 @@ async fn feedback_is_idempotent_and_keeps_the_valid_rest_sqlite() {
 #[tokio::test]
 async fn feedback_is_idempotent_and_keeps_the_valid_rest_postgres() {
     feedback_is_idempotent_and_keeps_the_valid_rest(Backend::Postgres).await;
-    // Ids compare byte by byte, as in SQLite (migration 0005): no locale orders them.
+}
+
+/// Ids compare byte by byte on PostgreSQL, as in SQLite (migration 0005): no locale orders them.
+#[tokio::test]
+async fn feedback_ids_compare_byte_by_byte_postgres() {
     let Some((_, store)) = setup("collation", Backend::Postgres).await else { return };
     let collations: Vec<String> = sqlx::query_scalar(
         "SELECT column_name::text || ' ' || COALESCE(collation_name::text, 'default') FROM information_schema.columns \
