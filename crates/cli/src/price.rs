@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use edgeprice_core::engine::Engine;
+use edgeprice_core::pricing::json;
 
 use crate::files::{keys, now_or, read, read_rows};
 
@@ -67,7 +68,7 @@ pub fn price(a: PriceArgs) -> Result<()> {
                 // stay aligned with input lines.
                 let s = serde_json::from_str(line).unwrap_or(serde_json::Value::Null);
                 let d = engine.price(&s, &product, now).with_context(|| format!("line {}", i + 1))?;
-                writeln!(out, "{}", serde_json::to_string(&d)?)?;
+                writeln!(out, "{}", json::decision_text(&d))?;
             }
         }
         SessionSource::Csv(p) => {
@@ -86,12 +87,12 @@ pub fn price(a: PriceArgs) -> Result<()> {
                 decisions.extend(engine.score_many(&batch).iter().map(|s| engine.price_scored(s, &parsed, now)));
             }
             for d in decisions {
-                *arms.entry(serde_json::to_value(d.arm)?.as_str().unwrap_or("?").to_string()).or_default() += 1;
+                *arms.entry(d.arm.name().to_string()).or_default() += 1;
                 let p_buy = d.purchase_probability.unwrap_or(0.0);
                 revenue += p_buy * d.price;
                 profit += d.expected_profit.unwrap_or(0.0);
                 discount += d.discount;
-                writeln!(out, "{}", serde_json::to_string(&d)?)?;
+                writeln!(out, "{}", json::decision_text(&d))?;
             }
             let n = rows.len().max(1) as f64;
             eprintln!(

@@ -10,6 +10,7 @@ use edgeprice_core::bundle::{self, TrustedKeys};
 use edgeprice_core::engine::Engine;
 use edgeprice_core::pricing::decision::Decision;
 use edgeprice_core::pricing::disclosure::Place;
+use edgeprice_core::pricing::json;
 use edgeprice_core::pricing::product::Product;
 use edgeprice_core::tracker::{MAX_SESSION_ID, SessionTracker as Tracker};
 
@@ -85,8 +86,22 @@ fn now_or(now: Option<f64>) -> i64 {
 /// the object field by field (serde-wasm-bindgen) costs one per field. The same object:
 /// `None` is `null` either way and numbers round-trip exactly through JSON text.
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    let text = serde_json::to_string(value).map_err(|e| js_error("serialize", &e.to_string()))?;
-    js_sys::JSON::parse(&text).map_err(|_| js_error("serialize", "the engine wrote JSON that JS could not read"))
+    parse_js(&serde_json::to_string(value).map_err(|e| js_error("serialize", &e.to_string()))?)
+}
+
+fn parse_js(text: &str) -> Result<JsValue, JsValue> {
+    js_sys::JSON::parse(text).map_err(|_| js_error("serialize", "the engine wrote JSON that JS could not read"))
+}
+
+/// A decision to JS as `to_js` would give it, its text written directly (`pricing::json`:
+/// the same bytes as serde_json's, in one pass, prices printed from their digits).
+fn decision_js(d: &Decision) -> Result<JsValue, JsValue> {
+    parse_js(&json::decision_text(d))
+}
+
+/// Decisions to JS as an array, as `decision_js` writes each.
+fn decisions_js(ds: &[Decision]) -> Result<JsValue, JsValue> {
+    parse_js(&json::decisions_text(ds))
 }
 
 /// A JS value in as JSON text from V8's `JSON.stringify` (one crossing), read by serde_json.
@@ -152,7 +167,7 @@ impl PricingEngine {
         let session = from_js(session, "session").unwrap_or(serde_json::Value::Null);
         let product = from_js(product, "product")?;
         let d = self.engine.price(&session, &product, now).map_err(|e| js_error(e.code(), &e.to_string()))?;
-        to_js(&d)
+        decision_js(&d)
     }
 
     /// `price` for a shopper at `place` (`{country, region}`): the rule of that
@@ -174,7 +189,7 @@ impl PricingEngine {
         let session = from_js(session, "session").unwrap_or(serde_json::Value::Null);
         let product = from_js(product, "product")?;
         let d = self.engine.price_at(&session, &product, now, &place);
-        to_js(&d.map_err(|e| js_error(e.code(), &e.to_string()))?)
+        decision_js(&d.map_err(|e| js_error(e.code(), &e.to_string()))?)
     }
 
     /// `price` with JSON text in and out: the session and product as JSON strings, the
@@ -186,7 +201,7 @@ impl PricingEngine {
         let product: serde_json::Value =
             serde_json::from_str(product).map_err(|e| js_error("bad_input", &format!("product: {e}")))?;
         let d = self.engine.price(&session, &product, now_or(now)).map_err(|e| js_error(e.code(), &e.to_string()))?;
-        serde_json::to_string(&d).map_err(|e| js_error("serialize", &e.to_string()))
+        Ok(json::decision_text(&d))
     }
 
     /// Prices many sessions for one product.
@@ -203,7 +218,7 @@ impl PricingEngine {
         let sessions = sessions.as_array().map(Vec::as_slice).unwrap_or_default();
         // One batched model run for all the sessions (`Engine::price_many`).
         let out = self.engine.price_many(sessions, &product, now).map_err(|e| js_error(e.code(), &e.to_string()))?;
-        to_js(&out)
+        decisions_js(&out)
     }
 
     /// Swaps in a newer bundle signed by a trusted key; on failure throws an Error with a
@@ -291,7 +306,7 @@ impl PricingEngine {
             .into_iter()
             .collect::<Result<_, _>>()
             .map_err(|e| js_error(e.code(), &e.to_string()))?;
-        to_js(&out)
+        decisions_js(&out)
     }
 
     /// The model alone on one feature vector: `[a, b, c]` (purchase logit at list price, price
@@ -372,7 +387,7 @@ impl PricingEngine {
             Some(place) => self.engine.place(d, &product, place),
             None => d,
         };
-        Some(objects::write(&d).map_or_else(|| to_js(&d), Ok))
+        Some(objects::write(&d).map_or_else(|| decision_js(&d), Ok))
     }
 
     /// `pricePage` for a plain array of plain data objects, the session scored once; `None`
@@ -392,7 +407,7 @@ impl PricingEngine {
             let scored = self.engine.score(id, s);
             for (i, (_, _, product)) in read.iter().enumerate() {
                 let d = self.engine.price_scored(&scored, product, now);
-                page.set(i as u32, objects::write(&d).or_else(|| to_js(&d).ok())?);
+                page.set(i as u32, objects::write(&d).or_else(|| decision_js(&d).ok())?);
             }
         }
         Some(page.into())

@@ -3,7 +3,7 @@
 
 use wasm_bindgen::prelude::*;
 
-use super::to_js;
+use super::decision_js;
 use edgeprice_core::pricing::decision::Decision;
 use edgeprice_core::pricing::product::Product;
 
@@ -61,6 +61,6 @@ impl Quote {
     /// The whole decision as `price` returns it.
     #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "Decision")]
     pub fn to_json(&self) -> Result<JsValue, JsValue> {
-        to_js(&self.d)
+        decision_js(&self.d)
     }
 }

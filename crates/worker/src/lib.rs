@@ -25,6 +25,7 @@ use edgeprice_core::engine::Engine;
 use edgeprice_core::feedback::{DecisionEvent, FeedbackEvent, OutcomeEvent};
 use edgeprice_core::pricing::decision::{Decision, fallback};
 use edgeprice_core::pricing::disclosure::Place;
+use edgeprice_core::pricing::json;
 use edgeprice_core::tracker::{MAX_EVENTS, PageEvent, features_json};
 use edgeprice_edge::visit::{self, COOKIE_NAME, Visit};
 
@@ -58,25 +59,59 @@ pub(crate) fn log(event: &str, fields: Value) {
 }
 
 fn json_response(status: u16, body: &impl serde::Serialize, headers: &Headers) -> worker::Result<Response> {
+    let text = serde_json::to_vec(body).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    json_text_response(status, text, headers)
+}
+
+/// A response whose body is JSON text already written (decisions: `pricing::json`).
+fn json_text_response(status: u16, text: Vec<u8>, headers: &Headers) -> worker::Result<Response> {
     headers.set("Content-Type", "application/json")?;
     headers.set("Cache-Control", "private, no-store")?;
-    let text = serde_json::to_vec(body).map_err(|e| worker::Error::RustError(e.to_string()))?;
     Ok(Response::builder().with_status(status).with_headers(headers.clone()).fixed(text))
 }
 
 /// One product's answer in a page: its decision, or why it could not be priced.
-#[derive(serde::Serialize)]
-#[serde(untagged)]
 enum PageItem {
     Priced(Box<Decision>),
     Refused { code: &'static str, message: &'static str },
 }
 
-#[derive(serde::Serialize)]
-#[serde(untagged)]
+/// The pricing API's answer: one decision, or `{"decisions": [...]}` with a decision or
+/// `{"code", "message"}` per product.
 enum Priced {
     One(Box<Decision>),
     Page { decisions: Vec<PageItem> },
+}
+
+impl Priced {
+    /// The answer's JSON, written directly (`pricing::json`: the bytes serde_json would
+    /// write for the same answer, in one pass).
+    fn to_json(&self) -> String {
+        match self {
+            Priced::One(d) => json::decision_text(d),
+            Priced::Page { decisions } => {
+                let mut out = String::with_capacity(16 + 512 * decisions.len());
+                out.push_str("{\"decisions\":[");
+                for (i, item) in decisions.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    match item {
+                        PageItem::Priced(d) => json::write_decision(&mut out, d),
+                        PageItem::Refused { code, message } => {
+                            out.push_str("{\"code\":");
+                            json::string(&mut out, code);
+                            out.push_str(",\"message\":");
+                            json::string(&mut out, message);
+                            out.push('}');
+                        }
+                    }
+                }
+                out.push_str("]}");
+                out
+            }
+        }
+    }
 }
 
 fn error(status: u16, code: &str, message: &str, headers: &Headers) -> worker::Result<Response> {
@@ -182,7 +217,7 @@ async fn price_route(req: &Request, env: &Env, cfg: &Config, now: i64) -> worker
     match decide(env, cfg, &visit, &sku, now, &place_of(req)).await {
         Ok(d) => {
             disclosure_headers(&d, &headers)?;
-            json_response(200, &d, &headers)
+            json_text_response(200, json::decision_text(&d).into_bytes(), &headers)
         }
         Err((status, code)) => error(status, code, "no price for this sku", &headers),
     }
@@ -339,7 +374,7 @@ async fn api_price_route(mut req: Request, env: &Env, cfg: &Config, now: i64) ->
     if let Some(skus) = skus {
         let items = catalog_page(env, cfg, &body, skus, at, place.as_ref(), now).await;
         return match items {
-            Ok(decisions) => json_response(200, &Priced::Page { decisions }, &headers),
+            Ok(decisions) => json_text_response(200, Priced::Page { decisions }.to_json().into_bytes(), &headers),
             Err((status, code)) => error(status, code, "cannot price this request", &headers),
         };
     }
@@ -368,7 +403,7 @@ async fn api_price_route(mut req: Request, env: &Env, cfg: &Config, now: i64) ->
     })
     .and_then(|priced| priced);
     match result {
-        Ok(body) => json_response(200, &body, &headers),
+        Ok(body) => json_text_response(200, body.to_json().into_bytes(), &headers),
         Err((status, code)) => error(status, code, "cannot price this request", &headers),
     }
 }
