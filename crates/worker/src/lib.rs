@@ -91,23 +91,18 @@ impl Priced {
             Priced::One(d) => json::decision_text(d),
             Priced::Page { decisions } => {
                 let mut out = String::with_capacity(16 + 512 * decisions.len());
-                out.push_str("{\"decisions\":[");
-                for (i, item) in decisions.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
+                out.push_str("{\"decisions\":");
+                json::array(&mut out, decisions, |out, item| match item {
+                    PageItem::Priced(d) => json::write_decision(out, d),
+                    PageItem::Refused { code, message } => {
+                        out.push_str("{\"code\":");
+                        json::string(out, code);
+                        out.push_str(",\"message\":");
+                        json::string(out, message);
+                        out.push('}');
                     }
-                    match item {
-                        PageItem::Priced(d) => json::write_decision(&mut out, d),
-                        PageItem::Refused { code, message } => {
-                            out.push_str("{\"code\":");
-                            json::string(&mut out, code);
-                            out.push_str(",\"message\":");
-                            json::string(&mut out, message);
-                            out.push('}');
-                        }
-                    }
-                }
-                out.push_str("]}");
+                });
+                out.push('}');
                 out
             }
         }

@@ -39,14 +39,9 @@ pub fn write_decision(out: &mut String, d: &Decision) {
     out.push_str(itoa::Buffer::new().format(d.policy_version));
     out.push_str(",\"decision_id\":");
     string(out, &d.decision_id);
-    out.push_str(",\"reasons\":[");
-    for (i, r) in d.reasons.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        string(out, r);
-    }
-    out.push_str("],\"personalized\":");
+    out.push_str(",\"reasons\":");
+    array(out, &d.reasons, |out, r| string(out, r));
+    out.push_str(",\"personalized\":");
     out.push_str(if d.personalized { "true" } else { "false" });
     out.push_str(",\"hash_version\":");
     out.push_str(itoa::Buffer::new().format(d.hash_version));
@@ -59,14 +54,8 @@ pub fn write_decision(out: &mut String, d: &Decision) {
         string(out, t);
     }
     if !d.candidates.is_empty() {
-        out.push_str(",\"candidates\":[");
-        for (i, c) in d.candidates.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            candidate(out, c);
-        }
-        out.push(']');
+        out.push_str(",\"candidates\":");
+        array(out, &d.candidates, candidate);
     }
     out.push('}');
 }
@@ -81,15 +70,20 @@ pub fn decision_text(d: &Decision) -> String {
 /// `ds` as a JSON array.
 pub fn decisions_text(ds: &[Decision]) -> String {
     let mut out = String::with_capacity(2 + 1024 * ds.len());
+    array(&mut out, ds, write_decision);
+    out
+}
+
+/// `items` as a JSON array, each written by `write`.
+pub fn array<T>(out: &mut String, items: &[T], write: impl Fn(&mut String, &T)) {
     out.push('[');
-    for (i, d) in ds.iter().enumerate() {
+    for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        write_decision(&mut out, d);
+        write(out, item);
     }
     out.push(']');
-    out
 }
 
 fn candidate(out: &mut String, c: &CandidateOutcome) {
