@@ -18,24 +18,40 @@ def write(target, name, data):
         f.write(data if isinstance(data, bytes) else data.encode())
 
 
+def parts(bundle):
+    """The manifest bytes and model bytes of a framed bundle."""
+    at = 4 + 2
+    key_len = bundle[at]
+    at += 1 + key_len
+    (mlen,) = struct.unpack_from("<I", bundle, at)
+    manifest = bundle[at + 4 : at + 4 + mlen]
+    at += 4 + mlen
+    (model_len,) = struct.unpack_from("<I", bundle, at)
+    return manifest, bundle[at + 4 : at + 4 + model_len]
+
+
+def signed(mode, manifest, model):
+    """Input of the target's mode 1 (format 1) or 2 (format 2): re-signed by its fuzz key."""
+    assert len(manifest) < 65536
+    return bytes([mode]) + struct.pack("<H", len(manifest)) + manifest + model
+
+
 bundle = open(os.path.join(root, "models/default.epb"), "rb").read()
 write("bundle", "default", b"\x00" + bundle)
-# The default bundle's manifest and model, to be re-signed by the target's fuzz key (mode 1).
-at = 4 + 2
-key_len = bundle[at]
-at += 1 + key_len
-(mlen,) = struct.unpack_from("<I", bundle, at)
-manifest = json.loads(bundle[at + 4 : at + 4 + mlen])
-at += 4 + mlen
-(model_len,) = struct.unpack_from("<I", bundle, at)
-model = bundle[at + 4 : at + 4 + model_len]
+# The default bundle's binary manifest (format 2) with the fuzz key's id: policy version
+# u64, then the key id as a u32 length and its bytes.
+binary, model = parts(bundle)
+(key_len,) = struct.unpack_from("<I", binary, 8)
+fuzz_id = b"fuzz"
+binary = binary[:8] + struct.pack("<I", len(fuzz_id)) + fuzz_id + binary[12 + key_len :]
+write("bundle", "binary", signed(2, binary, model))
+# The same policy in format 1 (JSON manifest), kept as a test fixture of the core.
+old = open(os.path.join(root, "crates/core/tests/fixtures/default-format1.epb"), "rb").read()
+json_manifest, model = parts(old)
+manifest = json.loads(json_manifest)
 manifest["key_id"] = "fuzz"
-m = json.dumps(manifest).encode()
-assert len(m) < 65536
-write("bundle", "resigned", b"\x01" + struct.pack("<H", len(m)) + m + model)
-no_plan = dict(manifest, plan=None)
-m = json.dumps(no_plan).encode()
-write("bundle", "no-plan", b"\x01" + struct.pack("<H", len(m)) + m + model)
+write("bundle", "resigned", signed(1, json.dumps(manifest).encode(), model))
+write("bundle", "no-plan", signed(1, json.dumps(dict(manifest, plan=None)).encode(), model))
 
 cases = json.load(open(os.path.join(root, "tests/golden/cases.json")))["cases"]
 for i, c in enumerate(cases):

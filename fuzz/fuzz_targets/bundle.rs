@@ -1,7 +1,8 @@
 //! Bundle bytes: framing, signature, manifest, rules, plan. First byte 0 (or anything but
-//! 1): the bytes as a bundle (the signature stops almost everything, as it should). First
-//! byte 1: the next two bytes (LE) are a manifest length, then manifest bytes and model
-//! bytes, framed and signed with a trusted fuzz key, so the checks behind the signature are
+//! 1 and 2): the bytes as a bundle (the signature stops almost everything, as it should).
+//! First byte 1 or 2: the next two bytes (LE) are a manifest length, then manifest bytes and
+//! model bytes, framed as that format (1: JSON manifest, 2: binary manifest with compiled
+//! rules) and signed with a trusted fuzz key, so the checks behind the signature are
 //! reached. A bundle that verifies must price within its own rules (`common::check`).
 #![no_main]
 
@@ -26,10 +27,10 @@ fn signer_and_keys() -> &'static (BundleSigner, TrustedKeys) {
 fuzz_target!(|data: &[u8]| {
     let (signer, keys) = signer_and_keys();
     let bytes = match data.split_first() {
-        Some((1, rest)) if rest.len() >= 2 => {
+        Some((&format @ (1 | 2), rest)) if rest.len() >= 2 => {
             let len = (u16::from_le_bytes([rest[0], rest[1]]) as usize).min(rest.len() - 2);
             let (manifest, model) = rest[2..].split_at(len);
-            signer.sign_manifest_bytes(manifest, model).unwrap()
+            signer.sign_format(u16::from(format), manifest, model).unwrap()
         }
         _ => data.to_vec(),
     };

@@ -52,7 +52,7 @@ after(async () => {
 const decision = async () => JSON.parse(await page.textContent("#json"));
 
 test("loads the default policy and prices the shaped session", async () => {
-  assert.match(await page.textContent("#policy"), /policy v1 · key edgeprice-default-2026-12/);
+  assert.match(await page.textContent("#policy"), /policy v1 · key edgeprice-default-2026-12b/);
   const d = await decision();
   assert.equal(d.policy_version, 1);
   assert.ok(["model", "explore", "control"].includes(d.arm), d.arm);

@@ -1,5 +1,5 @@
-//! `keygen`, `verify`, `inspect` and `push-secret`: signing keys and signed policy bundles
-//! (`bundle`, which builds one, is `sign`).
+//! `keygen`, `verify`, `inspect`, `resign` and `push-secret`: signing keys and signed policy
+//! bundles (`bundle`, which builds one, is `sign`).
 
 use std::path::PathBuf;
 
@@ -26,6 +26,24 @@ pub struct VerifyArgs {
     /// Public key file (default: the key of the built-in default bundle).
     #[arg(long)]
     pub public_key: Option<PathBuf>,
+    /// Time to check validity at, RFC 3339 UTC (default: now).
+    #[arg(long)]
+    pub now: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ResignArgs {
+    /// The bundle to sign again; it must verify first.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// Public key file it verifies with (default: the key of the built-in default bundle).
+    #[arg(long)]
+    pub public_key: Option<PathBuf>,
+    /// The secret key file to sign with (`keygen`).
+    #[arg(long)]
+    pub key: PathBuf,
+    #[arg(long)]
+    pub out: PathBuf,
     /// Time to check validity at, RFC 3339 UTC (default: now).
     #[arg(long)]
     pub now: Option<String>,
@@ -91,6 +109,31 @@ pub fn verify(a: VerifyArgs) -> Result<()> {
             std::process::exit(2);
         }
     }
+}
+
+/// The same policy (version, validity, rules, plan, model) signed with another key in the
+/// current format: how a format-1 bundle becomes format 2, and how a rotated key takes
+/// over a bundle. The output is verified with the new key before it is written.
+pub fn resign(a: ResignArgs) -> Result<()> {
+    let now = now_or(a.now.as_deref())?;
+    let bytes = read(&a.bundle)?;
+    let old = bundle::verify(&bytes, &keys(a.public_key.as_deref())?, now, None)?;
+    let signer = BundleSigner::from_json(&read(&a.key)?)?;
+    let model = bundle::model_bytes(&bytes)?;
+    let out = signer.sign_exact(old.manifest(), model)?;
+    let mut own = bundle::TrustedKeys::default();
+    own.add(&signer.key_id, &signer.public_bytes())?;
+    let new = bundle::verify(&out, &own, now, None)?;
+    files::write(&a.out, &out)?;
+    println!(
+        "signed policy version {} with key {} (format {}, {} bytes; was {} bytes)",
+        new.manifest().policy_version,
+        signer.key_id,
+        bundle::FORMAT_VERSION,
+        out.len(),
+        bytes.len()
+    );
+    Ok(())
 }
 
 pub fn inspect(a: InspectArgs) -> Result<()> {

@@ -48,6 +48,9 @@ enum Command {
     Bundle(sign::BundleArgs),
     /// Verify a bundle: exit 0 when valid, non-zero with the reason code otherwise.
     Verify(bundle::VerifyArgs),
+    /// Sign a bundle that verifies again, with another key, in the current format (same
+    /// policy version, validity, rules and model).
+    Resign(bundle::ResignArgs),
     /// Print a bundle's manifest and parsed rules as JSON (signature not checked).
     Inspect(bundle::InspectArgs),
     /// Run the origin service: publish and serve bundles, store feedback. Tokens come from
@@ -97,6 +100,7 @@ fn main() -> Result<()> {
         Command::Bundle(a) => sign::bundle(a),
         Command::Verify(a) => bundle::verify(a),
         Command::Inspect(a) => bundle::inspect(a),
+        Command::Resign(a) => bundle::resign(a),
         Command::Serve(a) => serve::serve(a),
         Command::Publish(a) => client::publish(a),
         Command::Rollback(a) => client::rollback(a),

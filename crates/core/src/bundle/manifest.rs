@@ -26,9 +26,29 @@ pub struct Manifest {
     /// Model metrics from training (free-form JSON, shown by `inspect`).
     #[serde(default)]
     pub metrics: serde_json::Value,
-    /// The int8 fast path's plan of the model (`plan::Plan::to_bytes`, base64), written by
-    /// `sign` when the model lowers and agrees with tract-onnx; a build without tract-onnx
-    /// runs the model from it. Absent in bundles signed before it existed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan: Option<String>,
+    /// The int8 fast path's plan of the model (`plan::Plan::to_bytes`; base64 in format 1's
+    /// JSON), written by `sign` when the model lowers and agrees with tract-onnx; a build
+    /// without tract-onnx runs the model from it. Absent in bundles signed before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "base64_text")]
+    pub plan: Option<Vec<u8>>,
+}
+
+/// Format 1 carries the plan as a base64 string; a string that is not base64 is kept as
+/// no bytes at all, which no plan is, so `verify` refuses it as a malformed plan.
+mod base64_text {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(plan: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match plan {
+            Some(bytes) => s.serialize_str(&STANDARD.encode(bytes)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        Ok(text.map(|t| STANDARD.decode(t).unwrap_or_default()))
+    }
 }

@@ -4,13 +4,18 @@
 //!
 //! Layout (integers little-endian):
 //! `"EPB1"` | format version u16 | key id length u8 | key id | manifest length u32 |
-//! manifest JSON | model length u32 | model bytes | Ed25519 signature (64 bytes).
+//! manifest | model length u32 | model bytes | Ed25519 signature (64 bytes).
+//! The manifest is JSON with the rules as TOML text in format 1, and binary with the rules
+//! compiled in format 2 (`binary`), which is what `BundleSigner` writes since December
+//! 2026: loading one parses neither JSON nor TOML. Both formats verify.
 //! Invariant: nothing but the framing is read before the signature is checked.
 
+mod binary;
 mod draft;
 mod keys;
 mod manifest;
 mod signer;
+mod wire;
 
 use ed25519_dalek::{Signature, Verifier};
 
@@ -22,10 +27,12 @@ pub use signer::BundleSigner;
 use crate::model::BehaviourModel;
 use crate::model::plan::Plan;
 use crate::pricing::rules::{Rules, parse_time};
-use base64::Engine as _;
 
 pub const MAGIC: &[u8; 4] = b"EPB1";
-pub const FORMAT_VERSION: u16 = 1;
+/// The format `BundleSigner` writes (binary manifest, compiled rules).
+pub const FORMAT_VERSION: u16 = 2;
+/// The first format (JSON manifest, rules as TOML text), still read.
+pub const FORMAT_JSON: u16 = 1;
 /// Largest bundle accepted (the shipped one is about 20 KB).
 pub const MAX_BUNDLE: usize = 8 << 20;
 
@@ -116,6 +123,7 @@ fn take_u32(bytes: &[u8], at: &mut usize) -> Result<usize, BundleError> {
 
 /// Framing of a bundle, before any trust: key id, manifest bytes, model bytes, signature.
 struct Frame<'a> {
+    version: u16,
     key_id: &'a str,
     signed: &'a [u8],
     manifest: &'a [u8],
@@ -133,7 +141,7 @@ fn frame(bytes: &[u8]) -> Result<Frame<'_>, BundleError> {
     }
     let v = take(bytes, &mut at, 2)?;
     let version = u16::from_le_bytes([v[0], v[1]]);
-    if version != FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != FORMAT_JSON {
         return Err(BundleError::FormatVersion(version));
     }
     let key_len = take(bytes, &mut at, 1)?[0] as usize;
@@ -148,7 +156,7 @@ fn frame(bytes: &[u8]) -> Result<Frame<'_>, BundleError> {
     if at != bytes.len() {
         return Err(BundleError::Malformed(format!("{} trailing bytes", bytes.len() - at)));
     }
-    Ok(Frame { key_id, signed: &bytes[..signed_len], manifest, model, signature })
+    Ok(Frame { version, key_id, signed: &bytes[..signed_len], manifest, model, signature })
 }
 
 /// Verifies a bundle: framing, key, signature, then manifest, validity window at `now`
@@ -163,8 +171,7 @@ pub fn verify(
     let key = keys.get(f.key_id).ok_or_else(|| BundleError::UnknownKey(f.key_id.chars().take(64).collect()))?;
     let sig_bytes: [u8; 64] = f.signature.try_into().map_err(|_| BundleError::Truncated)?;
     key.verify(f.signed, &Signature::from_bytes(&sig_bytes)).map_err(|_| BundleError::BadSignature)?;
-    let mut manifest: Manifest =
-        serde_json::from_slice(f.manifest).map_err(|e| BundleError::Malformed(e.to_string()))?;
+    let (mut manifest, rules) = read_manifest(&f)?;
     manifest.population_curve.normalize();
     if manifest.key_id != f.key_id {
         return Err(BundleError::Malformed("manifest key id differs from the frame's".into()));
@@ -184,11 +191,7 @@ pub fn verify(
     {
         return Err(BundleError::Downgrade { found: manifest.policy_version, live });
     }
-    let rules = Rules::from_toml(&manifest.rules_toml).map_err(|e| BundleError::BadRules(e.to_string()))?;
-    let carried = manifest
-        .plan
-        .as_ref()
-        .map(|text| base64::engine::general_purpose::STANDARD.decode(text).ok().and_then(|b| Plan::from_bytes(&b)));
+    let carried = manifest.plan.as_deref().map(Plan::from_bytes);
     // A signed plan is the model (tract-onnx checked it against the ONNX when the bundle was
     // signed); a tract build still makes sure it is these ONNX bytes' lowering, and loads
     // them into tract-onnx only if a reference run is asked for. Without a plan tract runs it.
@@ -219,10 +222,44 @@ pub fn verify(
     Ok(VerifiedBundle { manifest, rules, model, expires_at: expires })
 }
 
+/// The manifest and rules of a framed bundle, in its format. Format 2's compiled rules are
+/// the rules, as the signed plan is the model; a build with tract-onnx (the full toolchain)
+/// also checks that they are what the signed TOML text compiles to.
+fn read_manifest(f: &Frame) -> Result<(Manifest, Rules), BundleError> {
+    let (manifest, rules) = if f.version == FORMAT_JSON {
+        let manifest: Manifest =
+            serde_json::from_slice(f.manifest).map_err(|e| BundleError::Malformed(e.to_string()))?;
+        let rules = Rules::from_toml(&manifest.rules_toml).map_err(|e| BundleError::BadRules(e.to_string()))?;
+        (manifest, rules)
+    } else {
+        binary::decode(f.manifest)?
+    };
+    #[cfg(feature = "tract")]
+    if f.version != FORMAT_JSON && Rules::from_toml(&manifest.rules_toml).as_ref() != Ok(&rules) {
+        return Err(BundleError::BadRules("the compiled rules are not the signed TOML's".into()));
+    }
+    Ok((manifest, rules))
+}
+
+/// Format 2's manifest bytes of `manifest`, its rules TOML compiled (refused as
+/// `bundle_bad_rules` if they do not compile): what `BundleSigner::sign_exact` signs.
+pub fn binary_manifest(manifest: &Manifest) -> Result<Vec<u8>, BundleError> {
+    let rules = Rules::from_toml(&manifest.rules_toml).map_err(|e| BundleError::BadRules(e.to_string()))?;
+    binary::encode(manifest, &rules)
+}
+
+/// The model bytes of a framed bundle (signature NOT checked: verify it first).
+pub fn model_bytes(bytes: &[u8]) -> Result<&[u8], BundleError> {
+    Ok(frame(bytes)?.model)
+}
+
 /// The manifest and sizes of a bundle whose signature is NOT checked (for `inspect`).
 pub fn inspect_unverified(bytes: &[u8]) -> Result<(Manifest, usize), BundleError> {
     let f = frame(bytes)?;
-    let manifest: Manifest = serde_json::from_slice(f.manifest).map_err(|e| BundleError::Malformed(e.to_string()))?;
+    let manifest = match f.version {
+        FORMAT_JSON => serde_json::from_slice(f.manifest).map_err(|e| BundleError::Malformed(e.to_string()))?,
+        _ => binary::decode(f.manifest)?.0,
+    };
     Ok((manifest, f.model.len()))
 }
 
@@ -244,7 +281,6 @@ mod tests {
 
     #[test]
     fn the_plan_decides_what_a_build_without_tract_can_run() {
-        use base64::engine::general_purpose::STANDARD;
         let (manifest, _) = inspect_unverified(DEFAULT_BUNDLE).unwrap();
         let text = manifest.plan.clone().expect("the default bundle carries its plan");
         let model = frame(DEFAULT_BUNDLE).unwrap().model;
@@ -252,15 +288,15 @@ mod tests {
         let mut keys = TrustedKeys::default();
         keys.add_json(serde_json::to_string(&signer.public_file()).unwrap().as_bytes()).unwrap();
         let now = parse_time("2026-06-01T00:00:00Z").unwrap();
-        let with_plan = |plan: Option<String>| {
+        let with_plan = |plan: Option<Vec<u8>>| {
             let mut m = manifest.clone();
             m.plan = plan;
             signer.sign_exact(&m, model).unwrap()
         };
-        let mut other = Plan::from_bytes(&STANDARD.decode(&text).unwrap()).unwrap();
+        let mut other = Plan::from_bytes(&text).unwrap();
         other.hidden[0].q.iter_mut().for_each(|q| *q = 0);
         let code = |b: &[u8]| verify(b, &keys, now, None).err().map(|e| e.code());
-        let (no_plan, wrong_plan) = (with_plan(None), with_plan(Some(STANDARD.encode(other.to_bytes()))));
+        let (no_plan, wrong_plan) = (with_plan(None), with_plan(Some(other.to_bytes())));
         #[cfg(feature = "tract")]
         {
             assert_eq!(code(&no_plan), None, "tract-onnx runs a model without a plan");
@@ -271,7 +307,7 @@ mod tests {
             assert_eq!(code(&no_plan), Some("bundle_model_mismatch"), "without tract-onnx a plan is required");
             assert_eq!(code(&wrong_plan), None, "without tract-onnx the signed plan is the model");
         }
-        assert_eq!(code(&with_plan(Some("not base64!".into()))), Some("bundle_model_mismatch"));
+        assert_eq!(code(&with_plan(Some(b"not a plan".to_vec()))), Some("bundle_model_mismatch"));
         assert_eq!(code(&with_plan(Some(text))), None);
         let live = verify(DEFAULT_BUNDLE, &default_keys().unwrap(), now, None).unwrap();
         assert_eq!(live.model.runtime(), "int8_fast_path");

@@ -6,11 +6,9 @@ use serde::Deserialize;
 
 use super::keys::{PublicKeyFile, hex, unhex};
 use super::manifest::Manifest;
-use super::{BundleError, FORMAT_VERSION, MAGIC};
+use super::{BundleError, FORMAT_JSON, FORMAT_VERSION, MAGIC, binary_manifest};
 #[cfg(feature = "tract")]
 use crate::model::BehaviourModel;
-#[cfg(feature = "tract")]
-use base64::Engine as _;
 
 /// A signing key: 32 secret bytes and the id it signs as.
 pub struct BundleSigner {
@@ -58,32 +56,38 @@ impl BundleSigner {
         let manifest = &Manifest {
             plan: BehaviourModel::load(model, manifest.schema.width())
                 .ok()
-                .and_then(|m| m.fast_plan().map(|p| base64::engine::general_purpose::STANDARD.encode(p.to_bytes()))),
+                .and_then(|m| m.fast_plan().map(|p| p.to_bytes())),
             ..manifest.clone()
         };
         self.sign_exact(manifest, model)
     }
 
-    /// Signs the manifest exactly as given (no plan lowered or replaced): for tests and for
-    /// tools that bring their own plan.
+    /// Signs the manifest exactly as given (no plan lowered or replaced), in format 2: the
+    /// rules TOML is compiled now, and rules that do not compile are not signed. For tests
+    /// and for tools that bring their own plan.
     pub fn sign_exact(&self, manifest: &Manifest, model: &[u8]) -> Result<Vec<u8>, BundleError> {
         let mut manifest = manifest.clone();
         manifest.key_id = self.key_id.clone();
-        let json = serde_json::to_vec(&manifest).map_err(|e| BundleError::Malformed(e.to_string()))?;
-        self.sign_manifest_bytes(&json, model)
+        self.sign_format(FORMAT_VERSION, &binary_manifest(&manifest)?, model)
     }
 
-    /// Frames and signs manifest bytes exactly as given, valid JSON or not: how tests and
-    /// the fuzz targets reach the checks behind the signature.
+    /// Frames and signs format-1 manifest bytes exactly as given, valid JSON or not: how
+    /// tests and the fuzz targets reach the checks behind the signature of a format-1 bundle.
     pub fn sign_manifest_bytes(&self, json: &[u8], model: &[u8]) -> Result<Vec<u8>, BundleError> {
+        self.sign_format(FORMAT_JSON, json, model)
+    }
+
+    /// Frames manifest bytes exactly as given under a format version, any version, and
+    /// signs them (tests and fuzzing; `sign` is how bundles are made).
+    pub fn sign_format(&self, version: u16, manifest: &[u8], model: &[u8]) -> Result<Vec<u8>, BundleError> {
         let key_id = self.key_id.as_bytes();
         let key_len = u8::try_from(key_id.len()).map_err(|_| BundleError::Malformed("key id too long".into()))?;
-        let mut out = Vec::with_capacity(json.len() + model.len() + 128);
+        let mut out = Vec::with_capacity(manifest.len() + model.len() + 128);
         out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&version.to_le_bytes());
         out.push(key_len);
         out.extend_from_slice(key_id);
-        for part in [json, model] {
+        for part in [manifest, model] {
             let len = u32::try_from(part.len()).map_err(|_| BundleError::Malformed("part too large".into()))?;
             out.extend_from_slice(&len.to_le_bytes());
             out.extend_from_slice(part);

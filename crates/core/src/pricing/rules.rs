@@ -183,7 +183,9 @@ impl Rules {
         Ok(rules)
     }
 
-    fn validate(&mut self) -> Result<(), RulesError> {
+    /// The checks `from_toml` makes, for rules from any source (a format-2 bundle's compiled
+    /// rules too); also computes each promotion's window.
+    pub(crate) fn validate(&mut self) -> Result<(), RulesError> {
         check("ladder", !self.ladder.is_empty() && self.ladder.len() <= 64, self.ladder.len())?;
         check("ladder", self.ladder.iter().all(|r| r.is_finite() && *r > 0.0 && *r <= 2.0), &self.ladder)?;
         let g = &self.guardrails;

@@ -19,7 +19,7 @@ fn default_model() -> Vec<u8> {
 fn default_bundle_verifies() {
     let b = verify(DEFAULT_BUNDLE, &bundle::default_keys().unwrap(), now(), None).unwrap();
     assert_eq!(b.manifest().policy_version, 1);
-    assert_eq!(b.manifest().key_id, "edgeprice-default-2026-12");
+    assert_eq!(b.manifest().key_id, "edgeprice-default-2026-12b");
 }
 
 #[test]
@@ -71,7 +71,7 @@ fn downgrade_expiry_and_keys() {
 
     // Re-signed by another key that claims the default key's id: the signature fails.
     let (manifest, _) = inspect_unverified(DEFAULT_BUNDLE).unwrap();
-    let (forger, _) = test_signer("edgeprice-default-2026-12", 9);
+    let (forger, _) = test_signer("edgeprice-default-2026-12b", 9);
     let forged = forger.sign(&manifest, &default_model()).unwrap();
     assert_eq!(verify(&forged, &keys, now(), None).unwrap_err().code(), "bundle_bad_signature");
 }
@@ -86,8 +86,12 @@ fn bad_content_under_a_good_signature_is_rejected() {
     assert_eq!(err.code(), "bundle_model_mismatch", "{err}");
     let mut rules = manifest.clone();
     rules.rules_toml = rules.rules_toml.replace("max_discount = 0.15", "max_discount = 3.0");
+    // The signer refuses to compile them; signed as format 1 (rules as text), verify does.
+    assert_eq!(signer.sign(&rules, &default_model()).unwrap_err().code(), "bundle_bad_rules");
+    rules.key_id = "test-key".into();
+    let json = serde_json::to_vec(&rules).unwrap();
     assert_eq!(
-        verify(&signer.sign(&rules, &default_model()).unwrap(), &keys, now(), None).unwrap_err().code(),
+        verify(&signer.sign_manifest_bytes(&json, &default_model()).unwrap(), &keys, now(), None).unwrap_err().code(),
         "bundle_bad_rules"
     );
     let err = verify(&signer.sign(&manifest, b"not onnx").unwrap(), &keys, now(), None).unwrap_err();

@@ -1,0 +1,265 @@
+//! Format 2's manifest: the same contents as format 1's JSON, with the rules compiled when
+//! the bundle is signed, so that loading one parses neither JSON nor TOML. The rules' TOML
+//! text travels too, verbatim, for people (`inspect`, the console) and for `reissue`.
+//!
+//! Layout (`wire` primitives, in this order; manifest encoding version = bundle format 2):
+//! policy version u64 | key id | created | expires | schema (transform version u32, inputs)
+//! | rules (compiled) | page values (name, value)* | population curve (ratios, purchase
+//! probabilities) | rules TOML | metrics JSON text | plan (0, or 1 and its bytes).
+//! Every enum is one byte whose values below are fixed: new variants take new values.
+//! Invariant: `decode(encode(m, r)) == (m, r)` for every manifest and every valid rule set
+//! (the tests check it on the shipped bundle and on rule sets made to use every field).
+
+use std::collections::BTreeMap;
+
+use super::BundleError;
+use super::manifest::Manifest;
+use super::wire::{Reader, Writer};
+use crate::features::{FeatureSchema, Input};
+use crate::pricing::curve::PopulationCurve;
+use crate::pricing::disclosure::{Disclosure, Jurisdiction, Personalize};
+use crate::pricing::rules::{
+    ControlPrice, Exploration, ExplorationMode, Guardrails, Inventory, Objective, Personalization, Promotion,
+    Rounding, Rules,
+};
+use crate::session::{Categorical, Numeric};
+
+fn bad(what: &str) -> BundleError {
+    BundleError::Malformed(format!("binary manifest: {what}"))
+}
+
+/// Writes a manifest and its compiled rules.
+pub(super) fn encode(m: &Manifest, rules: &Rules) -> Result<Vec<u8>, BundleError> {
+    let mut w = Writer::default();
+    w.u64(m.policy_version);
+    w.str(&m.key_id)?;
+    w.str(&m.created)?;
+    w.str(&m.expires)?;
+    schema(&mut w, &m.schema)?;
+    compiled_rules(&mut w, rules)?;
+    w.len(m.page_values.len())?;
+    for (name, value) in &m.page_values {
+        w.str(name)?;
+        w.f64(*value);
+    }
+    w.f64s(&m.population_curve.ratios)?;
+    w.f64s(&m.population_curve.purchase_probability)?;
+    w.str(&m.rules_toml)?;
+    let metrics = serde_json::to_string(&m.metrics).map_err(|e| BundleError::Malformed(e.to_string()))?;
+    w.str(&metrics)?;
+    match &m.plan {
+        Some(plan) => {
+            w.u8(1);
+            w.bytes(plan)?;
+        }
+        None => w.u8(0),
+    }
+    Ok(w.out)
+}
+
+/// Reads a manifest and its compiled rules, validated as `Rules::from_toml` validates them.
+pub(super) fn decode(bytes: &[u8]) -> Result<(Manifest, Rules), BundleError> {
+    let mut r = Reader::new(bytes);
+    let policy_version = r.u64()?;
+    let key_id = r.string()?;
+    let (created, expires) = (r.string()?, r.string()?);
+    let schema = read_schema(&mut r)?;
+    let mut rules = read_rules(&mut r)?;
+    let mut page_values = BTreeMap::new();
+    for _ in 0..r.count(12)? {
+        let name = r.string()?;
+        page_values.insert(name, r.f64()?);
+    }
+    let population_curve = PopulationCurve { ratios: r.f64s()?, purchase_probability: r.f64s()? };
+    let rules_toml = r.string()?;
+    let metrics = serde_json::from_str(r.str()?).map_err(|e| bad(&format!("metrics: {e}")))?;
+    let plan = match r.u8()? {
+        0 => None,
+        1 => Some(r.bytes()?.to_vec()),
+        _ => return Err(bad("the plan's tag is neither 0 nor 1")),
+    };
+    r.finish()?;
+    rules.validate().map_err(|e| BundleError::BadRules(e.to_string()))?;
+    let manifest = Manifest {
+        policy_version,
+        key_id,
+        created,
+        expires,
+        schema,
+        rules_toml,
+        page_values,
+        population_curve,
+        metrics,
+        plan,
+    };
+    Ok((manifest, rules))
+}
+
+/// One byte per enum value, looked up in a fixed table (the table's order is the format).
+fn pick<T: Copy>(table: &[T], byte: u8, what: &str) -> Result<T, BundleError> {
+    table.get(byte as usize).copied().ok_or_else(|| bad(&format!("unknown {what} {byte}")))
+}
+
+fn index<T: PartialEq>(table: &[T], value: &T) -> u8 {
+    table.iter().position(|t| t == value).unwrap_or(0) as u8
+}
+
+const OBJECTIVES: [Objective; 2] = [Objective::Profit, Objective::Revenue];
+const MODES: [ExplorationMode; 2] = [ExplorationMode::Epsilon, ExplorationMode::Softmax];
+const CONTROLS: [ControlPrice; 2] = [ControlPrice::Uniform, ControlPrice::List];
+const PERSONALIZE: [Personalize; 3] = [Personalize::On, Personalize::Uniform, Personalize::List];
+
+fn schema(w: &mut Writer, s: &FeatureSchema) -> Result<(), BundleError> {
+    w.u32(s.transform_version);
+    w.len(s.inputs.len())?;
+    for input in &s.inputs {
+        match input {
+            Input::Log1p { column, max, mean, std } | Input::Linear { column, max, mean, std } => {
+                w.u8(if matches!(input, Input::Log1p { .. }) { 0 } else { 1 });
+                w.u8(index(&Numeric::ALL, column));
+                [*max, *mean, *std].iter().for_each(|x| w.f64(*x));
+            }
+            Input::Positive { column } => {
+                w.u8(2);
+                w.u8(index(&Numeric::ALL, column));
+            }
+            Input::Weekend => w.u8(3),
+            Input::OneHot { column, vocabulary } => {
+                w.u8(4);
+                w.u8(index(&Categorical::ALL, column));
+                w.strs(vocabulary)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_schema(r: &mut Reader) -> Result<FeatureSchema, BundleError> {
+    let transform_version = r.u32()?;
+    let n = r.count(1)?;
+    let mut inputs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let kind = r.u8()?;
+        inputs.push(match kind {
+            0 | 1 => {
+                let column = pick(&Numeric::ALL, r.u8()?, "numeric column")?;
+                let (max, mean, std) = (r.f64()?, r.f64()?, r.f64()?);
+                if kind == 0 { Input::Log1p { column, max, mean, std } } else { Input::Linear { column, max, mean, std } }
+            }
+            2 => Input::Positive { column: pick(&Numeric::ALL, r.u8()?, "numeric column")? },
+            3 => Input::Weekend,
+            4 => Input::OneHot {
+                column: pick(&Categorical::ALL, r.u8()?, "categorical column")?,
+                vocabulary: r.strings()?,
+            },
+            other => return Err(bad(&format!("unknown input kind {other}"))),
+        });
+    }
+    Ok(FeatureSchema { transform_version, inputs })
+}
+
+fn opt_u64(w: &mut Writer, v: Option<u64>) {
+    w.u8(u8::from(v.is_some()));
+    w.u64(v.unwrap_or(0));
+}
+
+fn read_opt_u64(r: &mut Reader) -> Result<Option<u64>, BundleError> {
+    let present = r.bool()?;
+    let v = r.u64()?;
+    Ok(present.then_some(v))
+}
+
+fn compiled_rules(w: &mut Writer, rules: &Rules) -> Result<(), BundleError> {
+    w.u8(index(&OBJECTIVES, &rules.objective));
+    w.f64s(&rules.ladder)?;
+    let g = &rules.guardrails;
+    w.f64(g.min_margin);
+    w.f64(g.max_discount);
+    w.bool(g.allow_above_reference);
+    opt_u64(w, rules.inventory.low_stock);
+    opt_u64(w, rules.inventory.overstock);
+    w.f64(rules.inventory.overstock_extra_discount);
+    w.len(rules.promotions.len())?;
+    for p in &rules.promotions {
+        w.str(&p.name)?;
+        w.str(&p.start)?;
+        w.str(&p.end)?;
+        w.strs(&p.categories)?;
+        w.strs(&p.tags)?;
+        w.f64(p.extra_discount);
+    }
+    w.u8(u8::from(rules.rounding.ending.is_some()));
+    w.i64(rules.rounding.ending.unwrap_or(0));
+    w.f64(rules.personalization.cap);
+    let x = &rules.exploration;
+    w.u8(index(&MODES, &x.mode));
+    w.f64(x.epsilon);
+    w.f64(x.temperature);
+    w.f64(x.control_share);
+    w.u8(index(&CONTROLS, &x.control));
+    w.str(&rules.disclosure.text)?;
+    w.len(rules.disclosure.jurisdictions.len())?;
+    for j in &rules.disclosure.jurisdictions {
+        w.str(&j.name)?;
+        w.strs(&j.countries)?;
+        w.strs(&j.regions)?;
+        w.opt_str(j.text.as_deref())?;
+        w.u8(index(&PERSONALIZE, &j.personalization));
+    }
+    Ok(())
+}
+
+fn read_rules(r: &mut Reader) -> Result<Rules, BundleError> {
+    let objective = pick(&OBJECTIVES, r.u8()?, "objective")?;
+    let ladder = r.f64s()?;
+    let guardrails = Guardrails { min_margin: r.f64()?, max_discount: r.f64()?, allow_above_reference: r.bool()? };
+    let inventory =
+        Inventory { low_stock: read_opt_u64(r)?, overstock: read_opt_u64(r)?, overstock_extra_discount: r.f64()? };
+    let n = r.count(28)?;
+    let mut promotions = Vec::with_capacity(n);
+    for _ in 0..n {
+        promotions.push(Promotion {
+            name: r.string()?,
+            start: r.string()?,
+            end: r.string()?,
+            categories: r.strings()?,
+            tags: r.strings()?,
+            extra_discount: r.f64()?,
+            window: (0, 0), // set by `validate`, as for rules read from TOML
+        });
+    }
+    let has_ending = r.bool()?;
+    let ending = r.i64()?;
+    let rounding = Rounding { ending: has_ending.then_some(ending) };
+    let personalization = Personalization { cap: r.f64()? };
+    let exploration = Exploration {
+        mode: pick(&MODES, r.u8()?, "exploration mode")?,
+        epsilon: r.f64()?,
+        temperature: r.f64()?,
+        control_share: r.f64()?,
+        control: pick(&CONTROLS, r.u8()?, "control price")?,
+    };
+    let text = r.string()?;
+    let n = r.count(14)?;
+    let mut jurisdictions = Vec::with_capacity(n);
+    for _ in 0..n {
+        jurisdictions.push(Jurisdiction {
+            name: r.string()?,
+            countries: r.strings()?,
+            regions: r.strings()?,
+            text: r.opt_string()?,
+            personalization: pick(&PERSONALIZE, r.u8()?, "personalization")?,
+        });
+    }
+    Ok(Rules {
+        objective,
+        ladder,
+        guardrails,
+        inventory,
+        promotions,
+        rounding,
+        personalization,
+        exploration,
+        disclosure: Disclosure { text, jurisdictions },
+    })
+}
