@@ -282,3 +282,19 @@ test("a place applies its jurisdiction's disclosure; without one the decision is
     }
   }
 });
+
+test("a format-1 bundle verifies in the build with tract-onnx and is refused by the lean one", () => {
+  const bytes = readFileSync(new URL("crates/core/tests/fixtures/default-format1.epb", root));
+  const key = json("crates/core/tests/fixtures/default-format1.pub.json");
+  if (pkg.includes("lean")) {
+    // The lean build reads format 2 only: it carries no TOML parser (crates/core, `text-rules`).
+    assert.throws(() => new PricingEngine(bytes, [key], NOW), (e) => e.code === "bundle_format_version");
+  } else {
+    const old = new PricingEngine(bytes, [key], NOW);
+    const now = PricingEngine.withDefault(NOW);
+    for (const c of cases) {
+      const at = seconds(c.now);
+      assert.deepEqual(old.price(c.session, c.product, at), now.price(c.session, c.product, at), c.name);
+    }
+  }
+});

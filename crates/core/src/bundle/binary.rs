@@ -5,7 +5,7 @@
 //! Layout (`wire` primitives, in this order; manifest encoding version = bundle format 2):
 //! policy version u64 | key id | created | expires | schema (transform version u32, inputs)
 //! | rules (compiled) | page values (name, value)* | population curve (ratios, purchase
-//! probabilities) | rules TOML | metrics JSON text | plan (0, or 1 and its bytes).
+//! probabilities) | rules TOML | metrics (a JSON value, tagged) | plan (0, or 1 and bytes).
 //! Every enum is one byte whose values below are fixed: new variants take new values.
 //! Invariant: `decode(encode(m, r)) == (m, r)` for every manifest and every valid rule set
 //! (the tests check it on the shipped bundle and on rule sets made to use every field).
@@ -14,47 +14,18 @@ use std::collections::BTreeMap;
 
 use super::BundleError;
 use super::manifest::Manifest;
-use super::wire::{Reader, Writer};
+use super::wire::Reader;
 use crate::features::{FeatureSchema, Input};
 use crate::pricing::curve::PopulationCurve;
 use crate::pricing::disclosure::{Disclosure, Jurisdiction, Personalize};
 use crate::pricing::rules::{
-    ControlPrice, Exploration, ExplorationMode, Guardrails, Inventory, Objective, Personalization, Promotion,
-    Rounding, Rules,
+    ControlPrice, Exploration, ExplorationMode, Guardrails, Inventory, Objective, Personalization, Promotion, Rounding,
+    Rules,
 };
 use crate::session::{Categorical, Numeric};
 
 fn bad(what: &str) -> BundleError {
     BundleError::Malformed(format!("binary manifest: {what}"))
-}
-
-/// Writes a manifest and its compiled rules.
-pub(super) fn encode(m: &Manifest, rules: &Rules) -> Result<Vec<u8>, BundleError> {
-    let mut w = Writer::default();
-    w.u64(m.policy_version);
-    w.str(&m.key_id)?;
-    w.str(&m.created)?;
-    w.str(&m.expires)?;
-    schema(&mut w, &m.schema)?;
-    compiled_rules(&mut w, rules)?;
-    w.len(m.page_values.len())?;
-    for (name, value) in &m.page_values {
-        w.str(name)?;
-        w.f64(*value);
-    }
-    w.f64s(&m.population_curve.ratios)?;
-    w.f64s(&m.population_curve.purchase_probability)?;
-    w.str(&m.rules_toml)?;
-    let metrics = serde_json::to_string(&m.metrics).map_err(|e| BundleError::Malformed(e.to_string()))?;
-    w.str(&metrics)?;
-    match &m.plan {
-        Some(plan) => {
-            w.u8(1);
-            w.bytes(plan)?;
-        }
-        None => w.u8(0),
-    }
-    Ok(w.out)
 }
 
 /// Reads a manifest and its compiled rules, validated as `Rules::from_toml` validates them.
@@ -72,7 +43,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<(Manifest, Rules), BundleError> {
     }
     let population_curve = PopulationCurve { ratios: r.f64s()?, purchase_probability: r.f64s()? };
     let rules_toml = r.string()?;
-    let metrics = serde_json::from_str(r.str()?).map_err(|e| bad(&format!("metrics: {e}")))?;
+    let metrics = read_json(&mut r, 0)?;
     let plan = match r.u8()? {
         0 => None,
         1 => Some(r.bytes()?.to_vec()),
@@ -100,39 +71,10 @@ fn pick<T: Copy>(table: &[T], byte: u8, what: &str) -> Result<T, BundleError> {
     table.get(byte as usize).copied().ok_or_else(|| bad(&format!("unknown {what} {byte}")))
 }
 
-fn index<T: PartialEq>(table: &[T], value: &T) -> u8 {
-    table.iter().position(|t| t == value).unwrap_or(0) as u8
-}
-
 const OBJECTIVES: [Objective; 2] = [Objective::Profit, Objective::Revenue];
 const MODES: [ExplorationMode; 2] = [ExplorationMode::Epsilon, ExplorationMode::Softmax];
 const CONTROLS: [ControlPrice; 2] = [ControlPrice::Uniform, ControlPrice::List];
 const PERSONALIZE: [Personalize; 3] = [Personalize::On, Personalize::Uniform, Personalize::List];
-
-fn schema(w: &mut Writer, s: &FeatureSchema) -> Result<(), BundleError> {
-    w.u32(s.transform_version);
-    w.len(s.inputs.len())?;
-    for input in &s.inputs {
-        match input {
-            Input::Log1p { column, max, mean, std } | Input::Linear { column, max, mean, std } => {
-                w.u8(if matches!(input, Input::Log1p { .. }) { 0 } else { 1 });
-                w.u8(index(&Numeric::ALL, column));
-                [*max, *mean, *std].iter().for_each(|x| w.f64(*x));
-            }
-            Input::Positive { column } => {
-                w.u8(2);
-                w.u8(index(&Numeric::ALL, column));
-            }
-            Input::Weekend => w.u8(3),
-            Input::OneHot { column, vocabulary } => {
-                w.u8(4);
-                w.u8(index(&Categorical::ALL, column));
-                w.strs(vocabulary)?;
-            }
-        }
-    }
-    Ok(())
-}
 
 fn read_schema(r: &mut Reader) -> Result<FeatureSchema, BundleError> {
     let transform_version = r.u32()?;
@@ -144,7 +86,11 @@ fn read_schema(r: &mut Reader) -> Result<FeatureSchema, BundleError> {
             0 | 1 => {
                 let column = pick(&Numeric::ALL, r.u8()?, "numeric column")?;
                 let (max, mean, std) = (r.f64()?, r.f64()?, r.f64()?);
-                if kind == 0 { Input::Log1p { column, max, mean, std } } else { Input::Linear { column, max, mean, std } }
+                if kind == 0 {
+                    Input::Log1p { column, max, mean, std }
+                } else {
+                    Input::Linear { column, max, mean, std }
+                }
             }
             2 => Input::Positive { column: pick(&Numeric::ALL, r.u8()?, "numeric column")? },
             3 => Input::Weekend,
@@ -158,55 +104,44 @@ fn read_schema(r: &mut Reader) -> Result<FeatureSchema, BundleError> {
     Ok(FeatureSchema { transform_version, inputs })
 }
 
-fn opt_u64(w: &mut Writer, v: Option<u64>) {
-    w.u8(u8::from(v.is_some()));
-    w.u64(v.unwrap_or(0));
+/// Metrics nest at most this deep (the trainer's are 2 levels): a bound on the reader's
+/// recursion, so a hostile manifest cannot exhaust the stack.
+const MAX_DEPTH: usize = 16;
+
+fn read_json(r: &mut Reader, depth: usize) -> Result<serde_json::Value, BundleError> {
+    use serde_json::Value;
+    if depth > MAX_DEPTH {
+        return Err(bad("metrics nest too deep"));
+    }
+    Ok(match r.u8()? {
+        0 => Value::Null,
+        1 => Value::Bool(false),
+        2 => Value::Bool(true),
+        3 => Value::from(r.u64()?),
+        4 => Value::from(r.i64()?),
+        // A non-finite float has no JSON form: it reads as null, as serde_json writes it.
+        5 => serde_json::Number::from_f64(r.f64()?).map_or(Value::Null, Value::Number),
+        6 => Value::String(r.string()?),
+        7 => {
+            let n = r.count(1)?;
+            Value::Array((0..n).map(|_| read_json(r, depth + 1)).collect::<Result<_, _>>()?)
+        }
+        8 => {
+            let mut map = serde_json::Map::new();
+            for _ in 0..r.count(5)? {
+                let k = r.string()?;
+                map.insert(k, read_json(r, depth + 1)?);
+            }
+            Value::Object(map)
+        }
+        other => return Err(bad(&format!("unknown metrics value tag {other}"))),
+    })
 }
 
 fn read_opt_u64(r: &mut Reader) -> Result<Option<u64>, BundleError> {
     let present = r.bool()?;
     let v = r.u64()?;
     Ok(present.then_some(v))
-}
-
-fn compiled_rules(w: &mut Writer, rules: &Rules) -> Result<(), BundleError> {
-    w.u8(index(&OBJECTIVES, &rules.objective));
-    w.f64s(&rules.ladder)?;
-    let g = &rules.guardrails;
-    w.f64(g.min_margin);
-    w.f64(g.max_discount);
-    w.bool(g.allow_above_reference);
-    opt_u64(w, rules.inventory.low_stock);
-    opt_u64(w, rules.inventory.overstock);
-    w.f64(rules.inventory.overstock_extra_discount);
-    w.len(rules.promotions.len())?;
-    for p in &rules.promotions {
-        w.str(&p.name)?;
-        w.str(&p.start)?;
-        w.str(&p.end)?;
-        w.strs(&p.categories)?;
-        w.strs(&p.tags)?;
-        w.f64(p.extra_discount);
-    }
-    w.u8(u8::from(rules.rounding.ending.is_some()));
-    w.i64(rules.rounding.ending.unwrap_or(0));
-    w.f64(rules.personalization.cap);
-    let x = &rules.exploration;
-    w.u8(index(&MODES, &x.mode));
-    w.f64(x.epsilon);
-    w.f64(x.temperature);
-    w.f64(x.control_share);
-    w.u8(index(&CONTROLS, &x.control));
-    w.str(&rules.disclosure.text)?;
-    w.len(rules.disclosure.jurisdictions.len())?;
-    for j in &rules.disclosure.jurisdictions {
-        w.str(&j.name)?;
-        w.strs(&j.countries)?;
-        w.strs(&j.regions)?;
-        w.opt_str(j.text.as_deref())?;
-        w.u8(index(&PERSONALIZE, &j.personalization));
-    }
-    Ok(())
 }
 
 fn read_rules(r: &mut Reader) -> Result<Rules, BundleError> {
@@ -262,4 +197,159 @@ fn read_rules(r: &mut Reader) -> Result<Rules, BundleError> {
         exploration,
         disclosure: Disclosure { text, jurisdictions },
     })
+}
+
+/// The writing side, only where bundles are signed (rules compiled from their text).
+#[cfg(feature = "text-rules")]
+pub(super) mod write {
+    use super::*;
+    use crate::bundle::wire::Writer;
+
+    /// Writes a manifest and its compiled rules.
+    pub fn encode(m: &Manifest, rules: &Rules) -> Result<Vec<u8>, BundleError> {
+        let mut w = Writer::default();
+        w.u64(m.policy_version);
+        w.str(&m.key_id)?;
+        w.str(&m.created)?;
+        w.str(&m.expires)?;
+        schema(&mut w, &m.schema)?;
+        compiled_rules(&mut w, rules)?;
+        w.len(m.page_values.len())?;
+        for (name, value) in &m.page_values {
+            w.str(name)?;
+            w.f64(*value);
+        }
+        w.f64s(&m.population_curve.ratios)?;
+        w.f64s(&m.population_curve.purchase_probability)?;
+        w.str(&m.rules_toml)?;
+        json(&mut w, &m.metrics, 0)?;
+        match &m.plan {
+            Some(plan) => {
+                w.u8(1);
+                w.bytes(plan)?;
+            }
+            None => w.u8(0),
+        }
+        Ok(w.out)
+    }
+
+    /// The byte of an enum value: its place in the table that `pick` reads.
+    fn index<T: PartialEq>(table: &[T], value: &T) -> u8 {
+        table.iter().position(|t| t == value).unwrap_or(0) as u8
+    }
+
+    fn schema(w: &mut Writer, s: &FeatureSchema) -> Result<(), BundleError> {
+        w.u32(s.transform_version);
+        w.len(s.inputs.len())?;
+        for input in &s.inputs {
+            match input {
+                Input::Log1p { column, max, mean, std } | Input::Linear { column, max, mean, std } => {
+                    w.u8(if matches!(input, Input::Log1p { .. }) { 0 } else { 1 });
+                    w.u8(index(&Numeric::ALL, column));
+                    [*max, *mean, *std].iter().for_each(|x| w.f64(*x));
+                }
+                Input::Positive { column } => {
+                    w.u8(2);
+                    w.u8(index(&Numeric::ALL, column));
+                }
+                Input::Weekend => w.u8(3),
+                Input::OneHot { column, vocabulary } => {
+                    w.u8(4);
+                    w.u8(index(&Categorical::ALL, column));
+                    w.strs(vocabulary)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A JSON value without JSON text: a tag byte (0 null, 1 false, 2 true, 3 u64, 4 i64,
+    /// 5 f64, 6 string, 7 array, 8 object) and its contents.
+    fn json(w: &mut Writer, v: &serde_json::Value, depth: usize) -> Result<(), BundleError> {
+        use serde_json::Value;
+        if depth > MAX_DEPTH {
+            return Err(bad("metrics nest too deep"));
+        }
+        match v {
+            Value::Null => w.u8(0),
+            Value::Bool(b) => w.u8(1 + u8::from(*b)),
+            Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+                (Some(u), _, _) => {
+                    w.u8(3);
+                    w.u64(u);
+                }
+                (None, Some(i), _) => {
+                    w.u8(4);
+                    w.i64(i);
+                }
+                (None, None, f) => {
+                    w.u8(5);
+                    w.f64(f.unwrap_or(f64::NAN));
+                }
+            },
+            Value::String(t) => {
+                w.u8(6);
+                w.str(t)?;
+            }
+            Value::Array(items) => {
+                w.u8(7);
+                w.len(items.len())?;
+                items.iter().try_for_each(|item| json(w, item, depth + 1))?;
+            }
+            Value::Object(map) => {
+                w.u8(8);
+                w.len(map.len())?;
+                for (k, item) in map {
+                    w.str(k)?;
+                    json(w, item, depth + 1)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn opt_u64(w: &mut Writer, v: Option<u64>) {
+        w.u8(u8::from(v.is_some()));
+        w.u64(v.unwrap_or(0));
+    }
+
+    fn compiled_rules(w: &mut Writer, rules: &Rules) -> Result<(), BundleError> {
+        w.u8(index(&OBJECTIVES, &rules.objective));
+        w.f64s(&rules.ladder)?;
+        let g = &rules.guardrails;
+        w.f64(g.min_margin);
+        w.f64(g.max_discount);
+        w.bool(g.allow_above_reference);
+        opt_u64(w, rules.inventory.low_stock);
+        opt_u64(w, rules.inventory.overstock);
+        w.f64(rules.inventory.overstock_extra_discount);
+        w.len(rules.promotions.len())?;
+        for p in &rules.promotions {
+            w.str(&p.name)?;
+            w.str(&p.start)?;
+            w.str(&p.end)?;
+            w.strs(&p.categories)?;
+            w.strs(&p.tags)?;
+            w.f64(p.extra_discount);
+        }
+        w.u8(u8::from(rules.rounding.ending.is_some()));
+        w.i64(rules.rounding.ending.unwrap_or(0));
+        w.f64(rules.personalization.cap);
+        let x = &rules.exploration;
+        w.u8(index(&MODES, &x.mode));
+        w.f64(x.epsilon);
+        w.f64(x.temperature);
+        w.f64(x.control_share);
+        w.u8(index(&CONTROLS, &x.control));
+        w.str(&rules.disclosure.text)?;
+        w.len(rules.disclosure.jurisdictions.len())?;
+        for j in &rules.disclosure.jurisdictions {
+            w.str(&j.name)?;
+            w.strs(&j.countries)?;
+            w.strs(&j.regions)?;
+            w.opt_str(j.text.as_deref())?;
+            w.u8(index(&PERSONALIZE, &j.personalization));
+        }
+        Ok(())
+    }
 }

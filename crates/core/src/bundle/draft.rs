@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 
 use super::keys::TrustedKeys;
-use super::manifest::Manifest;
-use super::signer::BundleSigner;
 use super::{BundleError, verify};
+#[cfg(feature = "text-rules")]
+use super::{manifest::Manifest, signer::BundleSigner};
 use crate::features::FeatureSchema;
 use crate::pricing::curve::PopulationCurve;
+#[cfg(feature = "text-rules")]
 use crate::pricing::rules::format_time;
 
 pub struct Draft {
@@ -25,6 +26,7 @@ pub struct Draft {
     pub metrics: serde_json::Value,
 }
 
+#[cfg(feature = "text-rules")]
 impl BundleSigner {
     /// Signs a new policy valid `created` .. `created + valid_days` (the fast-path plan
     /// lowered by `sign`), then verifies the bytes with this signer's key at `created`: a

@@ -141,7 +141,7 @@ fn frame(bytes: &[u8]) -> Result<Frame<'_>, BundleError> {
     }
     let v = take(bytes, &mut at, 2)?;
     let version = u16::from_le_bytes([v[0], v[1]]);
-    if version != FORMAT_VERSION && version != FORMAT_JSON {
+    if version != FORMAT_VERSION && !(cfg!(feature = "text-rules") && version == FORMAT_JSON) {
         return Err(BundleError::FormatVersion(version));
     }
     let key_len = take(bytes, &mut at, 1)?[0] as usize;
@@ -226,6 +226,7 @@ pub fn verify(
 /// the rules, as the signed plan is the model; a build with tract-onnx (the full toolchain)
 /// also checks that they are what the signed TOML text compiles to.
 fn read_manifest(f: &Frame) -> Result<(Manifest, Rules), BundleError> {
+    #[cfg(feature = "text-rules")]
     let (manifest, rules) = if f.version == FORMAT_JSON {
         let manifest: Manifest =
             serde_json::from_slice(f.manifest).map_err(|e| BundleError::Malformed(e.to_string()))?;
@@ -234,6 +235,9 @@ fn read_manifest(f: &Frame) -> Result<(Manifest, Rules), BundleError> {
     } else {
         binary::decode(f.manifest)?
     };
+    // `frame` refused format 1 already: a lean build reads format 2 only.
+    #[cfg(not(feature = "text-rules"))]
+    let (manifest, rules) = binary::decode(f.manifest)?;
     #[cfg(feature = "tract")]
     if f.version != FORMAT_JSON && Rules::from_toml(&manifest.rules_toml).as_ref() != Ok(&rules) {
         return Err(BundleError::BadRules("the compiled rules are not the signed TOML's".into()));
@@ -243,9 +247,10 @@ fn read_manifest(f: &Frame) -> Result<(Manifest, Rules), BundleError> {
 
 /// Format 2's manifest bytes of `manifest`, its rules TOML compiled (refused as
 /// `bundle_bad_rules` if they do not compile): what `BundleSigner::sign_exact` signs.
+#[cfg(feature = "text-rules")]
 pub fn binary_manifest(manifest: &Manifest) -> Result<Vec<u8>, BundleError> {
     let rules = Rules::from_toml(&manifest.rules_toml).map_err(|e| BundleError::BadRules(e.to_string()))?;
-    binary::encode(manifest, &rules)
+    binary::write::encode(manifest, &rules)
 }
 
 /// The model bytes of a framed bundle (signature NOT checked: verify it first).
@@ -268,16 +273,30 @@ pub const DEFAULT_BUNDLE: &[u8] = include_bytes!("../../../../models/default.epb
 /// The public half of the key that signed it.
 pub const DEFAULT_PUBLIC_KEY: &str = include_str!("../../../../models/default.pub.json");
 
+/// The default bundle's key id and public key, as code: trusting it parses no JSON at load
+/// (a test checks that they are `models/default.pub.json`'s).
+pub const DEFAULT_KEY_ID: &str = "edgeprice-default-2026-12b";
+const DEFAULT_KEY_HEX: &str = "98184d2d9472d4ff5dd22a1e108007521db7bdb849fe8217a7d406b295064aca";
+
 /// Trusted keys holding only the default bundle's key.
 pub fn default_keys() -> Result<TrustedKeys, BundleError> {
     let mut keys = TrustedKeys::default();
-    keys.add_json(DEFAULT_PUBLIC_KEY.as_bytes())?;
+    let public = keys::unhex::<32>(DEFAULT_KEY_HEX).ok_or_else(|| BundleError::Malformed("built-in key".into()))?;
+    keys.add(DEFAULT_KEY_ID, &public)?;
     Ok(keys)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_built_in_key_is_the_key_file() {
+        let file: PublicKeyFile = serde_json::from_str(DEFAULT_PUBLIC_KEY).unwrap();
+        assert_eq!((file.key_id.as_str(), file.public_key.as_str()), (DEFAULT_KEY_ID, DEFAULT_KEY_HEX));
+        let (manifest, _) = inspect_unverified(DEFAULT_BUNDLE).unwrap();
+        assert_eq!(manifest.key_id, DEFAULT_KEY_ID);
+    }
 
     #[test]
     fn the_plan_decides_what_a_build_without_tract_can_run() {

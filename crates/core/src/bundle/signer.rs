@@ -5,8 +5,11 @@ use ed25519_dalek::{Signer, SigningKey};
 use serde::Deserialize;
 
 use super::keys::{PublicKeyFile, hex, unhex};
+#[cfg(feature = "text-rules")]
 use super::manifest::Manifest;
-use super::{BundleError, FORMAT_JSON, FORMAT_VERSION, MAGIC, binary_manifest};
+use super::{BundleError, FORMAT_JSON, MAGIC};
+#[cfg(feature = "text-rules")]
+use super::{FORMAT_VERSION, binary_manifest};
 #[cfg(feature = "tract")]
 use crate::model::BehaviourModel;
 
@@ -48,6 +51,7 @@ impl BundleSigner {
     }
 
     /// Writes and signs a bundle. The manifest's key id is set to the signer's.
+    #[cfg(feature = "text-rules")]
     pub fn sign(&self, manifest: &Manifest, model: &[u8]) -> Result<Vec<u8>, BundleError> {
         // The fast path's plan, lowered now and kept only if the model agrees with
         // tract-onnx on the load-time test vectors (`BehaviourModel::load`). A build without
@@ -65,6 +69,7 @@ impl BundleSigner {
     /// Signs the manifest exactly as given (no plan lowered or replaced), in format 2: the
     /// rules TOML is compiled now, and rules that do not compile are not signed. For tests
     /// and for tools that bring their own plan.
+    #[cfg(feature = "text-rules")]
     pub fn sign_exact(&self, manifest: &Manifest, model: &[u8]) -> Result<Vec<u8>, BundleError> {
         let mut manifest = manifest.clone();
         manifest.key_id = self.key_id.clone();

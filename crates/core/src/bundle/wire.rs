@@ -6,12 +6,14 @@
 
 use super::BundleError;
 
-/// Appends values to a manifest being written.
+/// Appends values to a manifest being written (where bundles are signed).
+#[cfg(feature = "text-rules")]
 #[derive(Default)]
 pub(super) struct Writer {
     pub out: Vec<u8>,
 }
 
+#[cfg(feature = "text-rules")]
 impl Writer {
     pub fn u8(&mut self, v: u8) {
         self.out.push(v);
@@ -184,7 +186,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "text-rules"))]
 mod tests {
     use super::*;
 

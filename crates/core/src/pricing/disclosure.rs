@@ -187,6 +187,7 @@ mod tests {
         assert!(d.check().is_ok());
     }
 
+    #[cfg(feature = "text-rules")]
     #[test]
     fn a_merchant_table_overrides_and_can_turn_personalization_off() {
         let d: Disclosure = toml::from_str(

@@ -177,6 +177,7 @@ pub fn format_time(t: i64) -> String {
 }
 
 impl Rules {
+    #[cfg(feature = "text-rules")]
     pub fn from_toml(text: &str) -> Result<Self, RulesError> {
         let mut rules: Rules = toml::from_str(text).map_err(|e| RulesError::Malformed(e.to_string()))?;
         rules.validate()?;
@@ -244,7 +245,7 @@ impl Rules {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "text-rules"))]
 mod tests {
     use super::*;
 

@@ -3,7 +3,9 @@
 //! rule field; compiled rules that are out of range, or not what their signed TOML says,
 //! are refused.
 
-use edgeprice_core::bundle::{self, DEFAULT_BUNDLE, FORMAT_JSON, FORMAT_VERSION, TrustedKeys, inspect_unverified, verify};
+use edgeprice_core::bundle::{
+    self, DEFAULT_BUNDLE, FORMAT_JSON, FORMAT_VERSION, TrustedKeys, inspect_unverified, verify,
+};
 use edgeprice_core::engine::Engine;
 use edgeprice_core::pricing::product::Product;
 use edgeprice_core::pricing::rules::Rules;
@@ -49,7 +51,8 @@ fn a_format_1_bundle_prices_exactly_as_the_same_policy_in_format_2() {
         session.set(Numeric::ProductRelated, (i % 40) as f64);
         session.set(Numeric::PageValues, (i * 7 % 60) as f64);
         let id = format!("format-{i}");
-        let (d1, d2) = (e1.price_session(&id, &session, &product, now()), e2.price_session(&id, &session, &product, now()));
+        let (d1, d2) =
+            (e1.price_session(&id, &session, &product, now()), e2.price_session(&id, &session, &product, now()));
         assert_eq!(serde_json::to_string(&d1).unwrap(), serde_json::to_string(&d2).unwrap(), "session {i}");
     }
 }
@@ -142,8 +145,7 @@ fn compiled_rules_out_of_range_or_unlike_their_text_are_refused() {
     assert_eq!((margin, discount), (0.15, 0.15));
     let mut compiled = good.clone();
     compiled[after_ladder + 8..][..8].copy_from_slice(&3.0f64.to_le_bytes());
-    let err =
-        verify(&signer.sign_format(FORMAT_VERSION, &compiled, model).unwrap(), &keys, now(), None).unwrap_err();
+    let err = verify(&signer.sign_format(FORMAT_VERSION, &compiled, model).unwrap(), &keys, now(), None).unwrap_err();
     assert_eq!(err.code(), "bundle_bad_rules", "{err}");
     assert!(err.to_string().contains("max_discount"), "{err}");
 
@@ -161,8 +163,8 @@ fn compiled_rules_out_of_range_or_unlike_their_text_are_refused() {
     assert_eq!(err.code(), "bundle_malformed");
     // Every truncation of a signed binary manifest is refused with a reason, never a panic.
     for cut in 0..good.len() {
-        let err = verify(&signer.sign_format(FORMAT_VERSION, &good[..cut], model).unwrap(), &keys, now(), None)
-            .unwrap_err();
+        let err =
+            verify(&signer.sign_format(FORMAT_VERSION, &good[..cut], model).unwrap(), &keys, now(), None).unwrap_err();
         assert_eq!(err.code(), "bundle_malformed", "cut at {cut}: {err}");
     }
 }
