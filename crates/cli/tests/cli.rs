@@ -286,3 +286,52 @@ fn simulate_and_evaluate_take_any_csv_of_the_data_sets_format() {
     let out = edgeprice(&["simulate", "--policy", "nonsense.epb", "--data", csv.to_str().unwrap()]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn resign_turns_a_format_1_bundle_into_format_2_under_a_new_key() {
+    let dir = temp_dir("resign");
+    let key = dir.join("new.key");
+    let out = edgeprice(&["keygen", "--out", key.to_str().unwrap(), "--key-id", "rotated"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let fixtures = edgeprice_testkit::repo().join("crates/core/tests/fixtures");
+    let (old, old_key) = (fixtures.join("default-format1.epb"), fixtures.join("default-format1.pub.json"));
+    let new = dir.join("new.epb");
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let resign = |public_key: &std::path::Path| {
+        edgeprice(&[
+            "resign",
+            "--bundle",
+            &path(&old),
+            "--public-key",
+            &path(public_key),
+            "--key",
+            &path(&key),
+            "--out",
+            &path(&new),
+            "--now",
+            "2026-12-02T00:00:00Z",
+        ])
+    };
+    // A bundle that does not verify under the given key is not signed again.
+    let refused = resign(&edgeprice_testkit::models().join("default.pub.json"));
+    assert!(!refused.status.success() && !new.exists(), "{}", String::from_utf8_lossy(&refused.stdout));
+    let out = resign(&old_key);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(&new).unwrap();
+    assert_eq!(u16::from_le_bytes([bytes[4], bytes[5]]), 2, "format 2");
+    let mut keys = edgeprice_core::bundle::TrustedKeys::default();
+    keys.add_json(&std::fs::read(dir.join("new.key.pub.json")).unwrap()).unwrap();
+    let at = edgeprice_testkit::now();
+    let (a, b) = (
+        edgeprice_core::bundle::verify(&bytes, &keys, at, None).unwrap(),
+        edgeprice_core::bundle::verify(
+            edgeprice_core::bundle::DEFAULT_BUNDLE,
+            &edgeprice_core::bundle::default_keys().unwrap(),
+            at,
+            None,
+        )
+        .unwrap(),
+    );
+    assert_eq!(a.manifest().key_id, "rotated");
+    assert_eq!((a.rules(), a.manifest().policy_version, &a.manifest().expires), (b.rules(), 1, &b.manifest().expires));
+}

@@ -158,6 +158,13 @@ async fn publish_serve_and_roll_back(backend: Backend) {
     tampered[mid] ^= 1;
     let (status, _, body) = call(&app, "PUT", "/v1/policy", Some(ADMIN), tampered, &[]).await;
     assert_eq!((status, json_of(&body)["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bundle_bad_signature")));
+    // The same policy in format 1 verifies, but lean edges could not load it: refused.
+    let (mut manifest, _) = edgeprice_core::bundle::inspect_unverified(&bundle_v(2)).unwrap();
+    manifest.key_id = signer().0.key_id.clone();
+    let model = edgeprice_core::bundle::model_bytes(DEFAULT_BUNDLE).unwrap();
+    let format_1 = signer().0.sign_manifest_bytes(&serde_json::to_vec(&manifest).unwrap(), model).unwrap();
+    let (status, _, body) = call(&app, "PUT", "/v1/policy", Some(ADMIN), format_1, &[]).await;
+    assert_eq!((status, json_of(&body)["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bundle_format_version")));
     assert_eq!(call(&app, "PUT", "/v1/policy", Some(ADMIN), bundle_v(2), &[]).await.0, StatusCode::CREATED);
     let (status, _, body) = call(&app, "PUT", "/v1/policy", Some(ADMIN), bundle_v(2), &[]).await;
     assert_eq!((status, json_of(&body)["code"].as_str()), (StatusCode::CONFLICT, Some("bundle_downgrade")));

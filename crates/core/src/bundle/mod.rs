@@ -253,6 +253,11 @@ pub fn binary_manifest(manifest: &Manifest) -> Result<Vec<u8>, BundleError> {
     binary::write::encode(manifest, &rules)
 }
 
+/// The format version of a framed bundle (signature NOT checked).
+pub fn format_of(bytes: &[u8]) -> Result<u16, BundleError> {
+    Ok(frame(bytes)?.version)
+}
+
 /// The model bytes of a framed bundle (signature NOT checked: verify it first).
 pub fn model_bytes(bytes: &[u8]) -> Result<&[u8], BundleError> {
     Ok(frame(bytes)?.model)

@@ -232,6 +232,13 @@ async fn publish(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Re
             return error(status, e.code(), e);
         }
     };
+    // The origin reads format 1, but lean edges (no TOML parser) would refuse it: a bundle
+    // the fleet cannot load is not published.
+    if bundle::format_of(&body).ok() != Some(bundle::FORMAT_VERSION) {
+        s.metrics.publish_rejected.fetch_add(1, Ordering::Relaxed);
+        let why = "format 1 loads only in edges built with tract-onnx; `edgeprice resign` signs it again in format 2";
+        return error(StatusCode::BAD_REQUEST, "bundle_format_version", why);
+    }
     let m = &verified.manifest();
     match s.store.publish(m.policy_version, &m.key_id, &m.created, &body, now).await {
         Ok(()) => {
