@@ -121,9 +121,7 @@ pub fn resign(a: ResignArgs) -> Result<()> {
     let signer = BundleSigner::from_json(&read(&a.key)?)?;
     let model = bundle::model_bytes(&bytes)?;
     let out = signer.sign_exact(old.manifest(), model)?;
-    let mut own = bundle::TrustedKeys::default();
-    own.add(&signer.key_id, &signer.public_bytes())?;
-    let new = bundle::verify(&out, &own, now, None)?;
+    let new = bundle::verify(&out, &signer.own_keys()?, now, None)?;
     files::write(&a.out, &out)?;
     println!(
         "signed policy version {} with key {} (format {}, {} bytes; was {} bytes)",

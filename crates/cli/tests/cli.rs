@@ -318,7 +318,7 @@ fn resign_turns_a_format_1_bundle_into_format_2_under_a_new_key() {
     let out = resign(&old_key);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let bytes = std::fs::read(&new).unwrap();
-    assert_eq!(u16::from_le_bytes([bytes[4], bytes[5]]), 2, "format 2");
+    assert_eq!(edgeprice_core::bundle::format_of(&bytes).unwrap(), 2, "format 2");
     let mut keys = edgeprice_core::bundle::TrustedKeys::default();
     keys.add_json(&std::fs::read(dir.join("new.key.pub.json")).unwrap()).unwrap();
     let at = edgeprice_testkit::now();

@@ -50,8 +50,7 @@ pub fn now() -> i64 {
 /// A throwaway signer (secret: 32 bytes of `seed`) and keys that trust only it.
 pub fn signer(key_id: &str, seed: u8) -> (BundleSigner, TrustedKeys) {
     let signer = BundleSigner::from_secret(key_id, &[seed; 32]);
-    let mut keys = TrustedKeys::default();
-    keys.add(key_id, &signer.public_bytes()).unwrap();
+    let keys = signer.own_keys().unwrap();
     (signer, keys)
 }
 

@@ -36,11 +36,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<(Manifest, Rules), BundleError> {
     let (created, expires) = (r.string()?, r.string()?);
     let schema = read_schema(&mut r)?;
     let mut rules = read_rules(&mut r)?;
-    let mut page_values = BTreeMap::new();
-    for _ in 0..r.count(12)? {
-        let name = r.string()?;
-        page_values.insert(name, r.f64()?);
-    }
+    let page_values: BTreeMap<String, f64> = r.list(12, |r| Ok((r.string()?, r.f64()?)))?.into_iter().collect();
     let population_curve = PopulationCurve { ratios: r.f64s()?, purchase_probability: r.f64s()? };
     let rules_toml = r.string()?;
     let metrics = read_json(&mut r, 0)?;
@@ -78,11 +74,9 @@ const PERSONALIZE: [Personalize; 3] = [Personalize::On, Personalize::Uniform, Pe
 
 fn read_schema(r: &mut Reader) -> Result<FeatureSchema, BundleError> {
     let transform_version = r.u32()?;
-    let n = r.count(1)?;
-    let mut inputs = Vec::with_capacity(n);
-    for _ in 0..n {
+    let inputs = r.list(1, |r| {
         let kind = r.u8()?;
-        inputs.push(match kind {
+        Ok(match kind {
             0 | 1 => {
                 let column = pick(&Numeric::ALL, r.u8()?, "numeric column")?;
                 let (max, mean, std) = (r.f64()?, r.f64()?, r.f64()?);
@@ -99,8 +93,8 @@ fn read_schema(r: &mut Reader) -> Result<FeatureSchema, BundleError> {
                 vocabulary: r.strings()?,
             },
             other => return Err(bad(&format!("unknown input kind {other}"))),
-        });
-    }
+        })
+    })?;
     Ok(FeatureSchema { transform_version, inputs })
 }
 
@@ -122,18 +116,8 @@ fn read_json(r: &mut Reader, depth: usize) -> Result<serde_json::Value, BundleEr
         // A non-finite float has no JSON form: it reads as null, as serde_json writes it.
         5 => serde_json::Number::from_f64(r.f64()?).map_or(Value::Null, Value::Number),
         6 => Value::String(r.string()?),
-        7 => {
-            let n = r.count(1)?;
-            Value::Array((0..n).map(|_| read_json(r, depth + 1)).collect::<Result<_, _>>()?)
-        }
-        8 => {
-            let mut map = serde_json::Map::new();
-            for _ in 0..r.count(5)? {
-                let k = r.string()?;
-                map.insert(k, read_json(r, depth + 1)?);
-            }
-            Value::Object(map)
-        }
+        7 => Value::Array(r.list(1, |r| read_json(r, depth + 1))?),
+        8 => Value::Object(r.list(5, |r| Ok((r.string()?, read_json(r, depth + 1)?)))?.into_iter().collect()),
         other => return Err(bad(&format!("unknown metrics value tag {other}"))),
     })
 }
@@ -150,10 +134,8 @@ fn read_rules(r: &mut Reader) -> Result<Rules, BundleError> {
     let guardrails = Guardrails { min_margin: r.f64()?, max_discount: r.f64()?, allow_above_reference: r.bool()? };
     let inventory =
         Inventory { low_stock: read_opt_u64(r)?, overstock: read_opt_u64(r)?, overstock_extra_discount: r.f64()? };
-    let n = r.count(28)?;
-    let mut promotions = Vec::with_capacity(n);
-    for _ in 0..n {
-        promotions.push(Promotion {
+    let promotions = r.list(28, |r| {
+        Ok(Promotion {
             name: r.string()?,
             start: r.string()?,
             end: r.string()?,
@@ -161,8 +143,8 @@ fn read_rules(r: &mut Reader) -> Result<Rules, BundleError> {
             tags: r.strings()?,
             extra_discount: r.f64()?,
             window: (0, 0), // set by `validate`, as for rules read from TOML
-        });
-    }
+        })
+    })?;
     let has_ending = r.bool()?;
     let ending = r.i64()?;
     let rounding = Rounding { ending: has_ending.then_some(ending) };
@@ -175,17 +157,15 @@ fn read_rules(r: &mut Reader) -> Result<Rules, BundleError> {
         control: pick(&CONTROLS, r.u8()?, "control price")?,
     };
     let text = r.string()?;
-    let n = r.count(14)?;
-    let mut jurisdictions = Vec::with_capacity(n);
-    for _ in 0..n {
-        jurisdictions.push(Jurisdiction {
+    let jurisdictions = r.list(14, |r| {
+        Ok(Jurisdiction {
             name: r.string()?,
             countries: r.strings()?,
             regions: r.strings()?,
             text: r.opt_string()?,
             personalization: pick(&PERSONALIZE, r.u8()?, "personalization")?,
-        });
-    }
+        })
+    })?;
     Ok(Rules {
         objective,
         ladder,

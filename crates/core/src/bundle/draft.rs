@@ -46,9 +46,7 @@ impl BundleSigner {
             plan: None, // `sign` lowers and embeds it
         };
         let bytes = self.sign(&manifest, model)?;
-        let mut own = TrustedKeys::default();
-        own.add(&self.key_id, &self.public_bytes())?;
-        verify(&bytes, &own, draft.created, None)?;
+        verify(&bytes, &self.own_keys()?, draft.created, None)?;
         Ok(bytes)
     }
 }

@@ -228,8 +228,7 @@ pub fn verify(
 fn read_manifest(f: &Frame) -> Result<(Manifest, Rules), BundleError> {
     #[cfg(feature = "text-rules")]
     let (manifest, rules) = if f.version == FORMAT_JSON {
-        let manifest: Manifest =
-            serde_json::from_slice(f.manifest).map_err(|e| BundleError::Malformed(e.to_string()))?;
+        let manifest = json_manifest(f.manifest)?;
         let rules = Rules::from_toml(&manifest.rules_toml).map_err(|e| BundleError::BadRules(e.to_string()))?;
         (manifest, rules)
     } else {
@@ -243,6 +242,11 @@ fn read_manifest(f: &Frame) -> Result<(Manifest, Rules), BundleError> {
         return Err(BundleError::BadRules("the compiled rules are not the signed TOML's".into()));
     }
     Ok((manifest, rules))
+}
+
+/// Format 1's manifest.
+fn json_manifest(bytes: &[u8]) -> Result<Manifest, BundleError> {
+    serde_json::from_slice(bytes).map_err(|e| BundleError::Malformed(e.to_string()))
 }
 
 /// Format 2's manifest bytes of `manifest`, its rules TOML compiled (refused as
@@ -267,7 +271,7 @@ pub fn model_bytes(bytes: &[u8]) -> Result<&[u8], BundleError> {
 pub fn inspect_unverified(bytes: &[u8]) -> Result<(Manifest, usize), BundleError> {
     let f = frame(bytes)?;
     let manifest = match f.version {
-        FORMAT_JSON => serde_json::from_slice(f.manifest).map_err(|e| BundleError::Malformed(e.to_string()))?,
+        FORMAT_JSON => json_manifest(f.manifest)?,
         _ => binary::decode(f.manifest)?.0,
     };
     Ok((manifest, f.model.len()))

@@ -4,7 +4,7 @@
 use ed25519_dalek::{Signer, SigningKey};
 use serde::Deserialize;
 
-use super::keys::{PublicKeyFile, hex, unhex};
+use super::keys::{PublicKeyFile, TrustedKeys, hex, unhex};
 #[cfg(feature = "text-rules")]
 use super::manifest::Manifest;
 use super::{BundleError, FORMAT_JSON, MAGIC};
@@ -44,6 +44,13 @@ impl BundleSigner {
     /// The public half, as `TrustedKeys::add` takes it.
     pub fn public_bytes(&self) -> [u8; 32] {
         self.key.verifying_key().to_bytes()
+    }
+
+    /// Keys that trust this signer alone: how a signer checks what it just signed.
+    pub fn own_keys(&self) -> Result<TrustedKeys, BundleError> {
+        let mut keys = TrustedKeys::default();
+        keys.add(&self.key_id, &self.public_bytes())?;
+        Ok(keys)
     }
 
     pub fn public_file(&self) -> PublicKeyFile {

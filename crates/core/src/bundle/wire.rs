@@ -149,6 +149,20 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
+    /// A list: its count (see `count`), then each item as `item` reads it.
+    pub fn list<T>(
+        &mut self,
+        min_item: usize,
+        mut item: impl FnMut(&mut Self) -> Result<T, BundleError>,
+    ) -> Result<Vec<T>, BundleError> {
+        let n = self.count(min_item)?;
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(item(self)?);
+        }
+        Ok(out)
+    }
+
     pub fn bytes(&mut self) -> Result<&'a [u8], BundleError> {
         let n = self.count(1)?;
         self.take(n)
@@ -163,13 +177,11 @@ impl<'a> Reader<'a> {
     }
 
     pub fn f64s(&mut self) -> Result<Vec<f64>, BundleError> {
-        let n = self.count(8)?;
-        (0..n).map(|_| self.f64()).collect()
+        self.list(8, Self::f64)
     }
 
     pub fn strings(&mut self) -> Result<Vec<String>, BundleError> {
-        let n = self.count(4)?;
-        (0..n).map(|_| self.string()).collect()
+        self.list(4, Self::string)
     }
 
     pub fn opt_string(&mut self) -> Result<Option<String>, BundleError> {

@@ -4,7 +4,7 @@
 //! are refused.
 
 use edgeprice_core::bundle::{
-    self, DEFAULT_BUNDLE, FORMAT_JSON, FORMAT_VERSION, TrustedKeys, inspect_unverified, verify,
+    self, DEFAULT_BUNDLE, FORMAT_JSON, FORMAT_VERSION, TrustedKeys, format_of, inspect_unverified, verify,
 };
 use edgeprice_core::engine::Engine;
 use edgeprice_core::pricing::product::Product;
@@ -17,14 +17,10 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(repo().join("crates/core/tests/fixtures").join(name)).unwrap()
 }
 
-fn format_of(bytes: &[u8]) -> u16 {
-    u16::from_le_bytes([bytes[4], bytes[5]])
-}
-
 #[test]
 fn a_format_1_bundle_prices_exactly_as_the_same_policy_in_format_2() {
     let old = fixture("default-format1.epb");
-    assert_eq!((format_of(&old), format_of(DEFAULT_BUNDLE)), (FORMAT_JSON, FORMAT_VERSION));
+    assert_eq!((format_of(&old).unwrap(), format_of(DEFAULT_BUNDLE).unwrap()), (FORMAT_JSON, FORMAT_VERSION));
     let mut old_keys = TrustedKeys::default();
     old_keys.add_json(&fixture("default-format1.pub.json")).unwrap();
     let (v1, v2) = (
@@ -107,7 +103,7 @@ fn format_2_carries_every_rule_field() {
     manifest.rules_toml = EVERY_FIELD.to_string();
     manifest.policy_version = 9;
     let bytes = signer.sign_exact(&manifest, bundle::model_bytes(DEFAULT_BUNDLE).unwrap()).unwrap();
-    assert_eq!(format_of(&bytes), FORMAT_VERSION);
+    assert_eq!(format_of(&bytes).unwrap(), FORMAT_VERSION);
     let verified = verify(&bytes, &keys, now(), None).unwrap();
     assert_eq!(verified.rules(), &Rules::from_toml(EVERY_FIELD).unwrap());
     assert_eq!(verified.manifest().rules_toml, EVERY_FIELD, "the merchant's text travels verbatim");
