@@ -36,7 +36,12 @@ pub(super) fn decode(bytes: &[u8]) -> Result<(Manifest, Rules), BundleError> {
     let (created, expires) = (r.string()?, r.string()?);
     let schema = read_schema(&mut r)?;
     let mut rules = read_rules(&mut r)?;
-    let page_values: BTreeMap<String, f64> = r.list(12, |r| Ok((r.string()?, r.f64()?)))?.into_iter().collect();
+    // Inserted one by one, not collected: collecting a BTreeMap sorts, and the sort's code
+    // would be compiled into the lean module for a table that is already in key order.
+    let mut page_values = BTreeMap::new();
+    for (name, value) in r.list(12, |r| Ok((r.string()?, r.f64()?)))? {
+        page_values.insert(name, value);
+    }
     let population_curve = PopulationCurve { ratios: r.f64s()?, purchase_probability: r.f64s()? };
     let rules_toml = r.string()?;
     let metrics = read_json(&mut r, 0)?;
@@ -117,7 +122,13 @@ fn read_json(r: &mut Reader, depth: usize) -> Result<serde_json::Value, BundleEr
         5 => serde_json::Number::from_f64(r.f64()?).map_or(Value::Null, Value::Number),
         6 => Value::String(r.string()?),
         7 => Value::Array(r.list(1, |r| read_json(r, depth + 1))?),
-        8 => Value::Object(r.list(5, |r| Ok((r.string()?, read_json(r, depth + 1)?)))?.into_iter().collect()),
+        8 => {
+            let mut map = serde_json::Map::new();
+            for (k, v) in r.list(5, |r| Ok((r.string()?, read_json(r, depth + 1)?)))? {
+                map.insert(k, v); // one by one, as page values are (`decode`)
+            }
+            Value::Object(map)
+        }
         other => return Err(bad(&format!("unknown metrics value tag {other}"))),
     })
 }
