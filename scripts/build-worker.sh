@@ -21,6 +21,7 @@ if [ "${1:-}" = lean ]; then
   out=build/worker-lean
 fi
 WASM_OPT=node_modules/.bin/wasm-opt
+OPT="-Oz -ocimfs 0"   # as scripts/build-web.sh, which says why
 FEATURES="--enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue"
 
 # crates/worker is a plain cdylib (LTO is skipped for crates that are both cdylib and rlib).
@@ -35,7 +36,7 @@ raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/edgeprice_worker.wasm"
 stamp="$(sha256sum "$raw" | cut -d' ' -f1) $(wasm-bindgen --version) $features"
 optimize=${EDGEPRICE_WASM_OPT:-1}
 made=$(cat "$out/.source" 2>/dev/null || true)
-if [ -f "$out/edgeprice_bg.wasm" ] && { [ "$made" = "$stamp -Oz" ] || { [ "$optimize" = 0 ] && [ "$made" = "$stamp" ]; }; }; then
+if [ -f "$out/edgeprice_bg.wasm" ] && { [ "$made" = "$stamp $OPT" ] || { [ "$optimize" = 0 ] && [ "$made" = "$stamp" ]; }; }; then
   before="(unchanged)"
 else
   rm -rf "$out"
@@ -44,16 +45,16 @@ else
   if [ "$optimize" = 0 ]; then
     echo "$stamp" > "$out/.source"
   else
-    $WASM_OPT -Oz $FEATURES "$out/edgeprice_bg.wasm" -o "$out/edgeprice_bg.opt.wasm"
+    $WASM_OPT $OPT $FEATURES "$out/edgeprice_bg.wasm" -o "$out/edgeprice_bg.opt.wasm"
     mv "$out/edgeprice_bg.opt.wasm" "$out/edgeprice_bg.wasm"
-    echo "$stamp -Oz" > "$out/.source"
+    echo "$stamp $OPT" > "$out/.source"
   fi
 fi
 cp crates/worker/src/entry.mjs "$out/entry.mjs"
 
 size=$(stat -c %s "$out/edgeprice_bg.wasm")
 gz=$(gzip -9 -c "$out/edgeprice_bg.wasm" | wc -c)
-echo "$features wasm: after wasm-bindgen ${before} B; after wasm-opt -Oz ${size} B raw, ${gz} B gzip -9 (budget ${BUDGET_GZIP} B gzip)"
+echo "$features wasm: after wasm-bindgen ${before} B; after wasm-opt $OPT ${size} B raw, ${gz} B gzip -9 (budget ${BUDGET_GZIP} B gzip)"
 if [ "$gz" -gt "$BUDGET_GZIP" ]; then
   echo "$features wasm over budget: ${gz} > ${BUDGET_GZIP} bytes gzip" >&2
   exit 1
