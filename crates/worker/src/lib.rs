@@ -58,6 +58,13 @@ pub(crate) fn log(event: &str, fields: Value) {
     worker::console_log!("{line}");
 }
 
+/// `log`, once the runtime has had a turn (a zero timer): after the answer of the request
+/// that called it, not on its way.
+async fn log_later(event: &'static str, fields: Value) {
+    worker::Delay::from(std::time::Duration::ZERO).await;
+    log(event, fields);
+}
+
 fn json_response(status: u16, body: &impl serde::Serialize, headers: &Headers) -> worker::Result<Response> {
     let text = serde_json::to_vec(body).map_err(|e| worker::Error::RustError(e.to_string()))?;
     json_text_response(status, text, headers)
@@ -470,14 +477,16 @@ async fn catalog_page(
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     edgeprice_core::ctors::run_once();
-    let cfg = match Config::from_env(&env) {
-        Ok(c) => std::rc::Rc::new(c),
+    let cfg = match Config::cached(&env) {
+        Ok(c) => c,
         Err(message) => {
             log("config_invalid", json!({"message": message}));
             return error(500, "config_invalid", "the pricing worker is misconfigured", &Headers::new());
         }
     };
-    state::ensure_loaded(&env, &cfg).await;
+    if let Some(fields) = state::ensure_loaded(&env, &cfg).await {
+        ctx.wait_until(log_later("policy_loaded", fields));
+    }
     let now = now_secs();
     if let Some(etag) = state::begin_refresh(&cfg, now) {
         let cfg = cfg.clone();
@@ -519,11 +528,13 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     edgeprice_core::ctors::run_once();
-    let cfg = match Config::from_env(&env) {
+    let cfg = match Config::cached(&env) {
         Ok(c) => c,
         Err(message) => return log("config_invalid", json!({"message": message})),
     };
-    state::ensure_loaded(&env, &cfg).await;
+    if let Some(fields) = state::ensure_loaded(&env, &cfg).await {
+        log("policy_loaded", fields);
+    }
     let now = now_secs();
     // The cron refresh ignores the TTL (it is the TTL) but not a refresh already in flight.
     let etag = state::with(|i| match &mut i.policy {
