@@ -13,6 +13,12 @@
 //! then `bias + scale * dot`. Only the order in which independent sums are computed
 //! differs, so every platform, kernel and batch size gives the same bits, and old bundles
 //! price as they did.
+//!
+//! `batch` skips the inputs of the whole chunks that are zero in all eight rows (most
+//! one-hot features are zero, and many ReLU outputs): a zero input's product is +0 or -0 (the weights are finite), and adding
+//! +-0 to a partial sum leaves it as it was, because a partial sum starts at +0 and so is
+//! never -0 (x + y is -0 only when both are). Not in the tail, whose sum starts at
+//! `Iterator::sum`'s start, which may be -0.
 
 use std::sync::OnceLock;
 
@@ -118,14 +124,21 @@ impl Blocked {
     }
 
     /// Eight rows: `x` (`inputs` pairs of lane vectors) in, output `j` by `store(j, value)`.
-    fn rows(&self, x: &[Pair], mut store: impl FnMut(usize, [Quad; 2])) {
+    /// `live`: scratch, set to whether each input of the whole chunks is nonzero in some row.
+    fn rows(&self, x: &[Pair], live: &mut Vec<bool>, mut store: impl FnMut(usize, [Quad; 2])) {
         let (xw, xt) = x[..self.inputs].split_at(self.inputs / 8 * 8);
+        // An input that is zero in all eight rows adds +-0 to each: skipped (module header).
+        live.clear();
+        live.extend(xw.iter().map(|[lo, hi]| Quad::load(lo).any_nonzero(Quad::load(hi))));
         for (b, ww, wt) in self.blocks() {
             let mut lo = [Quad::splat(lane_sum_start()); BLOCK];
             let mut hi = lo;
             for k in 0..8 {
                 let (mut p, mut q) = ([Quad::splat(0.0); BLOCK], [Quad::splat(0.0); BLOCK]);
-                for (w32, x8) in ww.chunks_exact(8 * BLOCK).zip(xw.chunks_exact(8)) {
+                for ((w32, x8), live8) in ww.chunks_exact(8 * BLOCK).zip(xw.chunks_exact(8)).zip(live.chunks_exact(8)) {
+                    if !live8[k] {
+                        continue;
+                    }
                     let (x0, x1) = (Quad::load(&x8[k][0]), Quad::load(&x8[k][1]));
                     for ((p, q), w) in p.iter_mut().zip(q.iter_mut()).zip(&w32[BLOCK * k..BLOCK * k + BLOCK]) {
                         let w = Quad::splat(*w);
@@ -205,6 +218,7 @@ impl Kernel {
     pub(super) fn batch(&self, xs: &[f32], width: usize) -> Vec<Option<Heads>> {
         let zero: Pair = [[0.0; 4]; 2];
         let (mut cur, mut next) = (vec![zero; self.widest], vec![zero; self.widest]);
+        let mut live = Vec::with_capacity(self.widest);
         let mut out = Vec::with_capacity(xs.len() / width.max(1));
         for group in xs.chunks(8 * width.max(1)) {
             // Rows past the batch's end stay zero: computed, never returned.
@@ -215,11 +229,11 @@ impl Kernel {
                 }
             }
             for layer in &self.hidden {
-                layer.rows(&cur, |j, [v, w]| next[j] = [v.relu().store(), w.relu().store()]);
+                layer.rows(&cur, &mut live, |j, [v, w]| next[j] = [v.relu().store(), w.relu().store()]);
                 std::mem::swap(&mut cur, &mut next);
             }
             let mut h = [zero; 3];
-            self.heads.rows(&cur, |j, [v, w]| h[j] = [v.store(), w.store()]);
+            self.heads.rows(&cur, &mut live, |j, [v, w]| h[j] = [v.store(), w.store()]);
             for r in 0..group.len() / width.max(1) {
                 let head = |k: usize| h[k][r / 4][r % 4];
                 out.push(heads_from(head(0), head(1), self.ceiling().then(|| head(2))));
@@ -273,6 +287,10 @@ impl Quad {
     fn relu(self) -> Quad {
         Quad(self.0.map(|v| v.max(0.0)))
     }
+    /// Whether a lane of `self` or of `o` is not zero (+0 and -0 are zero; NaN is not).
+    fn any_nonzero(self, o: Quad) -> bool {
+        self.0.iter().chain(&o.0).any(|v| *v != 0.0)
+    }
 }
 
 /// The same lanes as one wasm SIMD128 value (`+simd128` is set for every wasm build).
@@ -306,6 +324,12 @@ impl Quad {
     /// nonzero term, and each of `dot`'s lanes starts at +0 (+0 + -0 is +0).
     fn relu(self) -> Quad {
         Quad(core::arch::wasm32::f32x4_pmax(core::arch::wasm32::f32x4_splat(0.0), self.0))
+    }
+    /// Whether a lane of `self` or of `o` is not zero (+0 and -0 are zero; NaN is not).
+    fn any_nonzero(self, o: Quad) -> bool {
+        use core::arch::wasm32::{f32x4_ne, f32x4_splat, v128_any_true, v128_or};
+        let zero = f32x4_splat(0.0);
+        v128_any_true(v128_or(f32x4_ne(self.0, zero), f32x4_ne(o.0, zero)))
     }
 }
 
@@ -392,6 +416,15 @@ mod tests {
             let width = plan.width();
             for rows in [1, 3, 8, 9, 50] {
                 let mut xs: Vec<f32> = (0..rows * width).map(|_| s.next() * 4.0).collect();
+                // Sparse rows, as one-hot features are: two columns in three zero (+0 or
+                // -0) in every row of the first sixteen, so whole chunks are skipped.
+                if rows >= 9 {
+                    for (i, v) in xs.iter_mut().enumerate().take(16 * width) {
+                        if !(i % width).is_multiple_of(3) {
+                            *v = if i.is_multiple_of(2) { 0.0 } else { -0.0 };
+                        }
+                    }
+                }
                 // Odd values: NaN (a hidden ReLU makes it 0), infinities, huge and tiny.
                 if rows == 50 {
                     let odd = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 3e38, -1e-40, 0.0, -0.0];
