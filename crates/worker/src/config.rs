@@ -1,7 +1,8 @@
-//! The worker's settings, read once per isolate from wrangler.toml `[vars]`, secrets and
-//! bindings (`Config::cached`). Missing optional values take the defaults below; a missing or short
-//! `SESSION_SECRET` is a configuration error that the worker reports on every response
-//! (pricing falls back to reference prices) instead of signing cookies with a weak key.
+//! The worker's settings, read once per isolate (`Config::cached`) from wrangler.toml
+//! `[vars]`, secrets and bindings. Missing optional values take the defaults below; a
+//! missing or short `SESSION_SECRET` is a configuration error that the worker reports on
+//! every response (pricing falls back to reference prices) instead of signing cookies with
+//! a weak key.
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -15,10 +15,10 @@
 //! price as they did.
 //!
 //! `batch` skips the inputs of the whole chunks that are zero in all eight rows (most
-//! one-hot features are zero, and many ReLU outputs): a zero input's product is +0 or -0 (the weights are finite), and adding
-//! +-0 to a partial sum leaves it as it was, because a partial sum starts at +0 and so is
-//! never -0 (x + y is -0 only when both are). Not in the tail, whose sum starts at
-//! `Iterator::sum`'s start, which may be -0.
+//! one-hot features are zero, and many ReLU outputs): a zero input's product is +0 or -0
+//! (the weights are finite), and adding +-0 to a partial sum leaves it as it was, because a
+//! partial sum starts at +0 and so is never -0 (x + y is -0 only when both are). Not in the
+//! tail, whose sum starts at `Iterator::sum`'s start, which may be -0.
 
 use std::sync::OnceLock;
 
