@@ -66,9 +66,11 @@ pub async fn ensure_loaded(env: &Env, cfg: &Config) -> Option<serde_json::Value>
     if with(|i| i.loaded) {
         return None;
     }
-    let mut from_kv = None;
+    let (mut from_kv, mut looked) = (None, false);
     if let Ok(kv) = env.kv("POLICY") {
-        match kv.get(KV_BUNDLE).bytes_with_metadata::<KvMeta>().await {
+        let read = kv.get(KV_BUNDLE).bytes_with_metadata::<KvMeta>().await;
+        looked = read.is_ok();
+        match read {
             Ok((Some(bytes), meta)) => {
                 let now = now_secs();
                 match Engine::new(&bytes, &cfg.keys, now) {
@@ -89,6 +91,11 @@ pub async fn ensure_loaded(env: &Env, cfg: &Config) -> Option<serde_json::Value>
             return None; // another request of this isolate finished loading first
         }
         i.loaded = true;
+        // KV was just read: its version check (`begin_kv_check`) is not due yet. Before, an
+        // isolate's first request also started that check, a second KV read beside it.
+        if looked {
+            i.kv_checked_at = now;
+        }
         i.policy = from_kv.or_else(|| match Engine::with_default(now) {
             Ok(engine) => Some(PolicyCache::new(engine, Source::BuiltIn, now)),
             Err(e) => {
