@@ -23,8 +23,8 @@ WASM_OPT=node_modules/.bin/wasm-opt
 # -Oz, except that a function with one caller is not merged into it (-ocimfs 0; binaryen
 # merges every such function by default): V8 compiles a function whole at its first call,
 # so cold branches merged into a hot function were compiled at every cold start. Measured
-# 2026-12-02, lean Node package, 60 fresh processes each: first decision 14.35 -> 13.76 ms
-# median, module +0.1%.
+# 2026-12-02, lean Node package, 60 fresh processes each: bytes to first decision 14.35 ->
+# 13.76 ms median, module +0.1%.
 OPT="-Oz -ocimfs 0"
 FEATURES="--enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue"
 
