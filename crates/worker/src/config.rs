@@ -1,11 +1,8 @@
-//! The worker's settings, read once per isolate (`Config::cached`) from wrangler.toml
+//! The worker's settings, read once per isolate (`state::config`) from wrangler.toml
 //! `[vars]`, secrets and bindings. Missing optional values take the defaults below; a
 //! missing or short `SESSION_SECRET` is a configuration error that the worker reports on
 //! every response (pricing falls back to reference prices) instead of signing cookies with
 //! a weak key.
-
-use std::cell::RefCell;
-use std::rc::Rc;
 
 use worker::Env;
 
@@ -58,25 +55,8 @@ impl Config {
         format!("Bearer {}", self.edge_token)
     }
 
-    /// This isolate's settings, read at its first request. Vars, secrets and bindings are
-    /// fixed for an isolate's life (changing one deploys a new version, in new isolates), so
-    /// reading them again for each request (about 20 crossings into JS and the trusted
-    /// keys' point decompression) bought nothing. A configuration error is not kept: each
-    /// request reports it.
-    pub fn cached(env: &Env) -> Result<Rc<Config>, String> {
-        thread_local! {
-            static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
-        }
-        if let Some(cfg) = CONFIG.with(|c| c.borrow().clone()) {
-            return Ok(cfg);
-        }
-        let cfg = Rc::new(Config::from_env(env)?);
-        CONFIG.with(|c| *c.borrow_mut() = Some(cfg.clone()));
-        Ok(cfg)
-    }
-
     /// Reads the settings; `Err` lists what is wrong with the trusted keys.
-    fn from_env(env: &Env) -> Result<Config, String> {
+    pub fn from_env(env: &Env) -> Result<Config, String> {
         let mut keys = bundle::default_keys().map_err(|e| e.to_string())?;
         if let Some(list) = text(env, "POLICY_PUBLIC_KEYS").filter(|t| !t.trim().is_empty()) {
             let parsed: Vec<serde_json::Value> =

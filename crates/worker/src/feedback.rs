@@ -181,7 +181,7 @@ fn delivered(value: JsValue) -> Delivered {
 pub async fn on_batch(batch: &MessageBatch, env: &Env) {
     state::with(|i| i.feedback_path = "queue");
     let messages: Vec<Delivered> = batch.messages().map(|a| a.iter().map(delivered).collect()).unwrap_or_default();
-    let cfg = match Config::cached(env) {
+    let cfg = match state::config(env) {
         Ok(c) => c,
         Err(message) => {
             log("config_invalid", json!({"message": message}));

@@ -477,7 +477,7 @@ async fn catalog_page(
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     edgeprice_core::ctors::run_once();
-    let cfg = match Config::cached(&env) {
+    let cfg = match state::config(&env) {
         Ok(c) => c,
         Err(message) => {
             log("config_invalid", json!({"message": message}));
@@ -528,7 +528,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     edgeprice_core::ctors::run_once();
-    let cfg = match Config::cached(&env) {
+    let cfg = match state::config(&env) {
         Ok(c) => c,
         Err(message) => return log("config_invalid", json!({"message": message})),
     };

@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use serde_json::json;
 use worker::{Env, Method};
@@ -41,6 +42,8 @@ pub struct Isolate {
     pub feedback_path: &'static str,
     /// This isolate's name in its status reports when EDGE_NAME is not set.
     name: Option<String>,
+    /// The settings, read at the isolate's first request (`config`).
+    config: Option<Rc<Config>>,
 }
 
 thread_local! {
@@ -50,6 +53,20 @@ thread_local! {
 /// Runs `f` on this isolate's state (never across an await).
 pub fn with<R>(f: impl FnOnce(&mut Isolate) -> R) -> R {
     ISOLATE.with(|cell| f(&mut cell.borrow_mut()))
+}
+
+/// This isolate's settings, read at its first request. Vars, secrets and bindings are
+/// fixed for an isolate's life (changing one deploys a new version, in new isolates), so
+/// reading them again for each request (about 20 crossings into JS and the trusted keys'
+/// point decompression) bought nothing. A configuration error is not kept: each request
+/// reports it.
+pub fn config(env: &Env) -> Result<Rc<Config>, String> {
+    if let Some(cfg) = with(|i| i.config.clone()) {
+        return Ok(cfg);
+    }
+    let cfg = Rc::new(Config::from_env(env)?);
+    with(|i| i.config = Some(cfg.clone()));
+    Ok(cfg)
 }
 
 #[derive(serde::Deserialize, serde::Serialize)]
