@@ -35,7 +35,7 @@ raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/edgeprice_web.wasm"
 # Skip wasm-bindgen and wasm-opt (a minute or more) when cargo's output, the JS snippets,
 # the tools and this script are the ones the packages were made from (`edgeprice demo`
 # runs this at every start).
-stamp="$(cat "$raw" crates/web/js/* "$0" | sha256sum | cut -d' ' -f1) $(wasm-bindgen --version) $($WASM_OPT --version)"
+stamp="$(cat "$raw" crates/web/js/* "$0" scripts/wasm-no-multivalue.py | sha256sum | cut -d' ' -f1) $(wasm-bindgen --version) $($WASM_OPT --version)"
 if [ -f "$WEB/.source" ] && [ "$(cat "$WEB/.source")" = "$stamp" ] && [ -f "$NODE/.source" ] && [ "$(cat "$NODE/.source")" = "$stamp" ]; then
   size=$(stat -c %s $WEB/edgeprice_bg.wasm)
   echo "wasm packages unchanged ($WEB, $NODE: ${size} B raw, $(gzip -9 -c $WEB/edgeprice_bg.wasm | wc -c) B gzip -9)"
@@ -46,8 +46,12 @@ fi
 python3 scripts/wasm-size-by-crate.py "$raw" 12
 
 rm -rf $WEB $NODE
-wasm-bindgen --target web --out-name edgeprice --out-dir $WEB "$raw"
-wasm-bindgen --target nodejs --out-name edgeprice --out-dir $NODE "$raw"
+# Return pointers, not multi-value returns (the script says why).
+mkdir -p "$CARGO_TARGET_DIR/tmp"
+input="$CARGO_TARGET_DIR/tmp/edgeprice_web$SUFFIX.wasm"
+python3 scripts/wasm-no-multivalue.py "$raw" "$input"
+wasm-bindgen --target web --out-name edgeprice --out-dir $WEB "$input"
+wasm-bindgen --target nodejs --out-name edgeprice --out-dir $NODE "$input"
 # The nodejs target require()s the crate's JS snippets (crates/web/js), which are ES modules:
 # rewritten to CommonJS (they export only `export function` declarations).
 for f in $(find $NODE/snippets -name '*.js' 2>/dev/null); do
