@@ -32,8 +32,9 @@ impl PriceError {
 #[derive(Clone, Debug)]
 pub struct Engine {
     bundle: VerifiedBundle,
-    /// The rules it prices with: the bundle's signed rules, except in `exploit_only`.
-    rules: Rules,
+    /// Rules that replace the bundle's signed rules: only in `exploit_only` (the bundle's own
+    /// are not copied at load, which a cold start would pay for).
+    rules: Option<Box<Rules>>,
 }
 
 impl Engine {
@@ -43,7 +44,7 @@ impl Engine {
 
     /// An engine for a bundle verified elsewhere (`bundle::verify`).
     pub fn from_verified(bundle: VerifiedBundle) -> Self {
-        Self { rules: bundle.rules().clone(), bundle }
+        Self { rules: None, bundle }
     }
 
     /// The engine with the bundle compiled into this build (`models/default.epb`).
@@ -61,10 +62,15 @@ impl Engine {
     /// The same policy without exploration and control: its model arm alone, for offline
     /// analysis (`simulate --greedy`). The bundle's signed rules are not changed.
     pub fn exploit_only(&self) -> Engine {
-        let mut engine = self.clone();
-        let x = &mut engine.rules.exploration;
+        let mut rules = self.rules().clone();
+        let x = &mut rules.exploration;
         (x.mode, x.epsilon, x.control_share) = (crate::pricing::rules::ExplorationMode::Epsilon, 0.0, 0.0);
-        engine
+        Engine { bundle: self.bundle.clone(), rules: Some(Box::new(rules)) }
+    }
+
+    /// The rules it prices with: the bundle's signed rules, except in `exploit_only`.
+    pub fn rules(&self) -> &Rules {
+        self.rules.as_deref().unwrap_or(self.bundle.rules())
     }
 
     pub fn policy_version(&self) -> u64 {
@@ -136,7 +142,7 @@ impl Engine {
     /// or list price where the merchant turned personalization off. The decision names the
     /// jurisdiction either way.
     pub fn place(&self, d: Decision, product: &Product, place: &Place) -> Decision {
-        apply_jurisdiction(d, product, &self.rules.disclosure.at(place))
+        apply_jurisdiction(d, product, &self.rules().disclosure.at(place))
     }
 
     /// Prices parsed inputs; never fails.
@@ -184,7 +190,7 @@ impl Engine {
         let inputs = Inputs {
             session_id,
             product,
-            rules: &self.rules,
+            rules: self.rules(),
             curve: &self.bundle.manifest().population_curve,
             heads,
             policy_version: version,

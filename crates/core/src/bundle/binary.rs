@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use super::BundleError;
 use super::manifest::Manifest;
+use super::metrics::Metrics;
 use super::wire::Reader;
 use crate::features::{FeatureSchema, Input};
 use crate::pricing::curve::PopulationCurve;
@@ -44,7 +45,9 @@ pub(super) fn decode(bytes: &[u8]) -> Result<(Manifest, Rules), BundleError> {
     }
     let population_curve = PopulationCurve { ratios: r.f64s()?, purchase_probability: r.f64s()? };
     let rules_toml = r.string()?;
-    let metrics = read_json(&mut r, 0)?;
+    let start = r.at();
+    skip_json(&mut r, 0)?;
+    let metrics = Metrics::wire(r.since(start).to_vec());
     let plan = match r.u8()? {
         0 => None,
         1 => Some(r.bytes()?.to_vec()),
@@ -106,6 +109,45 @@ fn read_schema(r: &mut Reader) -> Result<FeatureSchema, BundleError> {
 /// Metrics nest at most this deep (the trainer's are 2 levels): a bound on the reader's
 /// recursion, so a hostile manifest cannot exhaust the stack.
 const MAX_DEPTH: usize = 16;
+
+/// The metrics `skip_json` accepted, as JSON (`Metrics::value`).
+pub(super) fn read_metrics(bytes: &[u8]) -> Result<serde_json::Value, BundleError> {
+    let mut r = Reader::new(bytes);
+    let value = read_json(&mut r, 0)?;
+    r.finish()?;
+    Ok(value)
+}
+
+/// Steps over an encoded JSON value, refusing exactly what `read_json` refuses (the same
+/// tags, depth bound, list counts and UTF-8 checks) without building it: verification
+/// reads the metrics this way, and JSON is made of them only when asked for (`Metrics`).
+fn skip_json(r: &mut Reader, depth: usize) -> Result<(), BundleError> {
+    if depth > MAX_DEPTH {
+        return Err(bad("metrics nest too deep"));
+    }
+    match r.u8()? {
+        0..=2 => {}
+        3..=5 => {
+            r.u64()?;
+        }
+        6 => {
+            r.str()?;
+        }
+        7 => {
+            for _ in 0..r.count(1)? {
+                skip_json(r, depth + 1)?;
+            }
+        }
+        8 => {
+            for _ in 0..r.count(5)? {
+                r.str()?;
+                skip_json(r, depth + 1)?;
+            }
+        }
+        other => return Err(bad(&format!("unknown metrics value tag {other}"))),
+    }
+    Ok(())
+}
 
 fn read_json(r: &mut Reader, depth: usize) -> Result<serde_json::Value, BundleError> {
     use serde_json::Value;
@@ -213,7 +255,7 @@ pub(super) mod write {
         w.f64s(&m.population_curve.ratios)?;
         w.f64s(&m.population_curve.purchase_probability)?;
         w.str(&m.rules_toml)?;
-        json(&mut w, &m.metrics, 0)?;
+        json_value(&mut w, &m.metrics.value(), 0)?;
         match &m.plan {
             Some(plan) => {
                 w.u8(1);
@@ -256,7 +298,7 @@ pub(super) mod write {
 
     /// A JSON value without JSON text: a tag byte (0 null, 1 false, 2 true, 3 u64, 4 i64,
     /// 5 f64, 6 string, 7 array, 8 object) and its contents.
-    fn json(w: &mut Writer, v: &serde_json::Value, depth: usize) -> Result<(), BundleError> {
+    pub(super) fn json_value(w: &mut Writer, v: &serde_json::Value, depth: usize) -> Result<(), BundleError> {
         use serde_json::Value;
         if depth > MAX_DEPTH {
             return Err(bad("metrics nest too deep"));
@@ -285,14 +327,14 @@ pub(super) mod write {
             Value::Array(items) => {
                 w.u8(7);
                 w.len(items.len())?;
-                items.iter().try_for_each(|item| json(w, item, depth + 1))?;
+                items.iter().try_for_each(|item| json_value(w, item, depth + 1))?;
             }
             Value::Object(map) => {
                 w.u8(8);
                 w.len(map.len())?;
                 for (k, item) in map {
                     w.str(k)?;
-                    json(w, item, depth + 1)?;
+                    json_value(w, item, depth + 1)?;
                 }
             }
         }
@@ -342,5 +384,49 @@ pub(super) mod write {
             w.u8(index(&PERSONALIZE, &j.personalization));
         }
         Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "text-rules"))]
+mod tests {
+    use super::*;
+    use crate::bundle::wire::Writer;
+
+    /// What each reader makes of `bytes`: refused, or how many bytes it read.
+    fn outcomes(bytes: &[u8]) -> (Option<usize>, Option<usize>) {
+        let (mut skip, mut read) = (Reader::new(bytes), Reader::new(bytes));
+        let skipped = skip_json(&mut skip, 0).ok().map(|()| skip.at());
+        let made = read_json(&mut read, 0).ok().map(|_| read.at());
+        (skipped, made)
+    }
+
+    #[test]
+    fn metrics_are_skipped_exactly_where_they_would_be_read() {
+        let value = serde_json::json!({
+            "auc": 0.91, "n": 12330, "delta": -4, "ok": true, "no": false, "none": null,
+            "name": "é", "folds": [[1, 2.5], {"x": []}, "", 1e300], "empty": {}
+        });
+        let mut w = Writer::default();
+        write::json_value(&mut w, &value, 0).unwrap();
+        let bytes = w.out;
+        assert_eq!(outcomes(&bytes), (Some(bytes.len()), Some(bytes.len())));
+        assert_eq!(read_metrics(&bytes).unwrap(), value);
+        assert_eq!(Metrics::wire(bytes.clone()).value(), value);
+        // Every truncation, and every byte set to values that break tags, counts, lengths
+        // and UTF-8: both refuse, or both read the same number of bytes.
+        for end in 0..bytes.len() {
+            assert_eq!(outcomes(&bytes[..end]).0, outcomes(&bytes[..end]).1, "truncated at {end}");
+        }
+        for at in 0..bytes.len() {
+            for v in [0u8, 1, 5, 7, 8, 9, 0x7f, 0xc3, 0xff] {
+                let mut bent = bytes.clone();
+                bent[at] = v;
+                let (skipped, made) = outcomes(&bent);
+                assert_eq!(skipped, made, "byte {at} set to {v}");
+            }
+        }
+        // Nesting past the bound is refused by both.
+        let deep = [7u8, 1, 0, 0, 0].repeat(MAX_DEPTH + 2);
+        assert_eq!(outcomes(&[deep, vec![0]].concat()), (None, None));
     }
 }

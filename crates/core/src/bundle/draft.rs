@@ -42,7 +42,7 @@ impl BundleSigner {
             rules_toml: draft.rules_toml,
             page_values: draft.page_values,
             population_curve: draft.population_curve,
-            metrics: draft.metrics,
+            metrics: draft.metrics.into(),
             plan: None, // `sign` lowers and embeds it
         };
         let bytes = self.sign(&manifest, model)?;
@@ -69,7 +69,7 @@ pub fn reissue(
     if policy_version <= m.policy_version {
         return Err(BundleError::Downgrade { found: policy_version, live: m.policy_version });
     }
-    let mut metrics = m.metrics.clone();
+    let mut metrics = m.metrics.value();
     if let serde_json::Value::Object(map) = &mut metrics {
         map.insert("reissue_of".into(), m.policy_version.into());
     } else {

@@ -34,6 +34,28 @@ pub(super) fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
+/// 64 hex digits as 32 bytes, in a constant's evaluation: a text that is not exactly that
+/// stops the build there.
+pub(super) const fn unhex_const(text: &str) -> [u8; 32] {
+    const fn digit(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => panic!("not a hex digit"),
+        }
+    }
+    let text = text.as_bytes();
+    assert!(text.len() == 64, "not 64 hex digits");
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = digit(text[2 * i]) << 4 | digit(text[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
 impl TrustedKeys {
     pub fn add(&mut self, key_id: &str, public_key: &[u8; 32]) -> Result<(), BundleError> {
         let key =

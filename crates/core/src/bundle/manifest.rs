@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::metrics::Metrics;
 use crate::features::FeatureSchema;
 use crate::pricing::curve::PopulationCurve;
 
@@ -23,9 +24,9 @@ pub struct Manifest {
     /// Ordered, so that the same manifest always serializes (and signs) to the same bytes.
     pub page_values: BTreeMap<String, f64>,
     pub population_curve: PopulationCurve,
-    /// Model metrics from training (free-form JSON, shown by `inspect`).
+    /// Model metrics from training (free-form JSON, shown by `inspect`; `Metrics::value`).
     #[serde(default)]
-    pub metrics: serde_json::Value,
+    pub metrics: Metrics,
     /// The int8 fast path's plan of the model (`plan::Plan::to_bytes`; base64 in format 1's
     /// JSON), written by `sign` when the model lowers and agrees with tract-onnx; a build
     /// without tract-onnx runs the model from it. Absent in bundles signed before it existed.

@@ -14,6 +14,7 @@ mod binary;
 mod draft;
 mod keys;
 mod manifest;
+mod metrics;
 mod signer;
 mod wire;
 
@@ -22,6 +23,7 @@ use ed25519_dalek::{Signature, Verifier};
 pub use draft::{Draft, reissue};
 pub use keys::{PublicKeyFile, TrustedKeys};
 pub use manifest::Manifest;
+pub use metrics::Metrics;
 pub use signer::BundleSigner;
 
 use crate::model::BehaviourModel;
@@ -286,12 +288,14 @@ pub const DEFAULT_PUBLIC_KEY: &str = include_str!("../../../../models/default.pu
 /// (a test checks that they are `models/default.pub.json`'s).
 pub const DEFAULT_KEY_ID: &str = "edgeprice-default-2026-12b";
 const DEFAULT_KEY_HEX: &str = "98184d2d9472d4ff5dd22a1e108007521db7bdb849fe8217a7d406b295064aca";
+/// `DEFAULT_KEY_HEX` as bytes, decoded when this crate is compiled (a digit that is not hex
+/// fails the build), so that a cold start runs no hex decoder.
+const DEFAULT_KEY: [u8; 32] = keys::unhex_const(DEFAULT_KEY_HEX);
 
 /// Trusted keys holding only the default bundle's key.
 pub fn default_keys() -> Result<TrustedKeys, BundleError> {
     let mut keys = TrustedKeys::default();
-    let public = keys::unhex::<32>(DEFAULT_KEY_HEX).ok_or_else(|| BundleError::Malformed("built-in key".into()))?;
-    keys.add(DEFAULT_KEY_ID, &public)?;
+    keys.add(DEFAULT_KEY_ID, &DEFAULT_KEY)?;
     Ok(keys)
 }
 
@@ -303,6 +307,7 @@ mod tests {
     fn the_built_in_key_is_the_key_file() {
         let file: PublicKeyFile = serde_json::from_str(DEFAULT_PUBLIC_KEY).unwrap();
         assert_eq!((file.key_id.as_str(), file.public_key.as_str()), (DEFAULT_KEY_ID, DEFAULT_KEY_HEX));
+        assert_eq!(Some(DEFAULT_KEY), keys::unhex::<32>(DEFAULT_KEY_HEX), "decoded when built");
         let (manifest, _) = inspect_unverified(DEFAULT_BUNDLE).unwrap();
         assert_eq!(manifest.key_id, DEFAULT_KEY_ID);
     }

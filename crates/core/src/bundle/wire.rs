@@ -98,6 +98,16 @@ impl<'a> Reader<'a> {
         Reader { bytes, at: 0 }
     }
 
+    /// Where the next value starts.
+    pub fn at(&self) -> usize {
+        self.at
+    }
+
+    /// The bytes read since `start` (an earlier `at`).
+    pub fn since(&self, start: usize) -> &'a [u8] {
+        self.bytes.get(start..self.at).unwrap_or_default()
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], BundleError> {
         let end = self.at.checked_add(n).ok_or_else(|| malformed("length overflows"))?;
         let part = self.bytes.get(self.at..end).ok_or_else(|| malformed("truncated"))?;

@@ -164,6 +164,8 @@ pub async fn manifest(State(s): State<Shared>, Path(version): Path<u64>, headers
         }),
         Err(_) => Value::Null,
     };
+    let metrics = m.metrics.value();
+    let reissue_of = metrics.get("reissue_of").cloned().unwrap_or(Value::Null);
     Json(json!({
         "policy_version": m.policy_version,
         "key_id": m.key_id,
@@ -172,8 +174,8 @@ pub async fn manifest(State(s): State<Shared>, Path(version): Path<u64>, headers
         "rules": rules,
         "rules_toml": m.rules_toml,
         "rules_summary": summary,
-        "metrics": m.metrics,
-        "reissue_of": m.metrics.get("reissue_of").cloned().unwrap_or(Value::Null),
+        "metrics": metrics,
+        "reissue_of": reissue_of,
     }))
     .into_response()
 }
