@@ -2,9 +2,12 @@
 // each event to it. Everything else is in crates/worker/ (Rust). scripts/build-worker.sh copies
 // this file next to the wasm-bindgen output in build/worker/.
 import module from "./edgeprice_bg.wasm";
-import { initSync, fetch as onFetch, scheduled as onScheduled, queue as onQueue } from "./edgeprice.js";
+import { initSync, prepare, fetch as onFetch, scheduled as onScheduled, queue as onQueue } from "./edgeprice.js";
 
 initSync({ module });
+// Verifies the built-in bundle now, at the isolate's start, rather than in its first
+// request (crates/worker/src/state.rs, `prepare`, says why).
+prepare();
 
 export default {
   fetch: (request, env, ctx) => onFetch(request, env, ctx),

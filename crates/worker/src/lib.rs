@@ -44,6 +44,13 @@ extern "C" {
     fn random_uuid() -> String;
 }
 
+/// Called once by `entry.mjs` at the module's top level, when the isolate starts
+/// (`state::prepare` says why).
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = prepare)]
+pub fn prepare_isolate() {
+    state::prepare(now_secs());
+}
+
 /// Unix seconds from the runtime's clock (workerd advances it at I/O).
 pub(crate) fn now_secs() -> i64 {
     (js_sys::Date::now() / 1000.0) as i64
