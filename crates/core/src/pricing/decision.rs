@@ -133,7 +133,7 @@ pub fn fallback(product: &Product, session_id: &str, policy_version: u64, now: i
         uniform_price: None,
         policy_version,
         decision_id: decision_id(session_id, &product.sku, policy_version, now),
-        reasons: vec![format!("fallback:{reason}")],
+        reasons: vec![["fallback:", reason].concat()],
         personalized: false,
         hash_version: HASH_VERSION,
         jurisdiction: None,
@@ -176,7 +176,7 @@ pub fn apply_jurisdiction(mut d: Decision, product: &Product, applied: &Applied)
     d.arm = Arm::Fallback;
     d.propensity = 1.0;
     d.personalized = false;
-    d.reasons = vec![format!("jurisdiction:{}:{mode}", applied.name)];
+    d.reasons = vec![["jurisdiction:", applied.name, ":", mode].concat()];
     let shown = d.candidates.iter().find(|k| k.price_minor == minor).cloned();
     d.purchase_probability = shown.as_ref().and_then(|k| k.purchase_probability);
     d.expected_profit = shown.as_ref().and_then(|k| k.expected_profit);
