@@ -35,7 +35,7 @@ raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/edgeprice_web.wasm"
 # Skip wasm-bindgen and wasm-opt (a minute or more) when cargo's output, the JS snippets,
 # the tools and this script are the ones the packages were made from (`edgeprice demo`
 # runs this at every start).
-stamp="$(cat "$raw" crates/web/js/* "$0" scripts/wasm-no-multivalue.py | sha256sum | cut -d' ' -f1) $(wasm-bindgen --version) $($WASM_OPT --version)"
+stamp="$(cat "$raw" crates/web/js/* "$0" scripts/wasm-no-multivalue.py scripts/wasm_sections.py | sha256sum | cut -d' ' -f1) $(wasm-bindgen --version) $($WASM_OPT --version)"
 if [ -f "$WEB/.source" ] && [ "$(cat "$WEB/.source")" = "$stamp" ] && [ -f "$NODE/.source" ] && [ "$(cat "$NODE/.source")" = "$stamp" ]; then
   size=$(stat -c %s $WEB/edgeprice_bg.wasm)
   echo "wasm packages unchanged ($WEB, $NODE: ${size} B raw, $(gzip -9 -c $WEB/edgeprice_bg.wasm | wc -c) B gzip -9)"

@@ -17,26 +17,7 @@ Usage: wasm-no-multivalue.py IN OUT
 """
 import sys
 
-
-def leb(data, i):
-    """An unsigned LEB128 at data[i]: (value, index after it)."""
-    value = shift = 0
-    while True:
-        byte = data[i]
-        i += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return value, i
-
-
-def uleb(n):
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+from wasm_sections import leb, spans, uleb
 
 
 def without_multivalue(name, body):
@@ -57,21 +38,16 @@ def main(src, dst):
     data = open(src, "rb").read()
     if data[:8] != b"\0asm\1\0\0\0":
         sys.exit(f"{src}: not a wasm module (version 1)")
-    out, i, dropped = bytearray(data[:8]), 8, False
-    while i < len(data):
-        section = data[i]
-        size, start = leb(data, i + 1)
-        end = start + size
+    out, dropped = bytearray(data[:8]), False
+    for section, start, body, end in spans(data):
         if section == 0:
-            length, at = leb(data, start)
+            length, at = leb(data, body)
             name = data[at : at + length]
             if name == b"target_features":
-                body, dropped = without_multivalue(name, data[at + length : end])
-                out += bytes([0]) + uleb(len(body)) + body
-                i = end
+                kept, dropped = without_multivalue(name, data[at + length : end])
+                out += bytes([0]) + uleb(len(kept)) + kept
                 continue
-        out += data[i:end]
-        i = end
+        out += data[start:end]
     open(dst, "wb").write(out)
     print(f"{dst}: {'multivalue dropped from' if dropped else 'no multivalue in'} target_features")
 
