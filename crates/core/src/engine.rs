@@ -47,9 +47,10 @@ impl Engine {
         Self { rules: None, bundle }
     }
 
-    /// The engine with the bundle compiled into this build (`models/default.epb`).
+    /// The engine with the bundle compiled into this build (`models/default.epb`), whose
+    /// signature was checked when the build was made (`bundle::built_in`).
     pub fn with_default(now: i64) -> Result<Self, BundleError> {
-        Self::new(bundle::DEFAULT_BUNDLE, &bundle::default_keys()?, now)
+        Ok(Self::from_verified(bundle::built_in(now)?))
     }
 
     /// Swaps in a newer bundle; on any error the current one stays live.

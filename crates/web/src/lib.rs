@@ -6,7 +6,7 @@
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use edgeprice_core::bundle::{self, TrustedKeys};
+use edgeprice_core::bundle::{self, BundleError, TrustedKeys};
 use edgeprice_core::engine::Engine;
 use edgeprice_core::pricing::decision::Decision;
 use edgeprice_core::pricing::disclosure::Place;
@@ -120,7 +120,9 @@ fn from_js(value: JsValue, what: &str) -> Result<serde_json::Value, JsValue> {
 #[wasm_bindgen]
 pub struct PricingEngine {
     engine: Engine,
-    keys: TrustedKeys,
+    /// The keys `update` verifies with; `None` for `withDefault`'s built-in key, which is
+    /// decoded (a curve point's decompression) only when an update comes.
+    keys: Option<TrustedKeys>,
     /// The feature columns' names for `price`'s JS reader (`objects::schema`).
     schema: JsValue,
 }
@@ -140,16 +142,15 @@ impl PricingEngine {
             keys.add_json(key.to_string().as_bytes()).map_err(|e| js_error(e.code(), &e.to_string()))?;
         }
         let engine = Engine::new(bundle, &keys, now_or(now)).map_err(|e| js_error(e.code(), &e.to_string()))?;
-        Ok(PricingEngine { engine, keys, schema: objects::schema() })
+        Ok(PricingEngine { engine, keys: Some(keys), schema: objects::schema() })
     }
 
-    /// The engine with the bundle built into this module (no network needed).
+    /// The engine with the bundle built into this module (no network needed). Its signature
+    /// was checked when the module was built; `update` takes bundles signed by its key.
     #[wasm_bindgen(js_name = withDefault)]
     pub fn with_default(now: Option<f64>) -> Result<PricingEngine, JsValue> {
-        let keys = bundle::default_keys().map_err(|e| js_error(e.code(), &e.to_string()))?;
-        let engine =
-            Engine::new(bundle::DEFAULT_BUNDLE, &keys, now_or(now)).map_err(|e| js_error(e.code(), &e.to_string()))?;
-        Ok(PricingEngine { engine, keys, schema: objects::schema() })
+        let engine = Engine::with_default(now_or(now)).map_err(|e| js_error(e.code(), &e.to_string()))?;
+        Ok(PricingEngine { engine, keys: None, schema: objects::schema() })
     }
 
     /// Prices one session for one product. Throws only for a product it cannot read.
@@ -224,7 +225,16 @@ impl PricingEngine {
     /// Swaps in a newer bundle signed by a trusted key; on failure throws an Error with a
     /// `code` (for example `bundle_bad_signature`) and keeps the current policy.
     pub fn update(&mut self, bundle: &[u8], now: Option<f64>) -> Result<f64, JsValue> {
-        let v = self.engine.update(bundle, &self.keys, now_or(now)).map_err(|e| js_error(e.code(), &e.to_string()))?;
+        let fail = |e: BundleError| js_error(e.code(), &e.to_string());
+        let built_in;
+        let keys = match &self.keys {
+            Some(keys) => keys,
+            None => {
+                built_in = bundle::default_keys().map_err(fail)?;
+                &built_in
+            }
+        };
+        let v = self.engine.update(bundle, keys, now_or(now)).map_err(fail)?;
         Ok(v as f64)
     }
 

@@ -8,7 +8,17 @@ use super::BundleError;
 /// Public keys trusted to sign bundles, by key id.
 #[derive(Clone, Debug, Default)]
 pub struct TrustedKeys {
-    keys: Vec<(String, VerifyingKey)>,
+    keys: Vec<(String, Key)>,
+}
+
+/// A trusted key: checked (decompressed) when added, or the built-in key, which build.rs
+/// checked and which is decompressed only when a bundle is verified with it: a worker's
+/// first request reads its settings, trusted keys included, and most find no bundle to
+/// verify (a curve point's decompression is a square root: 250 field squarings).
+#[derive(Clone, Debug)]
+enum Key {
+    Checked(VerifyingKey),
+    BuiltIn([u8; 32]),
 }
 
 /// A public key file: `{"key_id": "...", "public_key": "<64 hex>"}`.
@@ -34,34 +44,17 @@ pub(super) fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
-/// 64 hex digits as 32 bytes, in a constant's evaluation: a text that is not exactly that
-/// stops the build there.
-pub(super) const fn unhex_const(text: &str) -> [u8; 32] {
-    const fn digit(c: u8) -> u8 {
-        match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => panic!("not a hex digit"),
-        }
-    }
-    let text = text.as_bytes();
-    assert!(text.len() == 64, "not 64 hex digits");
-    let mut out = [0u8; 32];
-    let mut i = 0;
-    while i < 32 {
-        out[i] = digit(text[2 * i]) << 4 | digit(text[2 * i + 1]);
-        i += 1;
-    }
-    out
-}
-
 impl TrustedKeys {
     pub fn add(&mut self, key_id: &str, public_key: &[u8; 32]) -> Result<(), BundleError> {
         let key =
             VerifyingKey::from_bytes(public_key).map_err(|_| BundleError::Malformed("invalid public key".into()))?;
-        self.keys.push((key_id.to_string(), key));
+        self.keys.push((key_id.to_string(), Key::Checked(key)));
         Ok(())
+    }
+
+    /// Adds the built-in key (`super::default_keys`), decompressed when first used.
+    pub(super) fn add_built_in(&mut self, key_id: &str, public_key: [u8; 32]) {
+        self.keys.push((key_id.to_string(), Key::BuiltIn(public_key)));
     }
 
     /// Adds a key from its JSON key file.
@@ -72,7 +65,13 @@ impl TrustedKeys {
         self.add(&file.key_id, &bytes)
     }
 
-    pub(super) fn get(&self, key_id: &str) -> Option<&VerifyingKey> {
-        self.keys.iter().find(|(id, _)| id == key_id).map(|(_, k)| k)
+    /// The key `key_id` names, if trusted.
+    pub(super) fn get(&self, key_id: &str) -> Option<Result<VerifyingKey, BundleError>> {
+        self.keys.iter().find(|(id, _)| id == key_id).map(|(_, k)| match k {
+            Key::Checked(key) => Ok(*key),
+            Key::BuiltIn(bytes) => {
+                VerifyingKey::from_bytes(bytes).map_err(|_| BundleError::Malformed("invalid public key".into()))
+            }
+        })
     }
 }

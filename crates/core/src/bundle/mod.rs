@@ -170,10 +170,30 @@ pub fn verify(
     live_version: Option<u64>,
 ) -> Result<VerifiedBundle, BundleError> {
     let f = frame(bytes)?;
-    let key = keys.get(f.key_id).ok_or_else(|| BundleError::UnknownKey(f.key_id.chars().take(64).collect()))?;
+    let key = keys.get(f.key_id).ok_or_else(|| BundleError::UnknownKey(f.key_id.chars().take(64).collect()))??;
     let sig_bytes: [u8; 64] = f.signature.try_into().map_err(|_| BundleError::Truncated)?;
     key.verify(f.signed, &Signature::from_bytes(&sig_bytes)).map_err(|_| BundleError::BadSignature)?;
-    let (mut manifest, rules) = read_manifest(&f)?;
+    accept(&f, now, live_version)
+}
+
+/// The bundle compiled into this build (`DEFAULT_BUNDLE`), checked as `verify` checks a
+/// bundle except for its signature, which `build.rs` checked against the built-in key when
+/// this crate was built: the bytes and the key are one artefact, so checking it again at run
+/// time would prove nothing and cost a cold start its most expensive step (SHA-512 and
+/// curve arithmetic, run by V8's baseline compiler: 2.1 ms of a 12.7 ms Node start,
+/// BENCHMARKS.md "Issue 18"). A bundle from anywhere else goes through `verify`.
+pub fn built_in(now: i64) -> Result<VerifiedBundle, BundleError> {
+    let f = frame(DEFAULT_BUNDLE)?;
+    if f.key_id != DEFAULT_KEY_ID {
+        return Err(BundleError::UnknownKey(f.key_id.chars().take(64).collect()));
+    }
+    accept(&f, now, None)
+}
+
+/// What `verify` checks after the signature: the manifest and its key id, the validity
+/// window at `now`, the version against the live one, the rules and the model.
+fn accept(f: &Frame, now: i64, live_version: Option<u64>) -> Result<VerifiedBundle, BundleError> {
+    let (mut manifest, rules) = read_manifest(f)?;
     manifest.population_curve.normalize();
     if manifest.key_id != f.key_id {
         return Err(BundleError::Malformed("manifest key id differs from the frame's".into()));
@@ -284,18 +304,16 @@ pub const DEFAULT_BUNDLE: &[u8] = include_bytes!("../../../../models/default.epb
 /// The public half of the key that signed it.
 pub const DEFAULT_PUBLIC_KEY: &str = include_str!("../../../../models/default.pub.json");
 
-/// The default bundle's key id and public key, as code: trusting it parses no JSON at load
-/// (a test checks that they are `models/default.pub.json`'s).
-pub const DEFAULT_KEY_ID: &str = "edgeprice-default-2026-12b";
-const DEFAULT_KEY_HEX: &str = "98184d2d9472d4ff5dd22a1e108007521db7bdb849fe8217a7d406b295064aca";
-/// `DEFAULT_KEY_HEX` as bytes, decoded when this crate is compiled (a digit that is not hex
-/// fails the build), so that a cold start runs no hex decoder.
-const DEFAULT_KEY: [u8; 32] = keys::unhex_const(DEFAULT_KEY_HEX);
+// `DEFAULT_KEY_ID` and `DEFAULT_KEY`: `models/default.pub.json` as code, written by build.rs
+// after it checked that key against `DEFAULT_BUNDLE`'s signature (trusting it parses no JSON
+// and decodes no hex at load).
+include!(concat!(env!("OUT_DIR"), "/default_key.rs"));
 
-/// Trusted keys holding only the default bundle's key.
+/// Trusted keys holding only the default bundle's key. (Never `Err` since build.rs checks
+/// the key; a `Result` still, as every other way of trusting a key is.)
 pub fn default_keys() -> Result<TrustedKeys, BundleError> {
     let mut keys = TrustedKeys::default();
-    keys.add(DEFAULT_KEY_ID, &DEFAULT_KEY)?;
+    keys.add_built_in(DEFAULT_KEY_ID, DEFAULT_KEY);
     Ok(keys)
 }
 
@@ -306,8 +324,8 @@ mod tests {
     #[test]
     fn the_built_in_key_is_the_key_file() {
         let file: PublicKeyFile = serde_json::from_str(DEFAULT_PUBLIC_KEY).unwrap();
-        assert_eq!((file.key_id.as_str(), file.public_key.as_str()), (DEFAULT_KEY_ID, DEFAULT_KEY_HEX));
-        assert_eq!(Some(DEFAULT_KEY), keys::unhex::<32>(DEFAULT_KEY_HEX), "decoded when built");
+        assert_eq!(file.key_id, DEFAULT_KEY_ID);
+        assert_eq!(Some(DEFAULT_KEY), keys::unhex::<32>(&file.public_key));
         let (manifest, _) = inspect_unverified(DEFAULT_BUNDLE).unwrap();
         assert_eq!(manifest.key_id, DEFAULT_KEY_ID);
     }

@@ -23,6 +23,32 @@ fn default_bundle_verifies() {
 }
 
 #[test]
+fn the_built_in_bundle_reads_as_verify_reads_it_and_keeps_its_window() {
+    let keys = bundle::default_keys().unwrap();
+    let (built_in, verified) = (bundle::built_in(now()).unwrap(), verify(DEFAULT_BUNDLE, &keys, now(), None).unwrap());
+    assert_eq!(built_in.manifest(), verified.manifest());
+    assert_eq!(built_in.rules(), verified.rules());
+    assert_eq!(built_in.expires_at(), verified.expires_at());
+    let x = vec![0.25f32; built_in.model().width()];
+    assert_eq!(format!("{:?}", built_in.model().heads(&x)), format!("{:?}", verified.model().heads(&x)));
+    // Only the signature is taken as checked (by build.rs): the validity window still holds.
+    for at in ["2025-12-31T23:00:00Z", "2035-12-30T00:00:00Z", "2040-01-01T00:00:00Z"] {
+        let at = parse_time(at).unwrap();
+        let codes = (
+            bundle::built_in(at).err().map(|e| e.code()),
+            verify(DEFAULT_BUNDLE, &keys, at, None).err().map(|e| e.code()),
+        );
+        assert!(codes.0.is_some() && codes.0 == codes.1, "at {at}: {codes:?}");
+    }
+    let (engine, checked) = (Engine::with_default(now()).unwrap(), Engine::new(DEFAULT_BUNDLE, &keys, now()).unwrap());
+    let (session, product) = (
+        serde_json::json!({"session_id": "s-1", "features": {"ProductRelated": 12, "PageValues": 10}}),
+        serde_json::json!({"sku": "sku-1", "list_price": 49.99, "cost": 22.0, "currency": "USD"}),
+    );
+    assert_eq!(engine.price(&session, &product, now()).unwrap(), checked.price(&session, &product, now()).unwrap());
+}
+
+#[test]
 fn every_single_byte_flip_is_rejected() {
     let keys = bundle::default_keys().unwrap();
     let mut codes: BTreeMap<&str, usize> = BTreeMap::new();
