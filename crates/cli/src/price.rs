@@ -72,7 +72,7 @@ pub fn price(a: PriceArgs) -> Result<()> {
             }
         }
         SessionSource::Csv(p) => {
-            let parsed = edgeprice_core::pricing::product::Product::from_value(product.clone())?;
+            let parsed = edgeprice_core::pricing::product::Product::from_value(&product)?;
             let mut arms: std::collections::BTreeMap<String, usize> = Default::default();
             let (mut revenue, mut profit, mut discount) = (0.0, 0.0, 0.0);
             let rows = read_rows(&p)?;

@@ -109,7 +109,7 @@ fn evaluator(keys: edgeprice_core::bundle::TrustedKeys) -> edgeprice_origin::Eva
         let live = Engine::new(input.live, &keys, input.now)
             .or_else(|_| Engine::with_default(input.now))
             .map_err(|e| fail(e.code(), e.to_string()))?;
-        let product = edgeprice_core::pricing::product::Product::from_value(input.product.clone())
+        let product = edgeprice_core::pricing::product::Product::from_value(input.product)
             .map_err(|e| fail(e.code(), e.to_string()))?;
         let (logged, _) = evaluate::join(input.events, &product, &candidate.bundle().manifest().page_values);
         if logged.is_empty() {

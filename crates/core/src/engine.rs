@@ -84,13 +84,13 @@ impl Engine {
 
     /// Prices a session (JSON of either session form) for a product (JSON), at `now`.
     pub fn price(&self, session: &Value, product: &Value, now: i64) -> Result<Decision, PriceError> {
-        Ok(self.price_read(session, &Product::from_value(product.clone())?, now))
+        Ok(self.price_read(session, &Product::from_value(product)?, now))
     }
 
     /// `price` for many sessions (JSON) and one product: the sessions' models run as one
     /// batch (`score_many`); each decision equals `price`'s for that session.
     pub fn price_many(&self, sessions: &[Value], product: &Value, now: i64) -> Result<Vec<Decision>, PriceError> {
-        let product = Product::from_value(product.clone())?;
+        let product = Product::from_value(product)?;
         let page_values = &self.bundle.manifest().page_values;
         // A session that does not read keeps its id and the reason, for its fallback price.
         type Unread = (String, &'static str);
@@ -115,7 +115,7 @@ impl Engine {
 
     /// `price` for a shopper at `place` (see `place`).
     pub fn price_at(&self, session: &Value, product: &Value, now: i64, place: &Place) -> Result<Decision, PriceError> {
-        let product = Product::from_value(product.clone())?;
+        let product = Product::from_value(product)?;
         Ok(self.place(self.price_read(session, &product, now), &product, place))
     }
 
@@ -215,7 +215,7 @@ impl Engine {
         place: Option<&Place>,
     ) -> Vec<Result<Decision, PriceError>> {
         let scored = self.score_value(session, now);
-        products.iter().map(|p| Ok(self.price_placed(&scored, &Product::from_value(p.clone())?, now, place))).collect()
+        products.iter().map(|p| Ok(self.price_placed(&scored, &Product::from_value(p)?, now, place))).collect()
     }
 
     /// A category page of products already read (an edge's catalog copies, prepared once

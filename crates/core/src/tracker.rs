@@ -180,28 +180,46 @@ pub fn parse_session(
     if !session_id_ok(id) {
         return Err(SessionError::BadId);
     }
-    if let Some(features) = obj.get("features") {
-        let f = features.as_object().ok_or_else(|| SessionError::Malformed("features is not an object".into()))?;
-        let mut columns = FeatureColumns::default();
-        for (i, column) in Numeric::ALL.into_iter().enumerate() {
-            columns.numeric[i] = match f.get(column.name()) {
-                None | Some(Value::Null) => f64::NAN,
-                Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
-                Some(_) => return Err(SessionError::WrongType(column.name().into())),
-            };
-        }
-        for (i, column) in Categorical::ALL.into_iter().enumerate() {
-            columns.categories[i] = category_text(f.get(column.name()).unwrap_or(&Value::Null), column.name())?;
-        }
-        columns.weekend = match f.get("Weekend") {
-            None | Some(Value::Null) => None,
-            Some(Value::Bool(b)) => Some(*b),
-            Some(Value::String(t)) if t.eq_ignore_ascii_case("true") => Some(true),
-            Some(Value::String(t)) if t.eq_ignore_ascii_case("false") => Some(false),
-            Some(_) => return Err(SessionError::WrongType("Weekend".into())),
-        };
-        return Ok((id.to_string(), columns.session(now)));
+    match obj.get("features") {
+        Some(features) => Ok((id.to_string(), features_session(features, now)?)),
+        None => Ok((id.to_string(), events_session(obj, now, page_values)?)),
     }
+}
+
+/// The `features` form: the aggregates given. Each form is its own function, so that a
+/// worker whose callers send one form never compiles the other (V8 compiles a function
+/// whole at its first call).
+#[inline(never)]
+fn features_session(features: &Value, now: i64) -> Result<Session, SessionError> {
+    let f = features.as_object().ok_or_else(|| SessionError::Malformed("features is not an object".into()))?;
+    let mut columns = FeatureColumns::default();
+    for (i, column) in Numeric::ALL.into_iter().enumerate() {
+        columns.numeric[i] = match f.get(column.name()) {
+            None | Some(Value::Null) => f64::NAN,
+            Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
+            Some(_) => return Err(SessionError::WrongType(column.name().into())),
+        };
+    }
+    for (i, column) in Categorical::ALL.into_iter().enumerate() {
+        columns.categories[i] = category_text(f.get(column.name()).unwrap_or(&Value::Null), column.name())?;
+    }
+    columns.weekend = match f.get("Weekend") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("true") => Some(true),
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("false") => Some(false),
+        Some(_) => return Err(SessionError::WrongType("Weekend".into())),
+    };
+    Ok(columns.session(now))
+}
+
+/// The `events` form: page events, folded as the tracker folds them live.
+#[inline(never)]
+fn events_session(
+    obj: &serde_json::Map<String, Value>,
+    now: i64,
+    page_values: &BTreeMap<String, f64>,
+) -> Result<Session, SessionError> {
     let events = obj
         .get("events")
         .and_then(Value::as_array)
@@ -211,13 +229,12 @@ pub fn parse_session(
     }
     let mut tracker = SessionTracker::default();
     for e in events {
-        let event: PageEvent =
-            serde_json::from_value(e.clone()).map_err(|err| SessionError::Malformed(err.to_string()))?;
+        let event: PageEvent = PageEvent::deserialize(e).map_err(|err| SessionError::Malformed(err.to_string()))?;
         tracker.record(&event, page_values);
     }
     let text = |name: &str| category_text(obj.get(name).unwrap_or(&Value::Null), name);
     let special = obj.get("special_day").and_then(Value::as_f64).unwrap_or(0.0);
-    Ok((id.to_string(), tracker.session(now, &text("visitor_type")?, &text("traffic_type")?, special)))
+    Ok(tracker.session(now, &text("visitor_type")?, &text("traffic_type")?, special))
 }
 
 /// A session's aggregates as the `features` form of session JSON (column names as keys).

@@ -57,7 +57,7 @@ fn main() {
     let engine = Engine::with_default(now).unwrap();
     let product_json: Value =
         serde_json::from_slice(&std::fs::read(root.join("models/demo_product.json")).unwrap()).unwrap();
-    let product = Product::from_value(product_json.clone()).unwrap();
+    let product = Product::from_value(&product_json).unwrap();
     let first = engine.price_session("cold", &rows[0].session, &product, now);
     let cold_ms = t0.elapsed().as_secs_f64() * 1e3;
     black_box(first);
@@ -75,7 +75,7 @@ fn main() {
         "parse session + product (JSON values)",
         per_call(n, |i| {
             let (_, s) = parse_session(&sessions_json[i % rows.len()], now, pv).unwrap();
-            let p = Product::from_value(product_json.clone()).unwrap();
+            let p = Product::from_value(&product_json).unwrap();
             s.numeric[0] + p.list_price as f64
         }),
         json!({"stage": "parse"}),
@@ -144,7 +144,7 @@ fn main() {
     // A category page: one session, 50 products (the catalog's 30 and 20 more).
     let catalog: Value = serde_json::from_slice(&std::fs::read(root.join("www/catalog.json")).unwrap()).unwrap();
     let mut products: Vec<Product> =
-        catalog["products"].as_array().unwrap().iter().map(|p| Product::from_value(p.clone()).unwrap()).collect();
+        catalog["products"].as_array().unwrap().iter().map(|p| Product::from_value(p).unwrap()).collect();
     let base = products.clone();
     products.extend(base.iter().take(20).map(|p| Product { sku: format!("{}-b", p.sku), ..p.clone() }));
     let page = per_call(2_000, |i| {

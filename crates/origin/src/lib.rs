@@ -25,7 +25,7 @@ pub fn load_catalog(json: &[u8]) -> Result<std::collections::BTreeMap<String, se
     let list = doc.get("products").unwrap_or(&doc).as_array().ok_or("catalog has no product array")?;
     let mut out = std::collections::BTreeMap::new();
     for (i, p) in list.iter().enumerate() {
-        let product = edgeprice_core::pricing::product::Product::from_value(p.clone())
+        let product = edgeprice_core::pricing::product::Product::from_value(p)
             .map_err(|e| format!("catalog product {i}: {e}"))?;
         out.insert(product.sku, p.clone());
     }

@@ -282,7 +282,7 @@ impl PricingEngine {
         #[wasm_bindgen(unchecked_param_type = "Product")] product: JsValue,
     ) -> Result<PreparedProduct, JsValue> {
         let product =
-            Product::from_value(from_js(product, "product")?).map_err(|e| js_error(e.code(), &e.to_string()))?;
+            Product::from_value(&from_js(product, "product")?).map_err(|e| js_error(e.code(), &e.to_string()))?;
         Ok(PreparedProduct { product })
     }
 

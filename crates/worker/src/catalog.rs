@@ -32,7 +32,7 @@ fn key(sku: &str) -> String {
 pub type Shared = Rc<Product>;
 
 fn checked(sku: &str, v: Value) -> Option<Shared> {
-    match Product::from_value(v) {
+    match Product::from_value(&v) {
         Ok(p) if p.sku == sku => Some(Rc::new(p)),
         Ok(_) | Err(_) => {
             log("catalog_product_invalid", json!({"sku": sku}));

@@ -40,12 +40,28 @@ pub struct Config {
     pub push_secret: Option<Secret>,
 }
 
+/// A var or secret. Not inlined: its ~20 call sites would each compile a copy of the
+/// binding lookup into the first request's code.
+#[inline(never)]
 fn text(env: &Env, name: &str) -> Option<String> {
     env.var(name).ok().map(|v| v.to_string()).or_else(|| env.secret(name).ok().map(|v| v.to_string()))
 }
 
 fn number(env: &Env, name: &str, default: i64, range: std::ops::RangeInclusive<i64>) -> i64 {
     text(env, name).and_then(|t| t.trim().parse::<i64>().ok()).filter(|n| range.contains(n)).unwrap_or(default)
+}
+
+/// Trusts the keys of `POLICY_PUBLIC_KEYS` (a JSON array of key files). Not inlined: most
+/// workers set no such list, and its JSON reader was most of the first request's settings
+/// code (V8 compiles a function whole at its first call).
+#[inline(never)]
+fn add_keys(keys: &mut TrustedKeys, list: &str) -> Result<(), String> {
+    let parsed: Vec<serde_json::Value> =
+        serde_json::from_str(list).map_err(|e| format!("POLICY_PUBLIC_KEYS is not a JSON array: {e}"))?;
+    for key in parsed {
+        keys.add_json(key.to_string().as_bytes()).map_err(|e| format!("POLICY_PUBLIC_KEYS: {e}"))?;
+    }
+    Ok(())
 }
 
 impl Config {
@@ -59,11 +75,7 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Config, String> {
         let mut keys = bundle::default_keys().map_err(|e| e.to_string())?;
         if let Some(list) = text(env, "POLICY_PUBLIC_KEYS").filter(|t| !t.trim().is_empty()) {
-            let parsed: Vec<serde_json::Value> =
-                serde_json::from_str(&list).map_err(|e| format!("POLICY_PUBLIC_KEYS is not a JSON array: {e}"))?;
-            for key in parsed {
-                keys.add_json(key.to_string().as_bytes()).map_err(|e| format!("POLICY_PUBLIC_KEYS: {e}"))?;
-            }
+            add_keys(&mut keys, &list)?;
         }
         let push_secret = match text(env, "POLICY_PUSH_SECRET").filter(|t| !t.trim().is_empty()) {
             Some(t) => Some(Secret::parse(&t).map_err(|e| format!("POLICY_PUSH_SECRET: {e}"))?),

@@ -29,6 +29,9 @@ use edgeprice_core::pricing::json;
 use edgeprice_core::tracker::{MAX_EVENTS, PageEvent, features_json};
 use edgeprice_edge::visit::{self, COOKIE_NAME, Visit};
 
+/// A route's answer, as a boxed future (`fetch` says why).
+type Route<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = worker::Result<Response>> + 'a>>;
+
 /// Largest request body read (events, purchases).
 const MAX_BODY: usize = 16 * 1024;
 /// Largest `POST /v1/price` body: a session and up to `MAX_PAGE_PRODUCTS` products.
@@ -381,7 +384,8 @@ async fn api_price_route(mut req: Request, env: &Env, cfg: &Config, now: i64) ->
         return error(413, "too_many_products", "at most 100 products per request", &headers);
     }
     if let Some(skus) = skus {
-        let items = catalog_page(env, cfg, &body, skus, at, place.as_ref(), now).await;
+        // Boxed: its own function, compiled only by isolates that price pages by SKU.
+        let items = Box::pin(catalog_page(env, cfg, &body, skus, at, place.as_ref(), now)).await;
         return match items {
             Ok(decisions) => json_text_response(200, Priced::Page { decisions }.to_json().into_bytes(), &headers),
             Err((status, code)) => error(status, code, "cannot price this request", &headers),
@@ -509,20 +513,27 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     }
     let path = req.path();
     let page_sku = cfg.page_prefixes.iter().find_map(|p| path.strip_prefix(p.as_str())).map(str::to_string);
-    let response = match (req.method(), path.as_str(), page_sku) {
-        (Method::Get, "/price", _) => price_route(&req, &env, &cfg, now).await,
-        (Method::Post, "/events", _) => events_route(req, &cfg, now).await,
-        (Method::Post, "/purchase", _) => purchase_route(req, &env, &cfg, now).await,
-        (Method::Post, "/v1/price", _) => api_price_route(req, &env, &cfg, now).await,
-        (Method::Get, "/_edgeprice/status", _) => operator::status_route(&env),
-        (Method::Get, "/_edgeprice/dead-letters", _) => operator::dead_letters_route(&req, &env, &cfg, false).await,
+    // Each route is its own boxed future: V8 compiles a wasm function whole at its first
+    // call, and with the routes inlined into this one the first request of an isolate
+    // compiled all of them (a 24.8 KB function; 1.2 ms of workerd's baseline compiler).
+    let route: Route = match (req.method(), path.as_str(), page_sku) {
+        (Method::Get, "/price", _) => Box::pin(price_route(&req, &env, &cfg, now)),
+        (Method::Post, "/events", _) => Box::pin(events_route(req, &cfg, now)),
+        (Method::Post, "/purchase", _) => Box::pin(purchase_route(req, &env, &cfg, now)),
+        (Method::Post, "/v1/price", _) => Box::pin(api_price_route(req, &env, &cfg, now)),
+        (Method::Get, "/_edgeprice/status", _) => Box::pin(std::future::ready(operator::status_route(&env))),
+        (Method::Get, "/_edgeprice/dead-letters", _) => Box::pin(operator::dead_letters_route(&req, &env, &cfg, false)),
         (Method::Post, "/_edgeprice/dead-letters/replay", _) => {
-            operator::dead_letters_route(&req, &env, &cfg, true).await
+            Box::pin(operator::dead_letters_route(&req, &env, &cfg, true))
         }
-        (Method::Post, "/_edgeprice/push", _) => operator::push_route(req, &env, &cfg, now).await,
-        (Method::Get, _, Some(sku)) if sku_ok(&sku) => page_route(&req, &env, &cfg, &sku, now).await,
-        _ => error(404, "not_found", "no such route", &Headers::new()),
+        (Method::Post, "/_edgeprice/push", _) => Box::pin(operator::push_route(req, &env, &cfg, now)),
+        (Method::Get, _, Some(sku)) if sku_ok(&sku) => {
+            let (req, env, cfg) = (&req, &env, &cfg);
+            Box::pin(async move { page_route(req, env, cfg, &sku, now).await })
+        }
+        _ => Box::pin(std::future::ready(error(404, "not_found", "no such route", &Headers::new()))),
     };
+    let response = route.await;
     if state::with(|i| i.outbox.due(now_secs(), cfg.flush, false)) {
         let env = env.clone();
         ctx.wait_until(async move {

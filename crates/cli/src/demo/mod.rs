@@ -85,7 +85,7 @@ fn items(catalog: &[(String, serde_json::Value)]) -> Result<Vec<Item>> {
     catalog
         .iter()
         .map(|(_, doc)| {
-            let p = Product::from_value(doc.clone()).map_err(|e| anyhow::anyhow!("catalog: {e}"))?;
+            let p = Product::from_value(doc).map_err(|e| anyhow::anyhow!("catalog: {e}"))?;
             Ok(Item { sku: p.sku.clone(), list_price: p.currency.to_major(p.list_price) })
         })
         .collect()

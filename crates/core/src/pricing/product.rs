@@ -87,8 +87,9 @@ impl Product {
         Self::from_fields(raw)
     }
 
-    pub fn from_value(value: serde_json::Value) -> Result<Self, ProductError> {
-        let raw: ProductFields = serde_json::from_value(value).map_err(|e| ProductError::Malformed(e.to_string()))?;
+    /// Reads a product from JSON without copying it (a category page reads a hundred).
+    pub fn from_value(value: &serde_json::Value) -> Result<Self, ProductError> {
+        let raw = ProductFields::deserialize(value).map_err(|e| ProductError::Malformed(e.to_string()))?;
         Self::from_fields(raw)
     }
 

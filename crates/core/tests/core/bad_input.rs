@@ -86,7 +86,7 @@ fn extreme_sessions_stay_within_the_guardrails() {
     use edgeprice_core::pricing::product::Product;
     use edgeprice_core::session::Numeric;
     let (engine, now) = engine();
-    let parsed = Product::from_value(product()).unwrap();
+    let parsed = Product::from_value(&product()).unwrap();
     let rules = &engine.bundle().rules();
     let set = allowed(&parsed, rules, now);
     let prices: Vec<i64> = set.candidates.iter().map(|c| c.price).collect();

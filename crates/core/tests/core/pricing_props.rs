@@ -150,7 +150,7 @@ proptest! {
         let rules = Rules::from_toml(&rules_toml(&params));
         prop_assume!(rules.is_ok());
         let rules = rules.unwrap();
-        let product = Product::from_value(product);
+        let product = Product::from_value(&product);
         prop_assume!(product.is_ok());
         let product = product.unwrap();
         let curve = PopulationCurve { ratios: vec![0.6, 1.0, 1.1], purchase_probability: vec![0.4, 0.15, 0.1] };
@@ -189,7 +189,7 @@ proptest! {
         let json = serde_json::json!({"session_id": session, "features": features});
         let now = parse_time("2026-01-01T00:00:00Z").unwrap() + day * 86_400;
         let engine = engine();
-        let p = Product::from_value(product.clone());
+        let p = Product::from_value(&product);
         prop_assume!(p.is_ok());
         let p = p.unwrap();
         let d = engine.price(&json, &product, now).unwrap();

@@ -41,7 +41,7 @@ type Lines = Vec<(usize, Result<Checked, LineError>)>;
 
 fn check(line: usize, doc: Value) -> Result<Checked, LineError> {
     let sku = doc.get("sku").and_then(Value::as_str).map(str::to_string);
-    match Product::from_value(doc.clone()) {
+    match Product::from_value(&doc) {
         Ok(p) => Ok((p.sku, doc)),
         Err(e) => Err(LineError { line, sku, code: e.code(), message: e.to_string() }),
     }
