@@ -32,6 +32,10 @@ use edgeprice_edge::visit::{self, COOKIE_NAME, Visit};
 /// A route's answer, as a boxed future (`fetch` says why).
 type Route<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = worker::Result<Response>> + 'a>>;
 
+/// `catalog_page`'s answer, boxed as a `dyn` future so that it is not inlined.
+type PageRoute<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<PageItem>, (u16, &'static str)>> + 'a>>;
+
 /// Largest request body read (events, purchases).
 const MAX_BODY: usize = 16 * 1024;
 /// Largest `POST /v1/price` body: a session and up to `MAX_PAGE_PRODUCTS` products.
@@ -385,7 +389,8 @@ async fn api_price_route(mut req: Request, env: &Env, cfg: &Config, now: i64) ->
     }
     if let Some(skus) = skus {
         // Boxed: its own function, compiled only by isolates that price pages by SKU.
-        let items = Box::pin(catalog_page(env, cfg, &body, skus, at, place.as_ref(), now)).await;
+        let items: PageRoute = Box::pin(catalog_page(env, cfg, &body, skus, at, place.as_ref(), now));
+        let items = items.await;
         return match items {
             Ok(decisions) => json_text_response(200, Priced::Page { decisions }.to_json().into_bytes(), &headers),
             Err((status, code)) => error(status, code, "cannot price this request", &headers),

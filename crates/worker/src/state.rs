@@ -72,14 +72,20 @@ pub fn config(env: &Env) -> Result<Rc<Config>, String> {
     Ok(cfg)
 }
 
-/// At the isolate's start (the module's top level, before any request): verifies the
-/// built-in bundle and keeps it for the first request, which used to do it. Cloudflare
+/// At the isolate's start (the module's top level, before any request): loads the
+/// built-in bundle (`Engine::with_default`) and keeps it for the first request, which used
+/// to do it. Cloudflare
 /// starts an isolate while the TLS handshake is still going, so work done here is off a
 /// shopper's path; a KV bundle read at the first request is verified there, by code that
 /// has run once already. Measured 2026-12-02 on workerd (miniflare, 25 starts of each,
 /// interleaved, medians): first request 30.8 -> 25.7 ms, start 136.5 -> 136.7 ms. The cost:
-/// an isolate that finds a bundle in KV verified the built-in one for nothing (a few ms of
-/// CPU at its start).
+/// an isolate that finds a bundle in KV loaded the built-in one for nothing (about 2 ms of
+/// CPU at its start). What moves here is the work, not the compiling of code the first
+/// request shares: workerd signals memory pressure once a script has started, and V8 then
+/// drops the baseline code compiled so far (`--flush-liftoff-code`), so a function run here
+/// and again by the first request is compiled twice (15 functions, the allocator's mostly;
+/// with a made-up request priced here as well, 96, and the first request still compiled
+/// 306 functions instead of 309: measured 2026-12-03 with V8's compilation trace).
 pub fn prepare(now: i64) {
     if let Ok(engine) = Engine::with_default(now) {
         with(|i| i.built_in = Some(engine));
@@ -105,16 +111,7 @@ pub async fn ensure_loaded(env: &Env, cfg: &Config) -> Option<serde_json::Value>
         let read = kv.get(KV_BUNDLE).bytes_with_metadata::<KvMeta>().await;
         looked = read.is_ok();
         match read {
-            Ok((Some(bytes), meta)) => {
-                let now = now_secs();
-                match Engine::new(&bytes, &cfg.keys, now) {
-                    Ok(engine) => {
-                        let confirmed = meta.map_or(now, |m| m.confirmed_at.min(now));
-                        from_kv = Some(PolicyCache::new(engine, Source::Kv, confirmed));
-                    }
-                    Err(e) => log("policy_kv_rejected", json!({"code": e.code()})),
-                }
-            }
+            Ok((Some(bytes), meta)) => from_kv = kv_policy(&bytes, meta, cfg),
             Ok((None, _)) => {}
             Err(e) => log("policy_kv_unreadable", json!({"error": e.to_string()})),
         }
@@ -142,6 +139,23 @@ pub async fn ensure_loaded(env: &Env, cfg: &Config) -> Option<serde_json::Value>
         });
         i.policy.as_ref().map(|p| json!({"policy_version": p.version(), "source": p.source}))
     })
+}
+
+/// The policy in KV's bundle, if it verifies (else logged). Not inlined into
+/// `ensure_loaded`: an isolate that finds no bundle in KV does not compile it.
+#[inline(never)]
+fn kv_policy(bytes: &[u8], meta: Option<KvMeta>, cfg: &Config) -> Option<PolicyCache> {
+    let now = now_secs();
+    match Engine::new(bytes, &cfg.keys, now) {
+        Ok(engine) => {
+            let confirmed = meta.map_or(now, |m| m.confirmed_at.min(now));
+            Some(PolicyCache::new(engine, Source::Kv, confirmed))
+        }
+        Err(e) => {
+            log("policy_kv_rejected", json!({"code": e.code()}));
+            None
+        }
+    }
 }
 
 /// Whether this request should start a policy refresh (and marks it started).
