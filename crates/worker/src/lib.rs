@@ -52,10 +52,15 @@ extern "C" {
 }
 
 /// Called once by `entry.mjs` at the module's top level, when the isolate starts
-/// (`state::prepare` says why).
+/// (`state::prepare` says why), with the bindings `cloudflare:workers` exports there: the
+/// settings are read then too (`state::config`), not in the first request. A setting that
+/// does not read is not kept: every request still reports it.
 #[wasm_bindgen::prelude::wasm_bindgen(js_name = prepare)]
-pub fn prepare_isolate() {
+pub fn prepare_isolate(env: Option<Env>) {
     state::prepare(now_secs());
+    if let Some(env) = env {
+        let _ = state::config(&env);
+    }
 }
 
 /// Unix seconds from the runtime's clock (workerd advances it at I/O).

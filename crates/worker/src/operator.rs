@@ -81,6 +81,9 @@ pub(crate) async fn push_route(mut req: Request, env: &Env, cfg: &Config, now: i
     json_response(200, &json!({"policy_version": live, "updated": updated.is_some()}), &headers)
 }
 
+/// Not inlined: `fetch` calls it in place (it does not wait), and inlined, its JSON would
+/// be compiled into every isolate's first request.
+#[inline(never)]
 pub(crate) fn status_route(env: &Env) -> worker::Result<Response> {
     let path = feedback::path(env);
     let body = state::with(|i| {

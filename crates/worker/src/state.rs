@@ -64,9 +64,16 @@ pub fn with<R>(f: impl FnOnce(&mut Isolate) -> R) -> R {
 /// point decompression) bought nothing. A configuration error is not kept: each request
 /// reports it.
 pub fn config(env: &Env) -> Result<Rc<Config>, String> {
-    if let Some(cfg) = with(|i| i.config.clone()) {
-        return Ok(cfg);
+    match with(|i| i.config.clone()) {
+        Some(cfg) => Ok(cfg),
+        None => read_config(env),
     }
+}
+
+/// Reads and keeps the settings. Not inlined into `config`, which every request calls:
+/// `prepare` reads them at the isolate's start, so a request need not compile this.
+#[inline(never)]
+fn read_config(env: &Env) -> Result<Rc<Config>, String> {
     let cfg = Rc::new(Config::from_env(env)?);
     with(|i| i.config = Some(cfg.clone()));
     Ok(cfg)
