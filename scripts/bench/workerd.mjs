@@ -52,27 +52,37 @@ function workerdRssKib() {
   return kib;
 }
 
-/** Cold start, median of runs: a new workerd until the script is loaded (its wasm compiled)
- * and then the first request (instantiate, bundle verify, model, first decision). */
-async function cold(script, first) {
-  const runs = [];
-  for (let r = 0; r < (quick ? 2 : 5); r++) {
-    const t0 = performance.now();
-    const mf = start(script);
-    await mf.ready;
-    const t1 = performance.now();
-    const res = await first(mf);
-    if (res.status !== 200) throw new Error(`cold start answer ${res.status}: ${await res.text()}`);
-    await res.arrayBuffer();
-    const t2 = performance.now();
-    runs.push([t1 - t0, t2 - t1]);
-    await mf.dispose();
+/** Cold starts: a new workerd until the script is loaded (its wasm compiled), then the first
+ * request (instantiate, bundle, model, first decision). The scripts take turns within each
+ * round, so that each is compared with the trivial worker over the same minutes of this
+ * shared host: run one after the other, minutes apart, the same code's start over the
+ * trivial worker's measured +13.8 ms in one run and +45.2 ms in the next (2026-12-03).
+ * Medians over the rounds. */
+async function colds(entries) {
+  const runs = entries.map(() => []);
+  for (let r = 0; r < (quick ? 2 : 9); r++) {
+    for (const [i, [script, first]] of entries.entries()) {
+      const t0 = performance.now();
+      const mf = start(script);
+      await mf.ready;
+      const t1 = performance.now();
+      const res = await first(mf);
+      if (res.status !== 200) throw new Error(`cold start answer ${res.status}: ${await res.text()}`);
+      await res.arrayBuffer();
+      const t2 = performance.now();
+      runs[i].push([t1 - t0, t2 - t1]);
+      await mf.dispose();
+    }
   }
-  const med = (k) => runs.map((r) => r[k]).sort((a, b) => a - b)[runs.length >> 1];
-  return { ready_ms: med(0), first_ms: med(1) };
+  const med = (rows, k) => rows.map((r) => r[k]).sort((a, b) => a - b)[rows.length >> 1];
+  return runs.map((rows) => ({ ready_ms: med(rows, 0), first_ms: med(rows, 1), rounds: rows.length }));
 }
 
-const trivial = await cold(`${root}scripts/bench/trivial-worker.mjs`, (mf) => mf.dispatchFetch("http://shop.test/price?sku=a"));
+const builds = [["tract", "build/worker"], ["lean", "build/worker-lean"]];
+const [trivial, ...coldOf] = await colds([
+  [`${root}scripts/bench/trivial-worker.mjs`, (mf) => mf.dispatchFetch("http://shop.test/price?sku=a")],
+  ...builds.map(([, dir]) => [`${root}${dir}/entry.mjs`, (mf) => price(mf, { product: products[0] })]),
+]);
 emit({ env: "workerd-trivial", name: "cold start: trivial worker", stage: "cold", ...trivial, total_ms: trivial.ready_ms + trivial.first_ms });
 
 /** 200,000 decisions (2,000 requests of 100 products), sampled every 25,000: workerd's
@@ -105,10 +115,10 @@ async function memory(mf, ours) {
   }
 }
 
-for (const [build, dir] of [["tract", "build/worker"], ["lean", "build/worker-lean"]]) {
+for (const [k, [build, dir]] of builds.entries()) {
   const env = `workerd-${build}`;
   const script = `${root}${dir}/entry.mjs`;
-  const c = await cold(script, (mf) => price(mf, { product: products[0] }));
+  const c = coldOf[k];
   emit({ env, name: "cold start: new workerd to first priced response", stage: "cold", ...c, total_ms: c.ready_ms + c.first_ms,
     over_trivial_ms: c.ready_ms + c.first_ms - trivial.ready_ms - trivial.first_ms, first_over_trivial_ms: c.first_ms - trivial.first_ms });
   const mf = start(script);
