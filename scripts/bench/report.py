@@ -106,7 +106,8 @@ p("")
 p("### Cold start (bytes to first decision) and bundle update")
 p("| where | total ms | parts |")
 p("|---|---|---|")
-for e, label in [("native", "native: bundle verify + first decision"), ("node-tract", "Node, tract build"), ("node-lean", "Node, lean build"),
+for e, label in [("native", "native: built-in bundle + first decision"), ("node-tract", "Node, tract build"), ("node-lean", "Node, lean build"),
+                 ("node-lean-signed", "Node, lean build, a bundle from bytes (signature checked)"),
                  ("chromium-lean", "Chromium, lean build (fresh context, streaming compilation)"),
                  ("chromium-tract", "Chromium, tract build (fresh context, streaming compilation)"),
                  ("workerd-trivial", "workerd: a trivial worker (reference)"), ("workerd-tract", "workerd, tract build"), ("workerd-lean", "workerd, lean build")]:
@@ -117,7 +118,7 @@ for e, label in [("native", "native: bundle verify + first decision"), ("node-tr
     parts = ""
     if "module_ms" in r:
         load = "fetch + compile + instantiate" if e.startswith("chromium") else "read + compile + instantiate"
-        parts = f"{load} {r['module_ms']:.1f}, verify + model {r['verify_load_ms']:.1f}, first decision {r['first_decision_ms']:.2f}"
+        parts = f"{load} {r['module_ms']:.1f}, bundle + model {r['verify_load_ms']:.1f}, first decision {r['first_decision_ms']:.2f}"
     if "ready_ms" in r:
         parts = f"start + script load (wasm compile) {r['ready_ms']:.1f}, first request {r['first_ms']:.1f}"
     if "over_trivial_ms" in r:
@@ -127,7 +128,7 @@ for e in ["chromium-lean", "chromium-tract"]:
     for r in rows:
         if r.get("env") == e and r.get("stage") == "cold-visit":
             p(f"| {e}, {r['context']} context, visit {r['visit']} | {r['total_ms']:,.1f} | fetch + compile + instantiate {r['module_ms']:.1f}, "
-              f"verify + model {r['verify_load_ms']:.1f}, first decision {r['first_decision_ms']:.2f} |")
+              f"bundle + model {r['verify_load_ms']:.1f}, first decision {r['first_decision_ms']:.2f} |")
 for e in ["native", "node-tract", "node-lean"]:
     r = find(e, "update")
     if r:
