@@ -40,8 +40,7 @@ pub struct Config {
     pub push_secret: Option<Secret>,
 }
 
-/// A var or secret. Not inlined: its ~20 call sites would each compile a copy of the
-/// binding lookup into the first request's code.
+/// A var or secret. Kept out of line: one copy serves its ~20 call sites.
 #[inline(never)]
 fn text(env: &Env, name: &str) -> Option<String> {
     env.var(name).ok().map(|v| v.to_string()).or_else(|| env.secret(name).ok().map(|v| v.to_string()))

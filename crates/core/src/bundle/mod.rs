@@ -179,9 +179,9 @@ pub fn verify(
 /// The bundle compiled into this build (`DEFAULT_BUNDLE`), checked as `verify` checks a
 /// bundle except for its signature, which `build.rs` checked against the built-in key when
 /// this crate was built: the bytes and the key are one artefact, so checking it again at run
-/// time would prove nothing and cost a cold start its most expensive step (SHA-512 and
-/// curve arithmetic, run by V8's baseline compiler: 2.1 ms of a 12.7 ms Node start,
-/// BENCHMARKS.md "Issue 18"). A bundle from anywhere else goes through `verify`.
+/// time would prove nothing and cost a cold start the SHA-512 and curve arithmetic, run by
+/// V8's baseline compiler (2.1 ms of a 12.7 ms Node start, BENCHMARKS.md "Issue 18"). A
+/// bundle from anywhere else goes through `verify`.
 pub fn built_in(now: i64) -> Result<VerifiedBundle, BundleError> {
     let f = frame(DEFAULT_BUNDLE)?;
     if f.key_id != DEFAULT_KEY_ID {
