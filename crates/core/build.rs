@@ -7,6 +7,9 @@
 
 use std::path::Path;
 
+#[path = "src/bundle/digits.rs"]
+mod digits;
+
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 
 const BUNDLE: &str = "../../models/default.epb";
@@ -24,7 +27,7 @@ fn check_and_write() -> Result<(), String> {
     let bundle = std::fs::read(BUNDLE).map_err(|e| format!("{BUNDLE}: {e}"))?;
     let file = std::fs::read_to_string(KEY_FILE).map_err(|e| format!("{KEY_FILE}: {e}"))?;
     let (key_id, hex) = (string_field(&file, "key_id")?, string_field(&file, "public_key")?);
-    let key = unhex(hex).ok_or(format!("{KEY_FILE}: public_key is not 64 hex digits"))?;
+    let key = digits::unhex::<32>(hex).ok_or(format!("{KEY_FILE}: public_key is not 64 hex digits"))?;
     // The frame (bundle::frame): "EPB1", u16 version, u8 key id length, key id, ...; the
     // signature is the last 64 bytes and covers all before it.
     let framed_id = bundle.get(6).and_then(|&n| bundle.get(7..7 + n as usize));
@@ -52,15 +55,4 @@ fn string_field<'a>(json: &'a str, name: &str) -> Result<&'a str, String> {
     let value = after.trim_start().strip_prefix(':').ok_or_else(missing)?.trim_start();
     let value = value.strip_prefix('"').ok_or_else(missing)?;
     value.split_once('"').map(|(v, _)| v).filter(|v| !v.contains('\\')).ok_or_else(missing)
-}
-
-fn unhex(text: &str) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    if text.len() != 64 {
-        return None;
-    }
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
 }

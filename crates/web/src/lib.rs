@@ -120,9 +120,7 @@ fn from_js(value: JsValue, what: &str) -> Result<serde_json::Value, JsValue> {
 #[wasm_bindgen]
 pub struct PricingEngine {
     engine: Engine,
-    /// The keys `update` verifies with; `None` for `withDefault`'s built-in key, which is
-    /// decoded (a curve point's decompression) only when an update comes.
-    keys: Option<TrustedKeys>,
+    keys: TrustedKeys,
     /// The feature columns' names for `price`'s JS reader (`objects::schema`).
     schema: JsValue,
 }
@@ -142,15 +140,18 @@ impl PricingEngine {
             keys.add_json(key.to_string().as_bytes()).map_err(|e| js_error(e.code(), &e.to_string()))?;
         }
         let engine = Engine::new(bundle, &keys, now_or(now)).map_err(|e| js_error(e.code(), &e.to_string()))?;
-        Ok(PricingEngine { engine, keys: Some(keys), schema: objects::schema() })
+        Ok(PricingEngine { engine, keys, schema: objects::schema() })
     }
 
     /// The engine with the bundle built into this module (no network needed). Its signature
     /// was checked when the module was built; `update` takes bundles signed by its key.
     #[wasm_bindgen(js_name = withDefault)]
     pub fn with_default(now: Option<f64>) -> Result<PricingEngine, JsValue> {
-        let engine = Engine::with_default(now_or(now)).map_err(|e| js_error(e.code(), &e.to_string()))?;
-        Ok(PricingEngine { engine, keys: None, schema: objects::schema() })
+        let fail = |e: BundleError| js_error(e.code(), &e.to_string());
+        // The built-in key is decompressed only if an update is verified with it.
+        let keys = bundle::default_keys().map_err(fail)?;
+        let engine = Engine::with_default(now_or(now)).map_err(fail)?;
+        Ok(PricingEngine { engine, keys, schema: objects::schema() })
     }
 
     /// Prices one session for one product. Throws only for a product it cannot read.
@@ -225,16 +226,7 @@ impl PricingEngine {
     /// Swaps in a newer bundle signed by a trusted key; on failure throws an Error with a
     /// `code` (for example `bundle_bad_signature`) and keeps the current policy.
     pub fn update(&mut self, bundle: &[u8], now: Option<f64>) -> Result<f64, JsValue> {
-        let fail = |e: BundleError| js_error(e.code(), &e.to_string());
-        let built_in;
-        let keys = match &self.keys {
-            Some(keys) => keys,
-            None => {
-                built_in = bundle::default_keys().map_err(fail)?;
-                &built_in
-            }
-        };
-        let v = self.engine.update(bundle, keys, now_or(now)).map_err(fail)?;
+        let v = self.engine.update(bundle, &self.keys, now_or(now)).map_err(|e| js_error(e.code(), &e.to_string()))?;
         Ok(v as f64)
     }
 

@@ -81,11 +81,10 @@ fn read_config(env: &Env) -> Result<Rc<Config>, String> {
 
 /// At the isolate's start (the module's top level, before any request): loads the
 /// built-in bundle (`Engine::with_default`) and keeps it for the first request, which used
-/// to do it. Cloudflare
-/// starts an isolate while the TLS handshake is still going, so work done here is off a
-/// shopper's path; a KV bundle read at the first request is verified there, by code that
-/// has run once already. Measured 2026-12-02 on workerd (miniflare, 25 starts of each,
-/// interleaved, medians): first request 30.8 -> 25.7 ms, start 136.5 -> 136.7 ms. The cost:
+/// to do it. Cloudflare starts an isolate while the TLS handshake is still going, so work
+/// done here is off a shopper's path; a KV bundle read at the first request is verified
+/// there. Measured 2026-12-02 on workerd (miniflare, 25 starts of each, interleaved,
+/// medians): first request 30.8 -> 25.7 ms, start 136.5 -> 136.7 ms. The cost:
 /// an isolate that finds a bundle in KV loaded the built-in one for nothing (about 2 ms of
 /// CPU at its start). What moves here is the work, not the compiling of code the first
 /// request shares: workerd signals memory pressure once a script has started, and V8 then

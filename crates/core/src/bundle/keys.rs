@@ -4,6 +4,7 @@ use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 
 use super::BundleError;
+use super::digits::unhex;
 
 /// Public keys trusted to sign bundles, by key id.
 #[derive(Clone, Debug, Default)]
@@ -32,22 +33,9 @@ pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub(super) fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    let text = text.trim();
-    if text.len() != 2 * N {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
 impl TrustedKeys {
     pub fn add(&mut self, key_id: &str, public_key: &[u8; 32]) -> Result<(), BundleError> {
-        let key =
-            VerifyingKey::from_bytes(public_key).map_err(|_| BundleError::Malformed("invalid public key".into()))?;
+        let key = decompress(public_key)?;
         self.keys.push((key_id.to_string(), Key::Checked(key)));
         Ok(())
     }
@@ -69,9 +57,12 @@ impl TrustedKeys {
     pub(super) fn get(&self, key_id: &str) -> Option<Result<VerifyingKey, BundleError>> {
         self.keys.iter().find(|(id, _)| id == key_id).map(|(_, k)| match k {
             Key::Checked(key) => Ok(*key),
-            Key::BuiltIn(bytes) => {
-                VerifyingKey::from_bytes(bytes).map_err(|_| BundleError::Malformed("invalid public key".into()))
-            }
+            Key::BuiltIn(bytes) => decompress(bytes),
         })
     }
+}
+
+/// A public key's curve point, or `bundle_malformed` if the bytes are not one.
+fn decompress(public_key: &[u8; 32]) -> Result<VerifyingKey, BundleError> {
+    VerifyingKey::from_bytes(public_key).map_err(|_| BundleError::Malformed("invalid public key".into()))
 }

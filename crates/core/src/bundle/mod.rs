@@ -11,6 +11,7 @@
 //! Invariant: nothing but the framing is read before the signature is checked.
 
 mod binary;
+mod digits;
 mod draft;
 mod keys;
 mod manifest;
@@ -325,7 +326,7 @@ mod tests {
     fn the_built_in_key_is_the_key_file() {
         let file: PublicKeyFile = serde_json::from_str(DEFAULT_PUBLIC_KEY).unwrap();
         assert_eq!(file.key_id, DEFAULT_KEY_ID);
-        assert_eq!(Some(DEFAULT_KEY), keys::unhex::<32>(&file.public_key));
+        assert_eq!(Some(DEFAULT_KEY), digits::unhex::<32>(&file.public_key));
         let (manifest, _) = inspect_unverified(DEFAULT_BUNDLE).unwrap();
         assert_eq!(manifest.key_id, DEFAULT_KEY_ID);
     }

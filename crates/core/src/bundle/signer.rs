@@ -4,7 +4,8 @@
 use ed25519_dalek::{Signer, SigningKey};
 use serde::Deserialize;
 
-use super::keys::{PublicKeyFile, TrustedKeys, hex, unhex};
+use super::digits::unhex;
+use super::keys::{PublicKeyFile, TrustedKeys, hex};
 #[cfg(feature = "text-rules")]
 use super::manifest::Manifest;
 use super::{BundleError, FORMAT_JSON, MAGIC};
