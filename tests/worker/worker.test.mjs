@@ -159,6 +159,9 @@ test("GET /price: a decision for the session and a signed visit cookie", async (
   assert.deepEqual([unknown.status, (await unknown.json()).code], [404, "unknown_sku"]);
   const bad = await get("/price?sku=%3Cscript%3E");
   assert.deepEqual([bad.status, (await bad.json()).code], [400, "bad_sku"]);
+  // The query is read as a form: percent escapes decoded, the first `sku` taken.
+  const escaped = await price("sku%2D1001&sku=sku-1002");
+  assert.deepEqual([escaped.r.status, escaped.body.sku], [200, "sku-1001"]);
 });
 
 test("page events fold into the cookie; a tampered cookie starts a new session", async () => {

@@ -27,6 +27,7 @@ use edgeprice_core::pricing::decision::{Decision, fallback};
 use edgeprice_core::pricing::disclosure::Place;
 use edgeprice_core::pricing::json;
 use edgeprice_core::tracker::{MAX_EVENTS, PageEvent, features_json};
+use edgeprice_edge::query;
 use edgeprice_edge::visit::{self, COOKIE_NAME, Visit};
 
 /// A route's answer, as a boxed future (`fetch` says why).
@@ -229,8 +230,7 @@ async fn decide(
 
 async fn price_route(req: &Request, env: &Env, cfg: &Config, now: i64) -> worker::Result<Response> {
     let (visit, headers) = visit_of(req, cfg, now);
-    let url = req.url()?;
-    let sku = url.query_pairs().find(|(k, _)| k == "sku").map(|(_, v)| v.into_owned()).unwrap_or_default();
+    let sku = query::param(&req.inner().url(), "sku").unwrap_or_default();
     if !sku_ok(&sku) {
         return error(400, "bad_sku", "sku must be 1 to 64 letters, digits, '-', '_' or '.'", &headers);
     }

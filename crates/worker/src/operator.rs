@@ -6,6 +6,7 @@ use worker::{Env, Headers, Request, Response};
 
 use super::config::Config;
 use super::{error, feedback, json_response, log, state};
+use edgeprice_edge::query;
 
 /// Whether the request carries the edge token (`Authorization: Bearer`); a token shorter
 /// than 16 bytes is never accepted.
@@ -30,7 +31,7 @@ pub(crate) async fn dead_letters_route(
     let answer = if replay {
         feedback::replay(env).await.map(|n| json!({"replayed": n}))
     } else {
-        let limit = req.url()?.query_pairs().find(|(k, _)| k == "limit").and_then(|(_, v)| v.parse().ok());
+        let limit = query::param(&req.inner().url(), "limit").and_then(|v| v.parse().ok());
         feedback::letters(env, limit.unwrap_or(20).min(100)).await
     };
     match answer {
