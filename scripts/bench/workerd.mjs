@@ -57,10 +57,11 @@ function workerdRssKib() {
  * round, so that each is compared with the trivial worker over the same minutes of this
  * shared host: run one after the other, minutes apart, the same code's start over the
  * trivial worker's measured +13.8 ms in one run and +45.2 ms in the next (2026-12-03).
- * Medians over the rounds. */
+ * Medians over 25 rounds (9 until 2026-12-03: a round is under a second, and with 9 the
+ * median of the same build moved by several ms between runs). */
 async function colds(entries) {
   const runs = entries.map(() => []);
-  for (let r = 0; r < (quick ? 2 : 9); r++) {
+  for (let r = 0; r < (quick ? 2 : 25); r++) {
     for (const [i, [script, first]] of entries.entries()) {
       const t0 = performance.now();
       const mf = start(script);
