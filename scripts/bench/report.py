@@ -124,6 +124,11 @@ for e, label in [("native", "native: built-in bundle + first decision"), ("node-
     if "over_trivial_ms" in r:
         parts += f"; {r['over_trivial_ms']:+.1f} ms against the trivial worker, first request {r['first_over_trivial_ms']:+.1f} ms"
     p(f"| {label} | {total:,.1f} | {parts} |")
+r = find("workerd-lean", "cold-scanned")
+if r:
+    p(f"| workerd, lean build, modules found by miniflare's import scan (the method until 2026-12-03) | {r['total_ms']:,.1f} | "
+      f"start + script load {r['ready_ms']:.1f}, first request {r['first_ms']:.1f}; {r['over_trivial_ms']:+.1f} ms against the "
+      f"trivial worker started the same way, first request {r['first_over_trivial_ms']:+.1f} ms |")
 for e in ["chromium-lean", "chromium-tract"]:
     for r in rows:
         if r.get("env") == e and r.get("stage") == "cold-visit":

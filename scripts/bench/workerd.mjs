@@ -8,6 +8,7 @@
 import { performance } from "node:perf_hooks";
 import { readFileSync, readdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
+import { dirname } from "node:path";
 import { Miniflare } from "miniflare";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -24,11 +25,29 @@ function stats(times) {
   return { p50: t[t.length >> 1], p99: t[Math.floor(t.length * 0.99)] };
 }
 
-function start(script) {
+/** The modules of a worker: the script first, then, for a build (build/worker*), every
+ * module beside it (the wasm-bindgen glue, its snippets, the wasm), listed rather than found.
+ * The trivial worker is its one file. */
+function modulesOf(script) {
+  const dir = dirname(script);
+  const rest = !script.includes("/build/") ? [] : readdirSync(dir, { recursive: true }).map(String).sort()
+    .filter((f) => /\.(m?js|wasm)$/.test(f) && `${dir}/${f}` !== script);
+  return [{ type: "ESModule", path: script },
+    ...rest.map((f) => ({ type: f.endsWith(".wasm") ? "CompiledWasm" : "ESModule", path: `${dir}/${f}` }))];
+}
+
+/** A new workerd running `script`. Its modules are listed (`modulesOf`), as wrangler's
+ * bundle hands them to the runtime: with `scriptPath` and `modulesRules`, miniflare finds
+ * them by parsing every JavaScript module in Node first, and for our 63 KB wasm-bindgen glue
+ * that parse took about 15 ms of each start before workerd began (`scan`, the method until
+ * 2026-12-03; BENCHMARKS.md has both). */
+function start(script, scan = false) {
+  const modules = scan
+    ? { modules: true, scriptPath: script,
+        modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }] }
+    : { modulesRoot: dirname(script), modules: modulesOf(script) };
   return new Miniflare({
-    modules: true,
-    scriptPath: script,
-    modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
+    ...modules,
     compatibilityDate: "2026-04-20",
     bindings: { SESSION_SECRET: "session-secret-of-the-benchmark-0123456789", EDGE_TOKEN, ORIGIN: "" },
     kvNamespaces: ["POLICY", "CATALOG"],
@@ -62,9 +81,9 @@ function workerdRssKib() {
 async function colds(entries) {
   const runs = entries.map(() => []);
   for (let r = 0; r < (quick ? 2 : 25); r++) {
-    for (const [i, [script, first]] of entries.entries()) {
+    for (const [i, [script, first, scan]] of entries.entries()) {
       const t0 = performance.now();
-      const mf = start(script);
+      const mf = start(script, scan);
       await mf.ready;
       const t1 = performance.now();
       const res = await first(mf);
@@ -80,11 +99,21 @@ async function colds(entries) {
 }
 
 const builds = [["tract", "build/worker"], ["lean", "build/worker-lean"]];
-const [trivial, ...coldOf] = await colds([
-  [`${root}scripts/bench/trivial-worker.mjs`, (mf) => mf.dispatchFetch("http://shop.test/price?sku=a")],
-  ...builds.map(([, dir]) => [`${root}${dir}/entry.mjs`, (mf) => price(mf, { product: products[0] })]),
+const trivialScript = `${root}scripts/bench/trivial-worker.mjs`;
+const trivialFirst = (mf) => mf.dispatchFetch("http://shop.test/price?sku=a");
+const pricedFirst = (mf) => price(mf, { product: products[0] });
+const [trivial, coldTract, coldLean, trivialScanned, leanScanned] = await colds([
+  [trivialScript, trivialFirst],
+  ...builds.map(([, dir]) => [`${root}${dir}/entry.mjs`, pricedFirst]),
+  [trivialScript, trivialFirst, true],
+  [`${root}build/worker-lean/entry.mjs`, pricedFirst, true],
 ]);
+const coldOf = [coldTract, coldLean];
 emit({ env: "workerd-trivial", name: "cold start: trivial worker", stage: "cold", ...trivial, total_ms: trivial.ready_ms + trivial.first_ms });
+emit({ env: "workerd-lean", name: "cold start, modules found by miniflare's import scan (the method until 2026-12-03)", stage: "cold-scanned",
+  ...leanScanned, total_ms: leanScanned.ready_ms + leanScanned.first_ms,
+  over_trivial_ms: leanScanned.ready_ms + leanScanned.first_ms - trivialScanned.ready_ms - trivialScanned.first_ms,
+  first_over_trivial_ms: leanScanned.first_ms - trivialScanned.first_ms });
 
 /** 200,000 decisions (2,000 requests of 100 products), sampled every 25,000: workerd's
  * resident memory and, for our worker, the module's linear memory (/_edgeprice/status). */
