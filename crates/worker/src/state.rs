@@ -87,9 +87,10 @@ fn read_config(env: &Env) -> Result<Rc<Config>, String> {
 /// medians): first request 30.8 -> 25.7 ms, start 136.5 -> 136.7 ms. The cost:
 /// an isolate that finds a bundle in KV loaded the built-in one for nothing (about 2 ms of
 /// CPU at its start). What moves here is the work, not the compiling of code the first
-/// request shares: V8 drops the baseline code compiled before the first request
-/// (`--no-flush-liftoff-code` keeps it; the trigger is not known: no garbage collection is
-/// traced in between, BENCHMARKS.md 2026-12-03 05:41), so a function run here
+/// request shares: workerd notifies V8 of memory pressure whenever it creates an isolate,
+/// and V8 then drops every isolate's baseline code (`--flush-liftoff-code`; on miniflare,
+/// seven of its own isolates start after ours; BENCHMARKS.md, 2026-12-03 05:41), so a
+/// function run here
 /// and again by the first request is compiled twice (15 functions, the allocator's mostly;
 /// with a made-up request priced here as well, 96, and the first request still compiled
 /// 306 functions instead of 309: measured 2026-12-03 with V8's compilation trace).
