@@ -106,12 +106,17 @@ p("")
 p("### Cold start (bytes to first decision) and bundle update")
 p("| where | total ms | parts |")
 p("|---|---|---|")
-for e, label in [("native", "native: built-in bundle + first decision"), ("node-tract", "Node, tract build"), ("node-lean", "Node, lean build"),
-                 ("node-lean-signed", "Node, lean build, a bundle from bytes (signature checked)"),
-                 ("chromium-lean", "Chromium, lean build (fresh context, streaming compilation)"),
-                 ("chromium-tract", "Chromium, tract build (fresh context, streaming compilation)"),
-                 ("workerd-trivial", "workerd: a trivial worker (reference)"), ("workerd-tract", "workerd, tract build"), ("workerd-lean", "workerd, lean build")]:
-    r = find(e, "cold")
+for e, label, stage in [
+        ("native", "native: built-in bundle + first decision", "cold"), ("node-tract", "Node, tract build", "cold"),
+        ("node-lean", "Node, lean build", "cold"),
+        ("node-lean-signed", "Node, lean build, a bundle from bytes (signature checked)", "cold"),
+        ("chromium-lean", "Chromium, lean build (fresh context, streaming compilation)", "cold"),
+        ("chromium-tract", "Chromium, tract build (fresh context, streaming compilation)", "cold"),
+        ("workerd-trivial", "workerd: a trivial worker (reference)", "cold"), ("workerd-tract", "workerd, tract build", "cold"),
+        ("workerd-lean", "workerd, lean build", "cold"),
+        ("workerd-lean", "workerd, lean build, modules found by miniflare's import scan (the method until 2026-12-03; "
+         "against a trivial worker started the same way)", "cold-scanned")]:
+    r = find(e, stage)
     if r is None:
         continue
     total = r.get("total_ms", (r.get("p50_us") or 0) / 1e3)
@@ -124,11 +129,6 @@ for e, label in [("native", "native: built-in bundle + first decision"), ("node-
     if "over_trivial_ms" in r:
         parts += f"; {r['over_trivial_ms']:+.1f} ms against the trivial worker, first request {r['first_over_trivial_ms']:+.1f} ms"
     p(f"| {label} | {total:,.1f} | {parts} |")
-r = find("workerd-lean", "cold-scanned")
-if r:
-    p(f"| workerd, lean build, modules found by miniflare's import scan (the method until 2026-12-03) | {r['total_ms']:,.1f} | "
-      f"start + script load {r['ready_ms']:.1f}, first request {r['first_ms']:.1f}; {r['over_trivial_ms']:+.1f} ms against the "
-      f"trivial worker started the same way, first request {r['first_over_trivial_ms']:+.1f} ms |")
 for e in ["chromium-lean", "chromium-tract"]:
     for r in rows:
         if r.get("env") == e and r.get("stage") == "cold-visit":

@@ -99,21 +99,24 @@ async function colds(entries) {
 }
 
 const builds = [["tract", "build/worker"], ["lean", "build/worker-lean"]];
+const entryOf = (dir) => `${root}${dir}/entry.mjs`;
 const trivialScript = `${root}scripts/bench/trivial-worker.mjs`;
 const trivialFirst = (mf) => mf.dispatchFetch("http://shop.test/price?sku=a");
 const pricedFirst = (mf) => price(mf, { product: products[0] });
 const [trivial, coldTract, coldLean, trivialScanned, leanScanned] = await colds([
   [trivialScript, trivialFirst],
-  ...builds.map(([, dir]) => [`${root}${dir}/entry.mjs`, pricedFirst]),
+  ...builds.map(([, dir]) => [entryOf(dir), pricedFirst]),
   [trivialScript, trivialFirst, true],
-  [`${root}build/worker-lean/entry.mjs`, pricedFirst, true],
+  [entryOf(new Map(builds).get("lean")), pricedFirst, true],
 ]);
 const coldOf = [coldTract, coldLean];
+
+/** A worker's cold start with its totals against the trivial worker's started the same way. */
+const againstTrivial = (c, t) => ({ ...c, total_ms: c.ready_ms + c.first_ms,
+  over_trivial_ms: c.ready_ms + c.first_ms - t.ready_ms - t.first_ms, first_over_trivial_ms: c.first_ms - t.first_ms });
 emit({ env: "workerd-trivial", name: "cold start: trivial worker", stage: "cold", ...trivial, total_ms: trivial.ready_ms + trivial.first_ms });
 emit({ env: "workerd-lean", name: "cold start, modules found by miniflare's import scan (the method until 2026-12-03)", stage: "cold-scanned",
-  ...leanScanned, total_ms: leanScanned.ready_ms + leanScanned.first_ms,
-  over_trivial_ms: leanScanned.ready_ms + leanScanned.first_ms - trivialScanned.ready_ms - trivialScanned.first_ms,
-  first_over_trivial_ms: leanScanned.first_ms - trivialScanned.first_ms });
+  ...againstTrivial(leanScanned, trivialScanned) });
 
 /** 200,000 decisions (2,000 requests of 100 products), sampled every 25,000: workerd's
  * resident memory and, for our worker, the module's linear memory (/_edgeprice/status). */
@@ -137,7 +140,7 @@ async function memory(mf, ours) {
 }
 
 {
-  const mf = start(`${root}scripts/bench/trivial-worker.mjs`);
+  const mf = start(trivialScript);
   try {
     emit({ env: "workerd-trivial", name: "workerd memory, the same requests to the trivial worker", stage: "memory", samples: await memory(mf, false) });
   } finally {
@@ -147,10 +150,9 @@ async function memory(mf, ours) {
 
 for (const [k, [build, dir]] of builds.entries()) {
   const env = `workerd-${build}`;
-  const script = `${root}${dir}/entry.mjs`;
+  const script = entryOf(dir);
   const c = coldOf[k];
-  emit({ env, name: "cold start: new workerd to first priced response", stage: "cold", ...c, total_ms: c.ready_ms + c.first_ms,
-    over_trivial_ms: c.ready_ms + c.first_ms - trivial.ready_ms - trivial.first_ms, first_over_trivial_ms: c.first_ms - trivial.first_ms });
+  emit({ env, name: "cold start: new workerd to first priced response", stage: "cold", ...againstTrivial(c, trivial) });
   const mf = start(script);
   try {
     const time = async (body, n) => {

@@ -90,10 +90,10 @@ fn read_config(env: &Env) -> Result<Rc<Config>, String> {
 /// request shares: workerd notifies V8 of memory pressure whenever it creates an isolate,
 /// and V8 then drops every isolate's baseline code (`--flush-liftoff-code`; on miniflare,
 /// seven of its own isolates start after ours; BENCHMARKS.md, 2026-12-03 05:41), so a
-/// function run here
-/// and again by the first request is compiled twice (15 functions, the allocator's mostly;
-/// with a made-up request priced here as well, 96, and the first request still compiled
-/// 306 functions instead of 309: measured 2026-12-03 with V8's compilation trace).
+/// function run here and again by the first request is compiled twice (15 functions, the
+/// allocator's mostly; with a made-up request priced here as well, 96, and the first
+/// request still compiled 306 functions instead of 309: measured 2026-12-03 with V8's
+/// compilation trace).
 pub fn prepare(now: i64) {
     if let Ok(engine) = Engine::with_default(now) {
         with(|i| i.built_in = Some(engine));
