@@ -46,6 +46,61 @@ test("golden vectors: the worker's decisions equal the native ones", async () =>
   }
 });
 
+test("an isolate's first request prices with KV's bundle when it verifies, else with the built-in one", async () => {
+  const dir = h.tempDir();
+  const key = h.keygen(dir, "kv-first");
+  const good = h.bundle(dir, key, 7);
+  const tampered = good.slice();
+  tampered[tampered.length >> 1] ^= 1;
+  const c = h.json("tests/golden/cases.json").cases[0];
+  for (const [bytes, want] of [[good, 7], [tampered, 1], [null, 1]]) {
+    const mf = h.startWorker({ POLICY_PUBLIC_KEYS: JSON.stringify([key.public]) });
+    try {
+      if (bytes) {
+        const metadata = { policy_version: 7, confirmed_at: Math.floor(Date.now() / 1000) };
+        await (await mf.getKVNamespace("POLICY")).put("bundle", bytes, { metadata });
+      }
+      const r = await mf.dispatchFetch("http://shop.test/v1/price", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${h.EDGE_TOKEN}` },
+        body: JSON.stringify({ session: c.session, product: c.product, now: seconds(c.now) }),
+      });
+      assert.equal(r.status, 200);
+      assert.equal((await r.json()).policy_version, want, bytes === tampered ? "a tampered KV bundle" : "KV's bundle");
+      const status = await (await mf.dispatchFetch("http://shop.test/_edgeprice/status")).json();
+      assert.equal(status.policy_version, want, "the status page reports the policy that priced");
+    } finally {
+      await mf.dispose();
+    }
+  }
+});
+
+test("POST /v1/price refuses what it cannot read with one error shape: token, size, JSON, product", async () => {
+  const mf = h.startWorker();
+  try {
+    const post = (body, auth = `Bearer ${h.EDGE_TOKEN}`) =>
+      mf.dispatchFetch("http://shop.test/v1/price", { method: "POST", headers: { Authorization: auth }, body });
+    const c = h.json("tests/golden/cases.json").cases[0];
+    const cases = [
+      [post("{}", "Bearer not-the-edge-token-0123"), 401, "unauthorized"],
+      [post("x".repeat(128 * 1024 + 1)), 413, "body_too_large"],
+      [post("{not json"), 400, "body_malformed"],
+      [post(JSON.stringify({ session: c.session, product: { ...c.product, list_price: -1 } })), 400, null],
+      [post(JSON.stringify({ session: c.session, products: Array(101).fill(c.product) })), 413, "too_many_products"],
+    ];
+    for (const [pending, status, code] of cases) {
+      const r = await pending;
+      assert.equal(r.status, status);
+      assert.equal(r.headers.get("content-type"), "application/json");
+      const body = await r.json();
+      assert.deepEqual(Object.keys(body), ["code", "message"]);
+      if (code) assert.equal(body.code, code);
+    }
+  } finally {
+    await mf.dispose();
+  }
+});
+
 test("a category page through /v1/price: each product's decision equals pricing it alone", async () => {
   const mf = h.startWorker();
   try {

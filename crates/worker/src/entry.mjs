@@ -1,17 +1,75 @@
 // The worker's JavaScript entry: instantiates the Rust module once per isolate and hands
 // each event to it. Everything else is in crates/worker/ (Rust). scripts/build-worker.sh copies
 // this file next to the wasm-bindgen output in build/worker/.
+//
+// Two things are done here rather than in Rust, each by a synchronous call into the module:
+// the isolate's first read of the policy in KV (`loadPolicy`), and `POST /v1/price`
+// (`priceApi`: this file reads the body and sends the answer's bytes). Through Rust's async
+// `fetch` an isolate's first request compiled workers-rs's request, KV and future code as
+// well; as calls, it answers about 2 ms sooner on workerd (crates/worker/src/api.rs has the
+// measurements). Whatever these calls do not answer goes to `fetch`.
 import { env } from "cloudflare:workers";
 import module from "./edgeprice_bg.wasm";
-import { initSync, prepare, fetch as onFetch, scheduled as onScheduled, queue as onQueue } from "./edgeprice.js";
+import {
+  initSync, prepare, loadPolicy, logPolicyLoaded, maxApiBody, priceApi, upkeep,
+  fetch as onFetch, scheduled as onScheduled, queue as onQueue,
+} from "./edgeprice.js";
 
 initSync({ module });
 // Loads the built-in bundle and reads the settings now, at the isolate's start, rather
 // than in its first request (crates/worker/src/state.rs, `prepare`, says why).
 prepare(env);
+const MAX_API_BODY = maxApiBody();
+
+/** After the answer: a zero timer, then `work` (kept alive by `waitUntil`). */
+const afterAnswer = (ctx, work) => ctx.waitUntil(new Promise((r) => setTimeout(r, 0)).then(work));
+
+/** The isolate's first policy: KV's bundle (binding POLICY) read here, verified in Rust. */
+let firstPolicy;
+async function readFirstPolicy(env) {
+  if (!env.POLICY) return loadPolicy(undefined, undefined, false, undefined);
+  try {
+    const { value, metadata } = await env.POLICY.getWithMetadata("bundle", { type: "arrayBuffer" });
+    return loadPolicy(value ? new Uint8Array(value) : undefined, metadata?.confirmed_at, true, undefined);
+  } catch (e) {
+    return loadPolicy(undefined, undefined, false, String(e));
+  }
+}
+
+/** `POST /v1/price`: the body read here (unless declared longer than Rust reads), priced by one call. */
+async function priceRoute(request, env, ctx) {
+  const length = request.headers.get("Content-Length");
+  let body;
+  if (!(Number(length) > MAX_API_BODY)) {
+    try {
+      body = new Uint8Array(await request.arrayBuffer());
+    } catch {}
+  }
+  const answer = priceApi(request.headers.get("Authorization") ?? undefined, length ?? undefined, body);
+  const { status, upkeep: due } = answer;
+  if (status === 0) {
+    answer.free();
+    return onFetch(new Request(request.url, { method: "POST", headers: request.headers, body }), env, ctx);
+  }
+  if (due) afterAnswer(ctx, () => upkeep(env));
+  return new Response(answer.intoBody(), {
+    status, headers: { "Content-Type": "application/json", "Cache-Control": "private, no-store" },
+  });
+}
 
 export default {
-  fetch: (request, env, ctx) => onFetch(request, env, ctx),
+  async fetch(request, env, ctx) {
+    if (!firstPolicy) {
+      firstPolicy = readFirstPolicy(env).catch(() => false);
+      if (await firstPolicy) afterAnswer(ctx, logPolicyLoaded);
+    } else {
+      await firstPolicy;
+    }
+    if (request.method === "POST" && new URL(request.url).pathname === "/v1/price") {
+      return priceRoute(request, env, ctx);
+    }
+    return onFetch(request, env, ctx);
+  },
   scheduled: (event, env, ctx) => onScheduled(event, env, ctx),
   queue: (batch, env) => onQueue(batch, env),
 };

@@ -3,12 +3,13 @@
 //! /price?sku=` (decision JSON), `GET <PAGE_PREFIXES><sku>` (the origin's page with the
 //! price rewritten in), `POST /events` (page events into the session cookie), `POST
 //! /purchase` (an outcome for upload), `POST /v1/price` (backend pricing with the edge
-//! token: one product, a category page of products, or a page by SKU from the catalog
-//! copies the isolate keeps); the operator's routes (status, dead letters, the origin's
+//! token, in `api`: one product or a category page, priced in one synchronous call from
+//! `entry.mjs`); the operator's routes (status, dead letters, the origin's
 //! policy push) are in `operator`. The scheduled handler refreshes the policy into KV and
 //! flushes feedback; the queue handler relays feedback (`feedback`). Nothing here panics on
 //! input; errors reach clients as `{code, message}` without internal detail.
 
+mod api;
 mod catalog;
 mod config;
 mod feedback;
@@ -21,7 +22,6 @@ use serde_json::{Value, json};
 use worker::{Context, Env, Headers, Method, Request, Response, ScheduleContext, ScheduledEvent, event};
 
 use config::Config;
-use edgeprice_core::engine::Engine;
 use edgeprice_core::feedback::{DecisionEvent, FeedbackEvent, OutcomeEvent};
 use edgeprice_core::pricing::decision::{Decision, fallback};
 use edgeprice_core::pricing::disclosure::Place;
@@ -33,16 +33,8 @@ use edgeprice_edge::visit::{self, COOKIE_NAME, Visit};
 /// A route's answer, as a boxed future (`fetch` says why).
 type Route<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = worker::Result<Response>> + 'a>>;
 
-/// `catalog_page`'s answer, boxed as a `dyn` future so that it is not inlined.
-type PageRoute<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<PageItem>, (u16, &'static str)>> + 'a>>;
-
 /// Largest request body read (events, purchases).
 const MAX_BODY: usize = 16 * 1024;
-/// Largest `POST /v1/price` body: a session and up to `MAX_PAGE_PRODUCTS` products.
-const MAX_API_BODY: usize = 128 * 1024;
-/// Most products priced by one `POST /v1/price` (a category page).
-const MAX_PAGE_PRODUCTS: usize = 100;
 /// Most page events folded from one `POST /events`.
 const MAX_EVENTS_PER_POST: usize = 100;
 
@@ -78,6 +70,61 @@ pub(crate) fn log(event: &str, fields: Value) {
     worker::console_log!("{line}");
 }
 
+/// The isolate's first policy, from the read of KV's bundle `entry.mjs` made at its first
+/// request (`looked`: the read answered; `bytes`: the bundle, if KV had one; `error`: why
+/// the read failed); `state::load_first` says which policy goes live. Returns whether this
+/// call loaded it: `entry.mjs` then calls `logPolicyLoaded` after the answer (`ensure_loaded`
+/// says why). Loads nothing when the settings did not read at the isolate's start: `fetch`
+/// then loads the policy and reports the settings.
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = loadPolicy)]
+pub fn load_policy(bytes: Option<Vec<u8>>, confirmed_at: Option<f64>, looked: bool, error: Option<String>) -> bool {
+    edgeprice_core::ctors::run_once();
+    let Some(cfg) = state::prepared_config() else { return false };
+    if let Some(e) = error {
+        log("policy_kv_unreadable", json!({"error": e}));
+    }
+    let read = match bytes {
+        Some(b) => state::FirstRead::Bundle(b, confirmed_at.map(|t| t as i64)),
+        None if looked => state::FirstRead::Empty,
+        None => state::FirstRead::Unread,
+    };
+    state::load_first(read, &cfg)
+}
+
+/// Writes the `policy_loaded` line of the live policy (after `loadPolicy` loaded it).
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = logPolicyLoaded)]
+pub fn log_policy_loaded() {
+    if let Some(fields) = state::policy_loaded_fields() {
+        log("policy_loaded", fields);
+    }
+}
+
+/// The isolate's background work that requests start when it is due (`state::upkeep_due`):
+/// the policy refresh from the origin, the look at KV's bundle version, the feedback
+/// flush. `fetch` starts them itself; `entry.mjs` calls this after a `priceApi` answer.
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = upkeep)]
+pub async fn upkeep_event(env: Env) {
+    edgeprice_core::ctors::run_once();
+    let Ok(cfg) = state::config(&env) else { return };
+    let now = now_secs();
+    let refresh = async {
+        if let Some(etag) = state::begin_refresh(&cfg, now) {
+            state::refresh(&cfg, etag).await;
+        }
+    };
+    let kv = async {
+        if state::begin_kv_check(&cfg, now) {
+            state::check_kv(&env, &cfg).await;
+        }
+    };
+    let flush = async {
+        if state::with(|i| i.outbox.due(now, cfg.flush, false)) {
+            feedback::flush(&env, &cfg, false).await;
+        }
+    };
+    futures_util::future::join3(refresh, kv, flush).await;
+}
+
 /// `log`, once the runtime has had a turn (a zero timer): after the answer of the request
 /// that called it, not on its way.
 async fn log_later(event: &'static str, fields: Value) {
@@ -97,47 +144,19 @@ fn json_text_response(status: u16, text: Vec<u8>, headers: &Headers) -> worker::
     Ok(Response::builder().with_status(status).with_headers(headers.clone()).fixed(text))
 }
 
-/// One product's answer in a page: its decision, or why it could not be priced.
-enum PageItem {
-    Priced(Box<Decision>),
-    Refused { code: &'static str, message: &'static str },
-}
-
-/// The pricing API's answer: one decision, or `{"decisions": [...]}` with a decision or
-/// `{"code", "message"}` per product.
-enum Priced {
-    One(Box<Decision>),
-    Page { decisions: Vec<PageItem> },
-}
-
-impl Priced {
-    /// The answer's JSON, written directly (`pricing::json`: the bytes serde_json would
-    /// write for the same answer, in one pass).
-    fn to_json(&self) -> String {
-        match self {
-            Priced::One(d) => json::decision_text(d),
-            Priced::Page { decisions } => {
-                let mut out = String::with_capacity(16 + 512 * decisions.len());
-                out.push_str("{\"decisions\":");
-                json::array(&mut out, decisions, |out, item| match item {
-                    PageItem::Priced(d) => json::write_decision(out, d),
-                    PageItem::Refused { code, message } => {
-                        out.push_str("{\"code\":");
-                        json::string(out, code);
-                        out.push_str(",\"message\":");
-                        json::string(out, message);
-                        out.push('}');
-                    }
-                });
-                out.push('}');
-                out
-            }
-        }
-    }
-}
-
 fn error(status: u16, code: &str, message: &str, headers: &Headers) -> worker::Result<Response> {
-    json_response(status, &json!({"code": code, "message": message}), headers)
+    json_text_response(status, error_body(code, message), headers)
+}
+
+/// The one error body on the wire: `{"code", "message"}`.
+fn error_body(code: &str, message: &str) -> Vec<u8> {
+    let mut out = String::with_capacity(32 + code.len() + message.len());
+    out.push_str("{\"code\":");
+    json::string(&mut out, code);
+    out.push_str(",\"message\":");
+    json::string(&mut out, message);
+    out.push('}');
+    out.into_bytes()
 }
 
 /// SKUs the worker accepts in paths and queries (they go into URLs and a CSS selector).
@@ -368,133 +387,6 @@ async fn purchase_route(mut req: Request, env: &Env, cfg: &Config, now: i64) -> 
     json_response(202, &json!({"queued": true}), &headers)
 }
 
-/// Server-to-server pricing for the shop's backend (edge token): a session in either JSON
-/// form and a product, priced with the live policy; nothing is queued or stored.
-async fn api_price_route(mut req: Request, env: &Env, cfg: &Config, now: i64) -> worker::Result<Response> {
-    let headers = Headers::new();
-    if !operator::edge_token_ok(&req, cfg) {
-        return error(401, "unauthorized", "this route needs the edge token", &headers);
-    }
-    let body = match body_json(&mut req, MAX_API_BODY).await {
-        Ok(b) => b,
-        Err(code) => {
-            return body_error(code, "bad pricing body", &headers);
-        }
-    };
-    // The caller may price at another time (replays, tests); staleness is the isolate's own.
-    let at = body.get("now").and_then(Value::as_i64).unwrap_or(now);
-    // `place` ({"country", "region"}): the shopper's jurisdiction, whose rule then applies.
-    let place = body.get("place").map(Place::from_value);
-    // `products` (a category page, at most MAX_PAGE_PRODUCTS): the session is scored once and
-    // each product gets its decision or its own error code.
-    let page = body.get("products").and_then(Value::as_array);
-    let skus = body.get("skus").and_then(Value::as_array);
-    if page.or(skus).is_some_and(|p| p.len() > MAX_PAGE_PRODUCTS) {
-        return error(413, "too_many_products", "at most 100 products per request", &headers);
-    }
-    if let Some(skus) = skus {
-        // Boxed: its own function, compiled only by isolates that price pages by SKU.
-        let items: PageRoute = Box::pin(catalog_page(env, cfg, &body, skus, at, place.as_ref(), now));
-        let items = items.await;
-        return match items {
-            Ok(decisions) => json_text_response(200, Priced::Page { decisions }.to_json().into_bytes(), &headers),
-            Err((status, code)) => error(status, code, "cannot price this request", &headers),
-        };
-    }
-    let result = with_live_engine(cfg, now, |engine| {
-        Ok(match page {
-            Some(products) => Priced::Page {
-                decisions: match &place {
-                    Some(place) => engine.price_products_at(&body["session"], products, at, place),
-                    None => engine.price_products(&body["session"], products, at),
-                }
-                .into_iter()
-                .map(|r| match r {
-                    Ok(d) => PageItem::Priced(Box::new(d)),
-                    Err(e) => PageItem::Refused { code: e.code(), message: "cannot price this product" },
-                })
-                .collect(),
-            },
-            None => Priced::One(Box::new(
-                match &place {
-                    Some(place) => engine.price_at(&body["session"], &body["product"], at, place),
-                    None => engine.price(&body["session"], &body["product"], at),
-                }
-                .map_err(|e| (400, e.code()))?,
-            )),
-        })
-    })
-    .and_then(|priced| priced);
-    match result {
-        Ok(body) => json_text_response(200, body.to_json().into_bytes(), &headers),
-        Err((status, code)) => error(status, code, "cannot price this request", &headers),
-    }
-}
-
-/// `f` with the live policy's engine, or 503 `no_policy` / `policy_stale` (the backend
-/// pricing API refuses rather than answering a fallback price).
-fn with_live_engine<R>(cfg: &Config, now: i64, f: impl FnOnce(&Engine) -> R) -> Result<R, (u16, &'static str)> {
-    state::with(|i| {
-        let policy = i.policy.as_ref().ok_or((503, "no_policy"))?;
-        Ok(f(policy.engine_for(now, cfg.policy_max_stale).ok_or((503, "policy_stale"))?))
-    })
-}
-
-/// A category page by SKU (`"skus"` instead of `"products"`): each product from the live
-/// catalog's copy this isolate keeps (read once per catalog version, not per request), the
-/// session scored once, and each decision without its candidates unless `"candidates":
-/// true` (a page shows one price; the list was most of the answer's bytes).
-async fn catalog_page(
-    env: &Env,
-    cfg: &Config,
-    body: &Value,
-    skus: &[Value],
-    at: i64,
-    place: Option<&Place>,
-    now: i64,
-) -> Result<Vec<PageItem>, (u16, &'static str)> {
-    // Copies the isolate holds answer at once, without a future each (a page of lookup
-    // futures cost more than pricing the page); the others are fetched (KV, then the
-    // origin) side by side rather than one after another.
-    let mut found: Vec<Option<Result<catalog::Shared, &'static str>>> = skus
-        .iter()
-        .map(|sku| match sku.as_str().filter(|s| sku_ok(s)) {
-            None => Some(Err("bad_sku")),
-            Some(sku) => catalog::fresh(cfg, sku, now).map(|r| r.map_err(|e| catalog_error(sku, e).1)),
-        })
-        .collect();
-    let missing: Vec<usize> = (0..found.len()).filter(|&i| found[i].is_none()).collect();
-    let fetched = futures_util::future::join_all(missing.iter().map(|&i| async move {
-        let sku = skus[i].as_str().unwrap_or_default();
-        catalog_product(env, cfg, sku, now).await.map_err(|(_, code)| code)
-    }))
-    .await;
-    for (i, answer) in missing.into_iter().zip(fetched) {
-        found[i] = Some(answer);
-    }
-    let found: Vec<Result<catalog::Shared, &'static str>> =
-        found.into_iter().map(|f| f.unwrap_or(Err("internal"))).collect();
-    let products: Vec<_> = found.iter().filter_map(|p| p.as_deref().ok()).collect();
-    let keep_candidates = body.get("candidates").and_then(Value::as_bool).unwrap_or(false);
-    let decisions =
-        with_live_engine(cfg, now, |engine| engine.price_catalog_page(&body["session"], &products, at, place))?;
-    // One decision per product found, in order.
-    let mut decisions = decisions.into_iter();
-    Ok(found
-        .into_iter()
-        .map(|p| match p.map(|_| decisions.next()) {
-            Ok(Some(mut d)) => {
-                if !keep_candidates {
-                    d.candidates = Vec::new();
-                }
-                PageItem::Priced(Box::new(d))
-            }
-            Ok(None) => PageItem::Refused { code: "internal", message: "cannot price this product" },
-            Err(code) => PageItem::Refused { code, message: "cannot price this product" },
-        })
-        .collect())
-}
-
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     edgeprice_core::ctors::run_once();
@@ -530,7 +422,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         (Method::Get, "/price", _) => Box::pin(price_route(&req, &env, &cfg, now)),
         (Method::Post, "/events", _) => Box::pin(events_route(req, &cfg, now)),
         (Method::Post, "/purchase", _) => Box::pin(purchase_route(req, &env, &cfg, now)),
-        (Method::Post, "/v1/price", _) => Box::pin(api_price_route(req, &env, &cfg, now)),
+        (Method::Post, "/v1/price", _) => Box::pin(api::route(req, &env, &cfg, now)),
         (Method::Get, "/_edgeprice/status", _) => Box::pin(std::future::ready(operator::status_route(&env))),
         (Method::Get, "/_edgeprice/dead-letters", _) => Box::pin(operator::dead_letters_route(&req, &env, &cfg, false)),
         (Method::Post, "/_edgeprice/dead-letters/replay", _) => {

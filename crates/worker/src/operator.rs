@@ -11,8 +11,12 @@ use edgeprice_edge::query;
 /// Whether the request carries the edge token (`Authorization: Bearer`); a token shorter
 /// than 16 bytes is never accepted.
 pub(crate) fn edge_token_ok(req: &Request, cfg: &Config) -> bool {
-    let auth = req.headers().get("Authorization").ok().flatten().unwrap_or_default();
-    let token = auth.strip_prefix("Bearer ").unwrap_or("");
+    token_ok(&req.headers().get("Authorization").ok().flatten().unwrap_or_default(), cfg)
+}
+
+/// Whether an `Authorization` header's value carries the edge token (`edge_token_ok`).
+pub(crate) fn token_ok(authorization: &str, cfg: &Config) -> bool {
+    let token = authorization.strip_prefix("Bearer ").unwrap_or("");
     cfg.edge_token.len() >= 16 && edgeprice_core::secret::same_secret(token.as_bytes(), cfg.edge_token.as_bytes())
 }
 

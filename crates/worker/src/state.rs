@@ -70,6 +70,11 @@ pub fn config(env: &Env) -> Result<Rc<Config>, String> {
     }
 }
 
+/// The settings `prepare` read at the isolate's start, if they read.
+pub fn prepared_config() -> Option<Rc<Config>> {
+    with(|i| i.config.clone())
+}
+
 /// Reads and keeps the settings. Not inlined into `config`, which every request calls:
 /// `prepare` reads them at the isolate's start, so a request need not compile this.
 #[inline(never)]
@@ -109,25 +114,48 @@ struct KvMeta {
 /// Loads the first policy of this isolate: the KV copy if it verifies, else the built-in.
 /// Returns the fields of the `policy_loaded` log line when this call loaded it, for the
 /// caller to write after its answer (`log_later`): an isolate's first console line cost
-/// its first request 1.5-2 ms on workerd (miniflare, 3 rounds of 9 starts).
+/// its first request 1.5-2 ms on workerd (miniflare, 3 rounds of 9 starts). `entry.mjs`
+/// reads KV itself at an isolate's first request (`load_policy`), so this reads it for
+/// the scheduled and queue handlers, and for requests when the settings did not read at
+/// the start.
 pub async fn ensure_loaded(env: &Env, cfg: &Config) -> Option<serde_json::Value> {
     if with(|i| i.loaded) {
         return None;
     }
-    let (mut from_kv, mut looked) = (None, false);
+    let mut read = FirstRead::Unread;
     if let Ok(kv) = env.kv("POLICY") {
-        let read = kv.get(KV_BUNDLE).bytes_with_metadata::<KvMeta>().await;
-        looked = read.is_ok();
-        match read {
-            Ok((Some(bytes), meta)) => from_kv = kv_policy(&bytes, meta, cfg),
-            Ok((None, _)) => {}
+        match kv.get(KV_BUNDLE).bytes_with_metadata::<KvMeta>().await {
+            Ok((Some(bytes), meta)) => read = FirstRead::Bundle(bytes, meta.map(|m| m.confirmed_at)),
+            Ok((None, _)) => read = FirstRead::Empty,
             Err(e) => log("policy_kv_unreadable", json!({"error": e.to_string()})),
         }
     }
+    load_first(read, cfg).then(policy_loaded_fields).flatten()
+}
+
+/// What an isolate's first read of KV's bundle found.
+pub enum FirstRead {
+    /// The bundle's bytes, and when a policy refresh last confirmed it (its KV metadata).
+    Bundle(Vec<u8>, Option<i64>),
+    /// KV answered: no bundle.
+    Empty,
+    /// No `POLICY` namespace, or the read failed.
+    Unread,
+}
+
+/// The first policy of this isolate from what its read of KV found (`ensure_loaded`, or
+/// `entry.mjs` through `load_policy`): the KV copy if it verifies, else the built-in one.
+/// Returns whether this call loaded it.
+pub fn load_first(read: FirstRead, cfg: &Config) -> bool {
+    let looked = !matches!(read, FirstRead::Unread);
+    let from_kv = match read {
+        FirstRead::Bundle(bytes, confirmed_at) if !with(|i| i.loaded) => kv_policy(&bytes, confirmed_at, cfg),
+        _ => None,
+    };
     let now = now_secs();
     with(|i| {
         if i.loaded {
-            return None; // another request of this isolate finished loading first
+            return false; // another request of this isolate finished loading first
         }
         i.loaded = true;
         // KV was just read: its version check (`begin_kv_check`) is not due yet. Before, an
@@ -145,20 +173,22 @@ pub async fn ensure_loaded(env: &Env, cfg: &Config) -> Option<serde_json::Value>
                 None
             }
         });
-        i.policy.as_ref().map(|p| json!({"policy_version": p.version(), "source": p.source}))
+        true
     })
 }
 
+/// The fields of the `policy_loaded` log line: the live policy's version and source.
+pub fn policy_loaded_fields() -> Option<serde_json::Value> {
+    with(|i| i.policy.as_ref().map(|p| json!({"policy_version": p.version(), "source": p.source})))
+}
+
 /// The policy in KV's bundle, if it verifies (else logged). Not inlined into
-/// `ensure_loaded`: an isolate that finds no bundle in KV does not compile it.
+/// `load_first`: an isolate that finds no bundle in KV does not compile it.
 #[inline(never)]
-fn kv_policy(bytes: &[u8], meta: Option<KvMeta>, cfg: &Config) -> Option<PolicyCache> {
+fn kv_policy(bytes: &[u8], confirmed_at: Option<i64>, cfg: &Config) -> Option<PolicyCache> {
     let now = now_secs();
     match Engine::new(bytes, &cfg.keys, now) {
-        Ok(engine) => {
-            let confirmed = meta.map_or(now, |m| m.confirmed_at.min(now));
-            Some(PolicyCache::new(engine, Source::Kv, confirmed))
-        }
+        Ok(engine) => Some(PolicyCache::new(engine, Source::Kv, confirmed_at.map_or(now, |t| t.min(now)))),
         Err(e) => {
             log("policy_kv_rejected", json!({"code": e.code()}));
             None
@@ -166,16 +196,23 @@ fn kv_policy(bytes: &[u8], meta: Option<KvMeta>, cfg: &Config) -> Option<PolicyC
     }
 }
 
+/// Whether the isolate has background work due: a policy refresh (`begin_refresh`), a look
+/// at KV's bundle version (`begin_kv_check`) or a feedback flush. Marks nothing.
+pub fn upkeep_due(cfg: &Config, now: i64) -> bool {
+    with(|i| refresh_due(i, cfg, now) || kv_check_due(i, cfg, now) || i.outbox.due(now, cfg.flush, false))
+}
+
+fn refresh_due(i: &Isolate, cfg: &Config, now: i64) -> bool {
+    !cfg.origin.is_empty() && i.policy.as_ref().is_none_or(|p| p.due(now, cfg.policy_ttl))
+}
+
+fn kv_check_due(i: &Isolate, cfg: &Config, now: i64) -> bool {
+    cfg.kv_check > 0 && (now - i.kv_checked_at >= cfg.kv_check || now < i.kv_checked_at)
+}
+
 /// Whether this request should start a policy refresh (and marks it started).
 pub fn begin_refresh(cfg: &Config, now: i64) -> Option<Option<String>> {
-    if cfg.origin.is_empty() {
-        return None;
-    }
-    with(|i| match &mut i.policy {
-        Some(p) if p.due(now, cfg.policy_ttl) => Some(Some(p.begin(now))),
-        Some(_) => None,
-        None => Some(None),
-    })
+    with(|i| refresh_due(i, cfg, now).then(|| i.policy.as_mut().map(|p| p.begin(now))))
 }
 
 /// Asks the origin for a newer bundle; returns the bytes and version when one went live.
@@ -255,7 +292,7 @@ pub async fn store_in_kv(env: &Env, bytes: &[u8], version: u64) {
 /// Whether this request should look at KV's bundle version (every `POLICY_KV_CHECK_SECONDS`).
 pub fn begin_kv_check(cfg: &Config, now: i64) -> bool {
     with(|i| {
-        let due = cfg.kv_check > 0 && (now - i.kv_checked_at >= cfg.kv_check || now < i.kv_checked_at);
+        let due = kv_check_due(i, cfg, now);
         if due {
             i.kv_checked_at = now;
         }
