@@ -277,9 +277,18 @@ test("policy refresh: the cron handler and the TTL bring the origin's newer bund
   const stored = await kv.getWithMetadata("bundle", "arrayBuffer");
   assert.equal(stored.metadata.policy_version, 2);
   // v3 published; a request after the TTL starts a background refresh; later requests see v3.
+  // Backend pricing calls (entry.mjs's synchronous `priceApi`, which hands the refresh to
+  // `upkeep`); shoppers' routes start it in `fetch` (tests/worker/faults.test.mjs).
   assert.equal((await h.publish(origin.url, h.bundle(dir, testKey, 3))).status, 201);
   await new Promise((r) => setTimeout(r, 1100));
-  await h.until(async () => (await price("sku-1004")).body.policy_version === 3, 10_000, "policy v3");
+  const c = h.json("tests/golden/cases.json").cases[0];
+  const apiVersion = async () => (await (await mf.dispatchFetch("http://shop.test/v1/price", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${h.EDGE_TOKEN}` },
+    body: JSON.stringify({ session: c.session, product: c.product }),
+  })).json()).policy_version;
+  await h.until(async () => (await apiVersion()) === 3, 10_000, "policy v3 through the backend API");
+  assert.equal((await price("sku-1004")).body.policy_version, 3);
   const notModified = origin.log.filter((e) => e.fields?.path === "/v1/policy/latest" && e.fields?.status === 304);
   assert.ok(notModified.length >= 1, "the worker revalidates with If-None-Match and gets 304s");
   // A new isolate (fresh worker, same KV, origin unreachable) starts from the KV copy.
