@@ -9,8 +9,8 @@
 //! Through `fetch` (workers-rs's request, body, KV and response types, the future executor)
 //! an isolate's first request compiled 287 functions (98 KB of wasm); with this call and
 //! `loadPolicy`, 151 (76 KB, the `policy_loaded` line written after the answer included),
-//! and it answered 2.1 and 1.9 ms sooner (two runs of 41 interleaved starts on miniflare,
-//! medians over the trivial worker's: 14.8 -> 12.7 and 15.1 -> 13.2 ms; 2026-12-03).
+//! and it answered 2.1 ms sooner (41 interleaved starts on miniflare, medians over the
+//! trivial worker's: 14.8 -> 12.7 ms; 2026-12-03, BENCHMARKS.md has more runs).
 //! Both ways give the same answers, statuses and error codes, in the same order of checks.
 
 use serde_json::Value;
