@@ -62,6 +62,14 @@ pub fn max_api_body() -> usize {
     MAX_API_BODY
 }
 
+/// Whether `entry.mjs` should read a `POST /v1/price` body: the request carries the edge
+/// token, or the settings did not read at the start (then `fetch` answers). A body is never
+/// read for a caller without the token, as `route` reads none.
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = apiTokenOk)]
+pub fn api_token_ok(authorization: Option<String>) -> bool {
+    state::prepared_config().is_none_or(|cfg| super::operator::token_ok(authorization.as_deref().unwrap_or(""), &cfg))
+}
+
 /// Prices a `POST /v1/price` whose body `entry.mjs` read: `body` is `None` when it was not
 /// read (declared longer than `maxApiBody`, or unreadable). Checks in `route`'s order: the
 /// edge token, the body's size and JSON, then the pricing.

@@ -11,7 +11,7 @@
 import { env } from "cloudflare:workers";
 import module from "./edgeprice_bg.wasm";
 import {
-  initSync, prepare, loadPolicy, logPolicyLoaded, maxApiBody, priceApi, upkeep,
+  initSync, prepare, loadPolicy, logPolicyLoaded, maxApiBody, apiTokenOk, priceApi, upkeep,
   fetch as onFetch, scheduled as onScheduled, queue as onQueue,
 } from "./edgeprice.js";
 
@@ -36,16 +36,18 @@ async function readFirstPolicy(env) {
   }
 }
 
-/** `POST /v1/price`: the body read here (unless declared longer than Rust reads), priced by one call. */
+/** `POST /v1/price`: the body read here (with the edge token, unless declared longer than
+ * Rust reads), priced by one call. */
 async function priceRoute(request, env, ctx) {
   const length = request.headers.get("Content-Length");
+  const authorization = request.headers.get("Authorization") ?? undefined;
   let body;
-  if (!(Number(length) > MAX_API_BODY)) {
+  if (apiTokenOk(authorization) && !(Number(length) > MAX_API_BODY)) {
     try {
       body = new Uint8Array(await request.arrayBuffer());
     } catch {}
   }
-  const answer = priceApi(request.headers.get("Authorization") ?? undefined, length ?? undefined, body);
+  const answer = priceApi(authorization, length ?? undefined, body);
   const { status, upkeep: due } = answer;
   if (status === 0) {
     answer.free();
