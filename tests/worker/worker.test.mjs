@@ -86,15 +86,17 @@ test("POST /v1/price refuses what it cannot read with one error shape: token, si
       [post("x".repeat(128 * 1024 + 1)), 413, "body_too_large"],
       [post("{not json"), 400, "body_malformed"],
       [post(JSON.stringify({ session: c.session, product: { ...c.product, list_price: -1 } })), 400, null],
-      [post(JSON.stringify({ session: c.session, products: Array(101).fill(c.product) })), 413, "too_many_products"],
+      [post(JSON.stringify({ session: c.session, products: Array(101).fill(c.product) })), 413, "too_many_products",
+        "at most 100 products per request"],
     ];
-    for (const [pending, status, code] of cases) {
+    for (const [pending, status, code, message] of cases) {
       const r = await pending;
       assert.equal(r.status, status);
       assert.equal(r.headers.get("content-type"), "application/json");
       const body = await r.json();
       assert.deepEqual(Object.keys(body), ["code", "message"]);
       if (code) assert.equal(body.code, code);
+      if (message) assert.equal(body.message, message);
     }
   } finally {
     await mf.dispose();

@@ -18,7 +18,8 @@ use worker::{Env, Headers, Request, Response};
 
 use super::config::Config;
 use super::{
-    BodyError, body_error, body_json, catalog, error, error_body, json_text_response, now_secs, sku_ok, state,
+    BodyError, body_error, body_json, catalog, declared_length, error, error_body, json_of, json_text_response,
+    now_secs, sku_ok, state,
 };
 use edgeprice_core::engine::Engine;
 use edgeprice_core::pricing::decision::Decision;
@@ -29,8 +30,10 @@ use edgeprice_core::pricing::json;
 pub const MAX_API_BODY: usize = 128 * 1024;
 /// Most products priced by one `POST /v1/price` (a category page).
 const MAX_PAGE_PRODUCTS: usize = 100;
-/// The message of every refused pricing request (its code says why).
-const REFUSED: &str = "cannot price this request";
+/// The message of a refused pricing request (its code says why).
+fn refused(code: &str) -> &'static str {
+    if code == "too_many_products" { "at most 100 products per request" } else { "cannot price this request" }
+}
 
 /// `catalog_page`'s answer, boxed as a `dyn` future so that it is not inlined.
 type PageRoute<'a> =
@@ -45,6 +48,13 @@ pub struct ApiAnswer {
     /// runs `upkeep` after the answer.
     pub upkeep: bool,
     body: Vec<u8>,
+}
+
+impl ApiAnswer {
+    /// Status 0: the request is for `fetch`.
+    fn for_fetch() -> Self {
+        ApiAnswer { status: 0, upkeep: false, body: Vec::new() }
+    }
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen]
@@ -74,11 +84,9 @@ pub fn api_token_ok(authorization: Option<String>) -> bool {
 /// read (declared longer than `maxApiBody`, or unreadable). Checks in `route`'s order: the
 /// edge token, the body's size and JSON, then the pricing.
 #[wasm_bindgen::prelude::wasm_bindgen(js_name = priceApi)]
-pub fn price_api(authorization: Option<String>, declared_length: Option<String>, body: Option<Vec<u8>>) -> ApiAnswer {
+pub fn price_api(authorization: Option<String>, declared: Option<String>, body: Option<Vec<u8>>) -> ApiAnswer {
     edgeprice_core::ctors::run_once();
-    let Some(cfg) = state::prepared_config() else {
-        return ApiAnswer { status: 0, upkeep: false, body: Vec::new() };
-    };
+    let Some(cfg) = state::prepared_config() else { return ApiAnswer::for_fetch() };
     let now = now_secs();
     let refuse = |status: u16, code: &str, message: &str| ApiAnswer {
         status,
@@ -89,8 +97,8 @@ pub fn price_api(authorization: Option<String>, declared_length: Option<String>,
         return refuse(401, "unauthorized", "this route needs the edge token");
     }
     let read = match body {
-        Some(bytes) => checked_body(declared_length.as_deref(), &bytes),
-        None if declared(declared_length.as_deref()) > MAX_API_BODY => Err(BodyError::TooLarge),
+        _ if declared_length(declared.as_deref()) > MAX_API_BODY => Err(BodyError::TooLarge),
+        Some(bytes) => json_of(&bytes, MAX_API_BODY),
         None => Err(BodyError::Unreadable),
     };
     let body = match read {
@@ -98,27 +106,14 @@ pub fn price_api(authorization: Option<String>, declared_length: Option<String>,
         Err(e) => return refuse(e.status(), e.code(), "bad pricing body"),
     };
     if body.get("skus").is_some_and(Value::is_array) && !too_many(&body) {
-        return ApiAnswer { status: 0, upkeep: false, body: Vec::new() };
+        return ApiAnswer::for_fetch();
     }
     match price_sent(&cfg, &body, now) {
         Ok(priced) => {
             ApiAnswer { status: 200, upkeep: state::upkeep_due(&cfg, now), body: priced.to_json().into_bytes() }
         }
-        Err((status, code)) => refuse(status, code, REFUSED),
+        Err((status, code)) => refuse(status, code, refused(code)),
     }
-}
-
-/// A `Content-Length` as `body_json` reads it (absent or not a number: 0).
-fn declared(length: Option<&str>) -> usize {
-    length.and_then(|l| l.parse::<usize>().ok()).unwrap_or(0)
-}
-
-/// `body_json`'s checks on a body already read.
-fn checked_body(length: Option<&str>, bytes: &[u8]) -> Result<Value, BodyError> {
-    if declared(length) > MAX_API_BODY || bytes.len() > MAX_API_BODY {
-        return Err(BodyError::TooLarge);
-    }
-    serde_json::from_slice(bytes).map_err(|_| BodyError::Malformed)
 }
 
 /// Whether `products` or `skus` lists more than a page.
@@ -187,7 +182,7 @@ pub(crate) async fn route(mut req: Request, env: &Env, cfg: &Config, now: i64) -
     };
     match result {
         Ok(priced) => json_text_response(200, priced.to_json().into_bytes(), &headers),
-        Err((status, code)) => error(status, code, REFUSED, &headers),
+        Err((status, code)) => error(status, code, refused(code), &headers),
     }
 }
 

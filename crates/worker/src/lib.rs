@@ -322,14 +322,25 @@ fn body_error(e: BodyError, what: &str, headers: &Headers) -> worker::Result<Res
 }
 
 async fn body_json(req: &mut Request, max: usize) -> Result<Value, BodyError> {
-    if req.headers().get("Content-Length").ok().flatten().and_then(|l| l.parse::<usize>().ok()).unwrap_or(0) > max {
+    if declared_length(req.headers().get("Content-Length").ok().flatten().as_deref()) > max {
         return Err(BodyError::TooLarge);
     }
     let bytes = req.bytes().await.map_err(|_| BodyError::Unreadable)?;
+    json_of(&bytes, max)
+}
+
+/// A `Content-Length` value as a number of bytes (absent or not a number: 0, so the
+/// read body's own length decides).
+fn declared_length(value: Option<&str>) -> usize {
+    value.and_then(|l| l.parse::<usize>().ok()).unwrap_or(0)
+}
+
+/// A body read whole: at most `max` bytes of JSON.
+fn json_of(bytes: &[u8], max: usize) -> Result<Value, BodyError> {
     if bytes.len() > max {
         return Err(BodyError::TooLarge);
     }
-    serde_json::from_slice(&bytes).map_err(|_| BodyError::Malformed)
+    serde_json::from_slice(bytes).map_err(|_| BodyError::Malformed)
 }
 
 async fn events_route(mut req: Request, cfg: &Config, now: i64) -> worker::Result<Response> {

@@ -64,10 +64,7 @@ pub fn with<R>(f: impl FnOnce(&mut Isolate) -> R) -> R {
 /// point decompression) bought nothing. A configuration error is not kept: each request
 /// reports it.
 pub fn config(env: &Env) -> Result<Rc<Config>, String> {
-    match with(|i| i.config.clone()) {
-        Some(cfg) => Ok(cfg),
-        None => read_config(env),
-    }
+    prepared_config().map_or_else(|| read_config(env), Ok)
 }
 
 /// The settings `prepare` read at the isolate's start, if they read.
