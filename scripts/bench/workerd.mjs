@@ -6,7 +6,8 @@
 // (POST /v1/price `products`), and the difference per extra decision.
 // Prints `BENCH {json}` lines for report.py. Usage: node scripts/bench/workerd.mjs [quick]
 import { performance } from "node:perf_hooks";
-import { readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import { execFileSync } from "node:child_process";
 import { dirname } from "node:path";
 import { Miniflare } from "miniflare";
@@ -41,7 +42,7 @@ function modulesOf(script) {
  * them by parsing every JavaScript module in Node first, and for our 63 KB wasm-bindgen glue
  * that parse took about 15 ms of each start before workerd began (`scan`, the method until
  * 2026-12-03; BENCHMARKS.md has both). */
-function start(script, scan = false) {
+function start(script, scan = false, bindings = {}) {
   const modules = scan
     ? { modules: true, scriptPath: script,
         modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }] }
@@ -49,7 +50,7 @@ function start(script, scan = false) {
   return new Miniflare({
     ...modules,
     compatibilityDate: "2026-04-20",
-    bindings: { SESSION_SECRET: "session-secret-of-the-benchmark-0123456789", EDGE_TOKEN, ORIGIN: "" },
+    bindings: { SESSION_SECRET: "session-secret-of-the-benchmark-0123456789", EDGE_TOKEN, ORIGIN: "", ...bindings },
     kvNamespaces: ["POLICY", "CATALOG"],
   });
 }
@@ -81,19 +82,25 @@ function workerdRssKib() {
 async function colds(entries) {
   const runs = entries.map(() => []);
   for (let r = 0; r < (quick ? 2 : 25); r++) {
-    for (const [i, [script, first, scan, warmKv]] of entries.entries()) {
+    for (const [i, [script, first, scan, warmKv, kvBundle]] of entries.entries()) {
       const t0 = performance.now();
-      const mf = start(script, scan);
+      const mf = start(script, scan, kvBundle ? { POLICY_PUBLIC_KEYS: pushed.keys } : {});
       await mf.ready;
       const t1 = performance.now();
       // `warmKv`: miniflare's KV simulator answers one read from Node first, untimed
       // (`kvWarmed` says why).
       if (warmKv) await (await mf.getKVNamespace("POLICY")).get("warm-up");
+      // `kvBundle`: a pushed bundle in KV (`pushed`), put from Node, untimed.
+      if (kvBundle) await (await mf.getKVNamespace("POLICY")).put("bundle", pushed.bytes);
       const t2 = performance.now();
       const res = await first(mf);
       if (res.status !== 200) throw new Error(`cold start answer ${res.status}: ${await res.text()}`);
-      await res.arrayBuffer();
+      const answer = await res.arrayBuffer();
       const t3 = performance.now();
+      // Ours must have priced with the pushed policy (version 2), not the built-in one.
+      if (kvBundle && script !== trivialScript && JSON.parse(new TextDecoder().decode(answer)).policy_version !== 2) {
+        throw new Error("the first request did not price with the pushed bundle");
+      }
       runs[i].push([t1 - t0, t3 - t2]);
       await mf.dispose();
     }
@@ -101,6 +108,25 @@ async function colds(entries) {
   const med = (rows, k) => rows.map((r) => r[k]).sort((a, b) => a - b)[rows.length >> 1];
   return runs.map((rows) => ({ ready_ms: med(rows, 0), first_ms: med(rows, 1), rounds: rows.length }));
 }
+
+/** `pushed`: the policy a shop's worker finds in KV once the origin has pushed one (every
+ * isolate after the first push), here the shipped model and rules signed as version 2 by a
+ * key the worker trusts (POLICY_PUBLIC_KEYS). The isolate's first request then verifies and
+ * loads it (signature, manifest, model) instead of taking the built-in bundle its start
+ * prepared; the `cold` rows find KV empty. Made with the CLI bench.sh built. */
+const pushed = (() => {
+  const bin = `${process.env.CARGO_TARGET_DIR ?? `${homedir()}/.cache/edgeprice/target`}/release/edgeprice`; // scripts/env.sh
+  const dir = mkdtempSync(`${tmpdir()}/edgeprice-bench-`);
+  try {
+    execFileSync(bin, ["keygen", "--out", `${dir}/bench.key`, "--key-id", "bench-push"], { cwd: root, stdio: "ignore" });
+    execFileSync(bin, ["bundle", "--model", "models", "--rules", "models/rules.toml", "--page-values", "models/page_values.json",
+      "--policy-version", "2", "--key", `${dir}/bench.key`, "--out", `${dir}/pushed.epb`], { cwd: root, stdio: "ignore" });
+    return { bytes: new Uint8Array(readFileSync(`${dir}/pushed.epb`)),
+      keys: JSON.stringify([JSON.parse(readFileSync(`${dir}/bench.key.pub.json`, "utf8"))]) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+})();
 
 const builds = [["tract", "build/worker"], ["lean", "build/worker-lean"]];
 const entryOf = (dir) => `${root}${dir}/entry.mjs`;
@@ -114,13 +140,21 @@ const pricedFirst = (mf) => price(mf, { product: products[0] });
  * the lean worker without a KV namespace answered its first request +6.3 ms after the
  * trivial worker, and +12.4 ms with one (41 interleaved rounds, 2026-12-03). On Cloudflare
  * KV is a running service; the `cold` rows keep the simulator's start in. */
-const [trivial, coldTract, coldLean, trivialScanned, leanScanned, trivialWarmed, leanWarmed] = await colds([
+/** `sameIo`: the lean worker's first request against the trivial worker answering the same
+ * request (POST /v1/price, the same body) with the same platform work and no pricing: its
+ * isolate's first request reads the policy's key in KV, as entry.mjs does, and reads and
+ * parses the body (scripts/bench/trivial-worker.mjs). What remains is what edgeprice adds:
+ * its code compiled and run. The `cold` row's reference answers GET /price with neither. */
+const [trivial, coldTract, coldLean, trivialScanned, leanScanned, trivialWarmed, leanWarmed, trivialSameIo, trivialPushed, leanPushed] = await colds([
   [trivialScript, trivialFirst],
   ...builds.map(([, dir]) => [entryOf(dir), pricedFirst]),
   [trivialScript, trivialFirst, true],
   [entryOf(new Map(builds).get("lean")), pricedFirst, true],
   [trivialScript, trivialFirst, false, true],
   [entryOf(new Map(builds).get("lean")), pricedFirst, false, true],
+  [trivialScript, pricedFirst],
+  [trivialScript, pricedFirst, false, false, true],
+  [entryOf(new Map(builds).get("lean")), pricedFirst, false, false, true],
 ]);
 const coldOf = [coldTract, coldLean];
 
@@ -132,6 +166,14 @@ emit({ env: "workerd-lean", name: "cold start, modules found by miniflare's impo
   ...againstTrivial(leanScanned, trivialScanned) });
 emit({ env: "workerd-lean", name: "cold start, miniflare's KV simulator warmed by a read from Node first", stage: "cold-kv-warm",
   ...againstTrivial(leanWarmed, trivialWarmed) });
+emit({ env: "workerd-trivial", name: "cold start: trivial worker, the same request and platform work as ours (`sameIo`)", stage: "cold-same-io",
+  ...trivialSameIo, total_ms: trivialSameIo.ready_ms + trivialSameIo.first_ms });
+emit({ env: "workerd-lean", name: "cold start against the trivial worker doing the same request and platform work (`sameIo`)", stage: "cold-same-io",
+  ...againstTrivial(coldLean, trivialSameIo) });
+emit({ env: "workerd-trivial", name: "cold start: trivial worker, the same request and platform work, a pushed bundle in KV (`pushed`)", stage: "cold-pushed",
+  ...trivialPushed, total_ms: trivialPushed.ready_ms + trivialPushed.first_ms });
+emit({ env: "workerd-lean", name: "cold start with a pushed bundle in KV, against the trivial worker reading it (`pushed`, `sameIo`)", stage: "cold-pushed",
+  ...againstTrivial(leanPushed, trivialPushed) });
 
 /** 200,000 decisions (2,000 requests of 100 products), sampled every 25,000: workerd's
  * resident memory and, for our worker, the module's linear memory (/_edgeprice/status). */
