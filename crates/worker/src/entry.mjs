@@ -7,11 +7,12 @@
 // (`priceApi`: this file reads the body and sends the answer's bytes). Through Rust's async
 // `fetch` an isolate's first request compiled workers-rs's request, KV and future code as
 // well; as calls, it answers about 2 ms sooner on workerd (crates/worker/src/api.rs has the
-// measurements). Whatever these calls do not answer goes to `fetch`.
+// measurements). Whatever these calls do not answer goes to `fetch`. A bundle found in KV
+// has its signature checked here with WebCrypto's Ed25519 (`signatureChecked`).
 import { env } from "cloudflare:workers";
 import module from "./edgeprice_bg.wasm";
 import {
-  initSync, prepare, loadPolicy, logPolicyLoaded, maxApiBody, apiTokenOk, priceApi, upkeep,
+  initSync, prepare, loadPolicy, bundleSigningKey, logPolicyLoaded, maxApiBody, apiTokenOk, priceApi, upkeep,
   fetch as onFetch, scheduled as onScheduled, queue as onQueue,
 } from "./edgeprice.js";
 
@@ -27,12 +28,30 @@ const afterAnswer = (ctx, work) => ctx.waitUntil(new Promise((r) => setTimeout(r
 /** The isolate's first policy: KV's bundle (binding POLICY) read here, verified in Rust. */
 let firstPolicy;
 async function readFirstPolicy(env) {
-  if (!env.POLICY) return loadPolicy(undefined, undefined, false, undefined);
+  if (!env.POLICY) return loadPolicy(undefined, undefined, false, undefined, false);
   try {
     const { value, metadata } = await env.POLICY.getWithMetadata("bundle", { type: "arrayBuffer" });
-    return loadPolicy(value ? new Uint8Array(value) : undefined, metadata?.confirmed_at, true, undefined);
+    const bytes = value ? new Uint8Array(value) : undefined;
+    const checked = bytes !== undefined && await signatureChecked(bytes);
+    return loadPolicy(bytes, metadata?.confirmed_at, true, undefined, checked);
   } catch (e) {
-    return loadPolicy(undefined, undefined, false, String(e));
+    return loadPolicy(undefined, undefined, false, String(e), false);
+  }
+}
+
+/** Whether WebCrypto's Ed25519 (the runtime's native code) verifies the bundle's signature,
+ * its last 64 bytes over the bytes before them, with the trusted key Rust names for it. Ours
+ * in wasm would be compiled and run by V8's baseline tier on this first request
+ * (crates/core/src/bundle/mod.rs, `signing_key`). Any other outcome, an error included,
+ * leaves the check to Rust, which then reports why the bundle is refused. */
+async function signatureChecked(bytes) {
+  const key = bundleSigningKey(bytes);
+  if (!key || bytes.length < 64) return false;
+  try {
+    const trusted = await crypto.subtle.importKey("raw", key, { name: "Ed25519" }, false, ["verify"]);
+    return await crypto.subtle.verify("Ed25519", trusted, bytes.subarray(bytes.length - 64), bytes.subarray(0, bytes.length - 64));
+  } catch {
+    return false;
   }
 }
 

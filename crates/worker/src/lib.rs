@@ -72,23 +72,43 @@ pub(crate) fn log(event: &str, fields: Value) {
 
 /// The isolate's first policy, from the read of KV's bundle `entry.mjs` made at its first
 /// request (`looked`: the read answered; `bytes`: the bundle, if KV had one; `error`: why
-/// the read failed); `state::load_first` says which policy goes live. Returns whether this
+/// the read failed; `signature_checked`: WebCrypto verified the bundle's signature with
+/// `bundleSigningKey`'s key); `state::load_first` says which policy goes live. Returns whether this
 /// call loaded it: `entry.mjs` then calls `logPolicyLoaded` after the answer (`ensure_loaded`
 /// says why). Loads nothing when the settings did not read at the isolate's start: `fetch`
 /// then loads the policy and reports the settings.
 #[wasm_bindgen::prelude::wasm_bindgen(js_name = loadPolicy)]
-pub fn load_policy(bytes: Option<Vec<u8>>, confirmed_at: Option<f64>, looked: bool, error: Option<String>) -> bool {
+pub fn load_policy(
+    bytes: Option<Vec<u8>>,
+    confirmed_at: Option<f64>,
+    looked: bool,
+    error: Option<String>,
+    signature_checked: bool,
+) -> bool {
     edgeprice_core::ctors::run_once();
     let Some(cfg) = state::prepared_config() else { return false };
     if let Some(e) = error {
         log("policy_kv_unreadable", json!({"error": e}));
     }
     let read = match bytes {
-        Some(b) => state::FirstRead::Bundle(b, confirmed_at.map(|t| t as i64)),
+        Some(bytes) => {
+            state::FirstRead::Bundle { bytes, confirmed_at: confirmed_at.map(|t| t as i64), signature_checked }
+        }
         None if looked => state::FirstRead::Empty,
         None => state::FirstRead::Unread,
     };
     state::load_first(read, &cfg)
+}
+
+/// The trusted key (32 bytes) that must have signed KV's bundle `bytes`, for `entry.mjs` to
+/// check the signature with WebCrypto before `loadPolicy` (`bundle::signing_key` says why):
+/// a pushed bundle's first request then compiles and runs no curve arithmetic in wasm.
+/// `None` when the bundle does not frame or names no trusted key (`loadPolicy`'s own check
+/// then reports it), or the settings did not read at the isolate's start.
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = bundleSigningKey)]
+pub fn bundle_signing_key(bytes: &[u8]) -> Option<Vec<u8>> {
+    let cfg = state::prepared_config()?;
+    edgeprice_core::bundle::signing_key(bytes, &cfg.keys).ok().map(|key| key.to_vec())
 }
 
 /// Writes the `policy_loaded` line of the live policy (after `loadPolicy` loaded it).

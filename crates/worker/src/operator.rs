@@ -102,6 +102,8 @@ pub(crate) fn status_route(env: &Env) -> worker::Result<Response> {
             "policy_source": i.policy.as_ref().map(|p| p.source),
             "policy_confirmed_at": i.policy.as_ref().map(|p| p.confirmed_at),
             "policy_refresh_failures": i.policy.as_ref().map(|p| p.failures),
+            // Whose Ed25519 verified the KV bundle of the isolate's first request.
+            "policy_kv_signature_checked_by": i.kv_signature_checked_by,
             "feedback_queued": i.outbox.len(),
             "feedback_sent": i.outbox.sent_total,
             "feedback_dropped": i.outbox.dropped_total,

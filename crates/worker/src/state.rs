@@ -11,6 +11,7 @@ use worker::{Env, Method};
 
 use super::config::Config;
 use super::{catalog, log, now_secs, origin};
+use edgeprice_core::bundle;
 use edgeprice_core::engine::Engine;
 use edgeprice_edge::catalog::Copy;
 use edgeprice_edge::outbox::Outbox;
@@ -44,6 +45,9 @@ pub struct Isolate {
     name: Option<String>,
     /// The settings, read at the isolate's first request (`config`).
     config: Option<Rc<Config>>,
+    /// Whose Ed25519 verified the KV bundle this isolate's first request loaded: "webcrypto"
+    /// (the runtime's, `entry.mjs`) or "wasm" (ours); for the status page.
+    pub kv_signature_checked_by: Option<&'static str>,
     /// The built-in bundle, verified when the isolate started (`prepare`), until the first
     /// request takes it or a verified KV copy makes it unneeded.
     built_in: Option<Engine>,
@@ -122,7 +126,9 @@ pub async fn ensure_loaded(env: &Env, cfg: &Config) -> Option<serde_json::Value>
     let mut read = FirstRead::Unread;
     if let Ok(kv) = env.kv("POLICY") {
         match kv.get(KV_BUNDLE).bytes_with_metadata::<KvMeta>().await {
-            Ok((Some(bytes), meta)) => read = FirstRead::Bundle(bytes, meta.map(|m| m.confirmed_at)),
+            Ok((Some(bytes), meta)) => {
+                read = FirstRead::Bundle { bytes, confirmed_at: meta.map(|m| m.confirmed_at), signature_checked: false }
+            }
             Ok((None, _)) => read = FirstRead::Empty,
             Err(e) => log("policy_kv_unreadable", json!({"error": e.to_string()})),
         }
@@ -132,8 +138,10 @@ pub async fn ensure_loaded(env: &Env, cfg: &Config) -> Option<serde_json::Value>
 
 /// What an isolate's first read of KV's bundle found.
 pub enum FirstRead {
-    /// The bundle's bytes, and when a policy refresh last confirmed it (its KV metadata).
-    Bundle(Vec<u8>, Option<i64>),
+    /// The bundle's bytes, when a policy refresh last confirmed it (its KV metadata), and
+    /// whether the platform's Ed25519 verified its signature (`entry.mjs`, with WebCrypto,
+    /// on `bundle::signing_key`'s key); if not, ours checks it.
+    Bundle { bytes: Vec<u8>, confirmed_at: Option<i64>, signature_checked: bool },
     /// KV answered: no bundle.
     Empty,
     /// No `POLICY` namespace, or the read failed.
@@ -146,7 +154,10 @@ pub enum FirstRead {
 pub fn load_first(read: FirstRead, cfg: &Config) -> bool {
     let looked = !matches!(read, FirstRead::Unread);
     let from_kv = match read {
-        FirstRead::Bundle(bytes, confirmed_at) if !with(|i| i.loaded) => kv_policy(&bytes, confirmed_at, cfg),
+        FirstRead::Bundle { bytes, confirmed_at, signature_checked } if !with(|i| i.loaded) => {
+            kv_policy(&bytes, confirmed_at, signature_checked, cfg)
+                .map(|p| (p, if signature_checked { "webcrypto" } else { "wasm" }))
+        }
         _ => None,
     };
     let now = now_secs();
@@ -163,7 +174,8 @@ pub fn load_first(read: FirstRead, cfg: &Config) -> bool {
         // The bundle `prepare` verified, while it is still within its validity window (it was
         // not yet expired at start; `now` is later, so only expiry can have changed).
         let prepared = i.built_in.take().filter(|e| now < e.bundle().expires_at());
-        i.policy = from_kv.or_else(|| match prepared.map_or_else(|| Engine::with_default(now), Ok) {
+        i.kv_signature_checked_by = from_kv.as_ref().map(|(_, by)| *by);
+        i.policy = from_kv.map(|(p, _)| p).or_else(|| match prepared.map_or_else(|| Engine::with_default(now), Ok) {
             Ok(engine) => Some(PolicyCache::new(engine, Source::BuiltIn, now)),
             Err(e) => {
                 log("policy_builtin_rejected", json!({"code": e.code()}));
@@ -182,9 +194,14 @@ pub fn policy_loaded_fields() -> Option<serde_json::Value> {
 /// The policy in KV's bundle, if it verifies (else logged). Not inlined into
 /// `load_first`: an isolate that finds no bundle in KV does not compile it.
 #[inline(never)]
-fn kv_policy(bytes: &[u8], confirmed_at: Option<i64>, cfg: &Config) -> Option<PolicyCache> {
+fn kv_policy(bytes: &[u8], confirmed_at: Option<i64>, signature_checked: bool, cfg: &Config) -> Option<PolicyCache> {
     let now = now_secs();
-    match Engine::new(bytes, &cfg.keys, now) {
+    let engine = if signature_checked {
+        bundle::verify_signed_elsewhere(bytes, &cfg.keys, now, None).map(Engine::from_verified)
+    } else {
+        Engine::new(bytes, &cfg.keys, now)
+    };
+    match engine {
         Ok(engine) => Some(PolicyCache::new(engine, Source::Kv, confirmed_at.map_or(now, |t| t.min(now)))),
         Err(e) => {
             log("policy_kv_rejected", json!({"code": e.code()}));

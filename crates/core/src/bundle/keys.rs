@@ -53,6 +53,15 @@ impl TrustedKeys {
         self.add(&file.key_id, &bytes)
     }
 
+    /// The 32 bytes of the key `key_id` names, if trusted (for an Ed25519 other than ours:
+    /// `super::signing_key`).
+    pub(super) fn bytes(&self, key_id: &str) -> Option<[u8; 32]> {
+        self.keys.iter().find(|(id, _)| id == key_id).map(|(_, k)| match k {
+            Key::Checked(key) => key.to_bytes(),
+            Key::BuiltIn(bytes) => *bytes,
+        })
+    }
+
     /// The key `key_id` names, if trusted.
     pub(super) fn get(&self, key_id: &str) -> Option<Result<VerifyingKey, BundleError>> {
         self.keys.iter().find(|(id, _)| id == key_id).map(|(_, k)| match k {

@@ -80,7 +80,8 @@ impl BundleError {
     }
 }
 
-/// A bundle that passed every check, ready to price with. Only `verify` builds one and
+/// A bundle that passed every check, ready to price with. Only `verify` builds one (and
+/// `built_in` and `verify_signed_elsewhere`, whose signatures were checked elsewhere) and
 /// nothing changes it afterwards (private fields, read through the accessors), so holding
 /// one means holding what a trusted key signed.
 #[derive(Clone, Debug)]
@@ -175,6 +176,32 @@ pub fn verify(
     let sig_bytes: [u8; 64] = f.signature.try_into().map_err(|_| BundleError::Truncated)?;
     key.verify(f.signed, &Signature::from_bytes(&sig_bytes)).map_err(|_| BundleError::BadSignature)?;
     accept(&f, now, live_version)
+}
+
+/// The trusted public key that must have signed `bytes`, for a caller that checks the
+/// signature with an Ed25519 of its platform (a worker's WebCrypto, native code) rather than
+/// ours (curve arithmetic in wasm, compiled and run by V8's baseline tier on an isolate's
+/// first request), and then calls `verify_signed_elsewhere`. The signature is the bundle's
+/// last 64 bytes, over every byte before them (`frame`). `UnknownKey` or a framing error
+/// when there is no such key; `verify` reports the same errors.
+pub fn signing_key(bytes: &[u8], keys: &TrustedKeys) -> Result<[u8; 32], BundleError> {
+    let f = frame(bytes)?;
+    keys.bytes(f.key_id).ok_or_else(|| BundleError::UnknownKey(f.key_id.chars().take(64).collect()))
+}
+
+/// `verify` without our own signature check, for a caller whose platform's Ed25519 verified
+/// the signature: with `signing_key(bytes, keys)`, of the last 64 bytes, over the bytes
+/// before them. Everything after the signature is checked as `verify` checks it. Only that
+/// verification's success may lead here; any other outcome goes through `verify`, which
+/// then gives the error.
+pub fn verify_signed_elsewhere(
+    bytes: &[u8],
+    keys: &TrustedKeys,
+    now: i64,
+    live_version: Option<u64>,
+) -> Result<VerifiedBundle, BundleError> {
+    signing_key(bytes, keys)?;
+    accept(&frame(bytes)?, now, live_version)
 }
 
 /// The bundle compiled into this build (`DEFAULT_BUNDLE`), checked as `verify` checks a
@@ -329,6 +356,42 @@ mod tests {
         assert_eq!(Some(DEFAULT_KEY), digits::unhex::<32>(&file.public_key));
         let (manifest, _) = inspect_unverified(DEFAULT_BUNDLE).unwrap();
         assert_eq!(manifest.key_id, DEFAULT_KEY_ID);
+    }
+
+    #[test]
+    fn a_signature_checked_elsewhere_is_over_the_bytes_before_the_last_64_with_the_named_key() {
+        let signer = BundleSigner::from_secret("elsewhere-test", &[7; 32]);
+        let mut keys = TrustedKeys::default();
+        keys.add_json(serde_json::to_string(&signer.public_file()).unwrap().as_bytes()).unwrap();
+        let (manifest, _) = inspect_unverified(DEFAULT_BUNDLE).unwrap();
+        let bytes = signer.sign_exact(&manifest, frame(DEFAULT_BUNDLE).unwrap().model).unwrap();
+        let now = parse_time("2026-06-01T00:00:00Z").unwrap();
+
+        // What a platform's Ed25519 is handed: the key, the last 64 bytes, the bytes before.
+        let key = signing_key(&bytes, &keys).unwrap();
+        let (signed, signature) = bytes.split_at(bytes.len() - 64);
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&key).unwrap();
+        assert!(key.verify(signed, &Signature::from_bytes(signature.try_into().unwrap())).is_ok());
+        let (ours, elsewhere) =
+            (verify(&bytes, &keys, now, None).unwrap(), verify_signed_elsewhere(&bytes, &keys, now, None).unwrap());
+        assert_eq!(ours.manifest().policy_version, elsewhere.manifest().policy_version);
+        assert_eq!(ours.rules(), elsewhere.rules());
+
+        // The key must be trusted, and everything after the signature is still checked.
+        let code = |r: Result<VerifiedBundle, BundleError>| r.err().map(|e| e.code());
+        assert_eq!(signing_key(&bytes, &default_keys().unwrap()).err().map(|e| e.code()), Some("bundle_unknown_key"));
+        assert_eq!(
+            code(verify_signed_elsewhere(&bytes, &default_keys().unwrap(), now, None)),
+            Some("bundle_unknown_key")
+        );
+        let expired = parse_time(&manifest.expires).unwrap();
+        assert_eq!(code(verify_signed_elsewhere(&bytes, &keys, expired, None)), Some("bundle_expired"));
+        let live = Some(manifest.policy_version);
+        assert_eq!(code(verify_signed_elsewhere(&bytes, &keys, now, live)), Some("bundle_downgrade"));
+        assert_eq!(
+            code(verify_signed_elsewhere(&bytes[..bytes.len() - 1], &keys, now, None)),
+            Some("bundle_truncated")
+        );
     }
 
     #[test]
