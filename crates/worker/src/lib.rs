@@ -73,9 +73,9 @@ pub(crate) fn log(event: &str, fields: Value) {
 /// The isolate's first policy, from the read of KV's bundle `entry.mjs` made at its first
 /// request (`looked`: the read answered; `bytes`: the bundle, if KV had one; `error`: why
 /// the read failed; `signature_checked`: WebCrypto verified the bundle's signature with
-/// `bundleSigningKey`'s key); `state::load_first` says which policy goes live. Returns whether this
-/// call loaded it: `entry.mjs` then calls `logPolicyLoaded` after the answer (`ensure_loaded`
-/// says why). Loads nothing when the settings did not read at the isolate's start: `fetch`
+/// `bundleSigningKey`'s key); `state::load_first` says which policy goes live. Returns
+/// whether this call loaded it: `entry.mjs` then calls `logPolicyLoaded` after the answer
+/// (`ensure_loaded` says why). Loads nothing when the settings did not read at the isolate's start: `fetch`
 /// then loads the policy and reports the settings.
 #[wasm_bindgen::prelude::wasm_bindgen(js_name = loadPolicy)]
 pub fn load_policy(

@@ -40,6 +40,11 @@ impl TrustedKeys {
         Ok(())
     }
 
+    /// The key `key_id` names, as kept (`bytes` and `get` read it).
+    fn find(&self, key_id: &str) -> Option<&Key> {
+        self.keys.iter().find(|(id, _)| id == key_id).map(|(_, k)| k)
+    }
+
     /// Adds the built-in key (`super::default_keys`), decompressed when first used.
     pub(super) fn add_built_in(&mut self, key_id: &str, public_key: [u8; 32]) {
         self.keys.push((key_id.to_string(), Key::BuiltIn(public_key)));
@@ -56,7 +61,7 @@ impl TrustedKeys {
     /// The 32 bytes of the key `key_id` names, if trusted (for an Ed25519 other than ours:
     /// `super::signing_key`).
     pub(super) fn bytes(&self, key_id: &str) -> Option<[u8; 32]> {
-        self.keys.iter().find(|(id, _)| id == key_id).map(|(_, k)| match k {
+        self.find(key_id).map(|k| match k {
             Key::Checked(key) => key.to_bytes(),
             Key::BuiltIn(bytes) => *bytes,
         })
@@ -64,7 +69,7 @@ impl TrustedKeys {
 
     /// The key `key_id` names, if trusted.
     pub(super) fn get(&self, key_id: &str) -> Option<Result<VerifyingKey, BundleError>> {
-        self.keys.iter().find(|(id, _)| id == key_id).map(|(_, k)| match k {
+        self.find(key_id).map(|k| match k {
             Key::Checked(key) => Ok(*key),
             Key::BuiltIn(bytes) => decompress(bytes),
         })

@@ -172,7 +172,7 @@ pub fn verify(
     live_version: Option<u64>,
 ) -> Result<VerifiedBundle, BundleError> {
     let f = frame(bytes)?;
-    let key = keys.get(f.key_id).ok_or_else(|| BundleError::UnknownKey(f.key_id.chars().take(64).collect()))??;
+    let key = keys.get(f.key_id).ok_or_else(|| unknown_key(f.key_id))??;
     let sig_bytes: [u8; 64] = f.signature.try_into().map_err(|_| BundleError::Truncated)?;
     key.verify(f.signed, &Signature::from_bytes(&sig_bytes)).map_err(|_| BundleError::BadSignature)?;
     accept(&f, now, live_version)
@@ -185,8 +185,17 @@ pub fn verify(
 /// last 64 bytes, over every byte before them (`frame`). `UnknownKey` or a framing error
 /// when there is no such key; `verify` reports the same errors.
 pub fn signing_key(bytes: &[u8], keys: &TrustedKeys) -> Result<[u8; 32], BundleError> {
-    let f = frame(bytes)?;
-    keys.bytes(f.key_id).ok_or_else(|| BundleError::UnknownKey(f.key_id.chars().take(64).collect()))
+    frame_key(&frame(bytes)?, keys)
+}
+
+/// The bytes of the trusted key a frame names.
+fn frame_key(f: &Frame, keys: &TrustedKeys) -> Result<[u8; 32], BundleError> {
+    keys.bytes(f.key_id).ok_or_else(|| unknown_key(f.key_id))
+}
+
+/// `UnknownKey` for a key id read from a bundle (at most 64 characters of it).
+fn unknown_key(key_id: &str) -> BundleError {
+    BundleError::UnknownKey(key_id.chars().take(64).collect())
 }
 
 /// `verify` without our own signature check, for a caller whose platform's Ed25519 verified
@@ -200,8 +209,9 @@ pub fn verify_signed_elsewhere(
     now: i64,
     live_version: Option<u64>,
 ) -> Result<VerifiedBundle, BundleError> {
-    signing_key(bytes, keys)?;
-    accept(&frame(bytes)?, now, live_version)
+    let f = frame(bytes)?;
+    frame_key(&f, keys)?;
+    accept(&f, now, live_version)
 }
 
 /// The bundle compiled into this build (`DEFAULT_BUNDLE`), checked as `verify` checks a
@@ -213,7 +223,7 @@ pub fn verify_signed_elsewhere(
 pub fn built_in(now: i64) -> Result<VerifiedBundle, BundleError> {
     let f = frame(DEFAULT_BUNDLE)?;
     if f.key_id != DEFAULT_KEY_ID {
-        return Err(BundleError::UnknownKey(f.key_id.chars().take(64).collect()));
+        return Err(unknown_key(f.key_id));
     }
     accept(&f, now, None)
 }
