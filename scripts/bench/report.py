@@ -124,7 +124,9 @@ for e, label, stage in [
         ("workerd-trivial", "workerd: that trivial worker, a pushed bundle in KV (put from Node before the first request; `pushed`)",
          "cold-pushed"),
         ("workerd-lean", "workerd, lean build, a pushed bundle in KV (verified and loaded by the first request), against that "
-         "trivial worker", "cold-pushed")]:
+         "trivial worker", "cold-pushed"),
+        ("workerd-lean", "workerd, lean build, no KV namespace bound for either worker (no first read of KV: the built-in "
+         "bundle; `noKv`)", "cold-no-kv")]:
     r = find(e, stage)
     if r is None:
         continue
@@ -235,7 +237,10 @@ if sp and tp:
       "over the trivial worker reading it)")
 w = find("workerd-lean", "cold-kv-warm")
 if w:
-    p(f"  (with miniflare's KV simulator answering before the first request, for both workers: {w['first_over_trivial_ms']:+.1f} ms; "
+    p(f"  (with miniflare's KV simulator answering before the first request, for both workers: {w['first_over_trivial_ms']:+.1f} ms)")
+n = find("workerd-lean", "cold-no-kv")
+if n:
+    p(f"  (with no KV namespace bound for either worker, so no first read of KV: {n['first_over_trivial_ms']:+.1f} ms; "
       "the target is judged on the first line)")
 for e in ["workerd-lean", "workerd-tract"]:
     r, sent = find(e, "page_sku"), find(e, "all")

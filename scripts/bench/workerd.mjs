@@ -42,7 +42,7 @@ function modulesOf(script) {
  * them by parsing every JavaScript module in Node first, and for our 63 KB wasm-bindgen glue
  * that parse took about 15 ms of each start before workerd began (`scan`, the method until
  * 2026-12-03; BENCHMARKS.md has both). */
-function start(script, scan = false, bindings = {}) {
+function start(script, scan = false, bindings = {}, kv = true) {
   const modules = scan
     ? { modules: true, scriptPath: script,
         modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }] }
@@ -51,7 +51,7 @@ function start(script, scan = false, bindings = {}) {
     ...modules,
     compatibilityDate: "2026-04-20",
     bindings: { SESSION_SECRET: "session-secret-of-the-benchmark-0123456789", EDGE_TOKEN, ORIGIN: "", ...bindings },
-    kvNamespaces: ["POLICY", "CATALOG"],
+    kvNamespaces: kv ? ["POLICY", "CATALOG"] : [],
   });
 }
 
@@ -82,9 +82,9 @@ function workerdRssKib() {
 async function colds(entries) {
   const runs = entries.map(() => []);
   for (let r = 0; r < (quick ? 2 : 25); r++) {
-    for (const [i, [script, first, scan, warmKv, kvBundle]] of entries.entries()) {
+    for (const [i, { script, first, scan, warmKv, kvBundle, noKv }] of entries.entries()) {
       const t0 = performance.now();
-      const mf = start(script, scan, kvBundle ? { POLICY_PUBLIC_KEYS: pushed.keys } : {});
+      const mf = start(script, scan, kvBundle ? { POLICY_PUBLIC_KEYS: pushed.keys } : {}, !noKv);
       await mf.ready;
       const t1 = performance.now();
       // `warmKv`: miniflare's KV simulator answers one read from Node first, untimed
@@ -145,16 +145,23 @@ const pricedFirst = (mf) => price(mf, { product: products[0] });
  * isolate's first request reads the policy's key in KV, as entry.mjs does, and reads and
  * parses the body (scripts/bench/trivial-worker.mjs). What remains is what edgeprice adds:
  * its code compiled and run. The `cold` row's reference answers GET /price with neither. */
-const [trivial, coldTract, coldLean, trivialScanned, leanScanned, trivialWarmed, leanWarmed, trivialSameIo, trivialPushed, leanPushed] = await colds([
-  [trivialScript, trivialFirst],
-  ...builds.map(([, dir]) => [entryOf(dir), pricedFirst]),
-  [trivialScript, trivialFirst, true],
-  [entryOf(new Map(builds).get("lean")), pricedFirst, true],
-  [trivialScript, trivialFirst, false, true],
-  [entryOf(new Map(builds).get("lean")), pricedFirst, false, true],
-  [trivialScript, pricedFirst],
-  [trivialScript, pricedFirst, false, false, true],
-  [entryOf(new Map(builds).get("lean")), pricedFirst, false, false, true],
+/** `noKv`: both workers with no KV namespace bound, so no first read of KV: the lean worker
+ * then prices with the built-in bundle its start prepared. What a first request costs with
+ * the simulator's first read taken out, rather than warmed. */
+const lean = entryOf(new Map(builds).get("lean"));
+const [trivial, coldTract, coldLean, trivialScanned, leanScanned, trivialWarmed, leanWarmed, trivialSameIo, trivialPushed, leanPushed,
+  trivialNoKv, leanNoKv] = await colds([
+  { script: trivialScript, first: trivialFirst },
+  ...builds.map(([, dir]) => ({ script: entryOf(dir), first: pricedFirst })),
+  { script: trivialScript, first: trivialFirst, scan: true },
+  { script: lean, first: pricedFirst, scan: true },
+  { script: trivialScript, first: trivialFirst, warmKv: true },
+  { script: lean, first: pricedFirst, warmKv: true },
+  { script: trivialScript, first: pricedFirst },
+  { script: trivialScript, first: pricedFirst, kvBundle: true },
+  { script: lean, first: pricedFirst, kvBundle: true },
+  { script: trivialScript, first: trivialFirst, noKv: true },
+  { script: lean, first: pricedFirst, noKv: true },
 ]);
 const coldOf = [coldTract, coldLean];
 
@@ -170,6 +177,8 @@ emit({ env: "workerd-trivial", name: "cold start: trivial worker, the same reque
   ...trivialSameIo, total_ms: trivialSameIo.ready_ms + trivialSameIo.first_ms });
 emit({ env: "workerd-lean", name: "cold start against the trivial worker doing the same request and platform work (`sameIo`)", stage: "cold-same-io",
   ...againstTrivial(coldLean, trivialSameIo) });
+emit({ env: "workerd-lean", name: "cold start, no KV namespace bound for either worker (`noKv`)", stage: "cold-no-kv",
+  ...againstTrivial(leanNoKv, trivialNoKv) });
 emit({ env: "workerd-trivial", name: "cold start: trivial worker, the same request and platform work, a pushed bundle in KV (`pushed`)", stage: "cold-pushed",
   ...trivialPushed, total_ms: trivialPushed.ready_ms + trivialPushed.first_ms });
 emit({ env: "workerd-lean", name: "cold start with a pushed bundle in KV, against the trivial worker reading it (`pushed`, `sameIo`)", stage: "cold-pushed",
