@@ -226,12 +226,12 @@ target("workerd lean worker's first request over a trivial worker's <= 10 ms", r
 # platform's part (the trivial worker answering it with the same KV read and body), what
 # edgeprice's code adds to it, and that with a pushed bundle in KV, as after a shop's first push.
 t, ts, tp = find("workerd-trivial", "cold"), find("workerd-trivial", "cold-same-io"), find("workerd-trivial", "cold-pushed")
-s, sp = find("workerd-lean", "cold-same-io"), find("workerd-lean", "cold-pushed")
+same, sp = find("workerd-lean", "cold-same-io"), find("workerd-lean", "cold-pushed")
 if t and ts:
     p(f"  (the platform's part: the trivial worker's first request with the same KV read and body is {ts['first_ms'] - t['first_ms']:+.1f} ms "
       "over its GET /price)")
-if s:
-    p(f"  (what edgeprice's code adds over that trivial worker, KV empty: {s['first_over_trivial_ms']:+.1f} ms)")
+if same:
+    p(f"  (what edgeprice's code adds over that trivial worker, KV empty: {same['first_over_trivial_ms']:+.1f} ms)")
 if sp and tp:
     p(f"  (with a pushed bundle in KV, verified and loaded by the first request, KV put from Node first: {sp['first_over_trivial_ms']:+.1f} ms "
       "over the trivial worker reading it)")
