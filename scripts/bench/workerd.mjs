@@ -165,22 +165,24 @@ const [trivial, coldTract, coldLean, trivialScanned, leanScanned, trivialWarmed,
 ]);
 const coldOf = [coldTract, coldLean];
 
+/** A worker's cold start with its total (start and first request). */
+const withTotal = (c) => ({ ...c, total_ms: c.ready_ms + c.first_ms });
 /** A worker's cold start with its totals against the trivial worker's started the same way. */
-const againstTrivial = (c, t) => ({ ...c, total_ms: c.ready_ms + c.first_ms,
+const againstTrivial = (c, t) => ({ ...withTotal(c),
   over_trivial_ms: c.ready_ms + c.first_ms - t.ready_ms - t.first_ms, first_over_trivial_ms: c.first_ms - t.first_ms });
-emit({ env: "workerd-trivial", name: "cold start: trivial worker", stage: "cold", ...trivial, total_ms: trivial.ready_ms + trivial.first_ms });
+emit({ env: "workerd-trivial", name: "cold start: trivial worker", stage: "cold", ...withTotal(trivial) });
 emit({ env: "workerd-lean", name: "cold start, modules found by miniflare's import scan (the method until 2026-12-03)", stage: "cold-scanned",
   ...againstTrivial(leanScanned, trivialScanned) });
 emit({ env: "workerd-lean", name: "cold start, miniflare's KV simulator warmed by a read from Node first", stage: "cold-kv-warm",
   ...againstTrivial(leanWarmed, trivialWarmed) });
 emit({ env: "workerd-trivial", name: "cold start: trivial worker, the same request and platform work as ours (`sameIo`)", stage: "cold-same-io",
-  ...trivialSameIo, total_ms: trivialSameIo.ready_ms + trivialSameIo.first_ms });
+  ...withTotal(trivialSameIo) });
 emit({ env: "workerd-lean", name: "cold start against the trivial worker doing the same request and platform work (`sameIo`)", stage: "cold-same-io",
   ...againstTrivial(coldLean, trivialSameIo) });
 emit({ env: "workerd-lean", name: "cold start, no KV namespace bound for either worker (`noKv`)", stage: "cold-no-kv",
   ...againstTrivial(leanNoKv, trivialNoKv) });
 emit({ env: "workerd-trivial", name: "cold start: trivial worker, the same request and platform work, a pushed bundle in KV (`pushed`)", stage: "cold-pushed",
-  ...trivialPushed, total_ms: trivialPushed.ready_ms + trivialPushed.first_ms });
+  ...withTotal(trivialPushed) });
 emit({ env: "workerd-lean", name: "cold start with a pushed bundle in KV, against the trivial worker reading it (`pushed`, `sameIo`)", stage: "cold-pushed",
   ...againstTrivial(leanPushed, trivialPushed) });
 
